@@ -1,0 +1,46 @@
+#ifndef RINGSOCK_OPTS_H
+#define RINGSOCK_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringsock/addr.h"
+#include "ringsock/loop.h"
+
+#define RS_MAX_ADDRS 16
+
+enum rs_service_kind {
+    RS_SVC_ECHO,
+    RS_SVC_DISCARD,
+};
+
+struct rs_server_opts {
+    enum rs_service_kind service;
+    struct rs_addr tcp[RS_MAX_ADDRS];
+    unsigned ntcp;
+    unsigned threads;
+    enum rs_backend_kind backend;
+    int backlog;
+    unsigned shutdown_ms;
+    struct rs_loop_config loop;
+};
+
+enum rs_opts_result {
+    RS_OPTS_RUN = 0,
+    RS_OPTS_HELP = 1,
+    RS_OPTS_VERSION = 2,
+};
+
+/* Parses a size with an optional binary suffix (k, m, g; "64k" = 65536) into [min, max].
+ * Returns 0 or -EINVAL (malformed) / -ERANGE (out of bounds). */
+int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
+ * -EINVAL with a one-line reason in err. Defaults: echo on TCP 127.0.0.1:7000, one thread per
+ * CPU, backend auto. */
+int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen);
+
+/* The usage text. */
+const char *rs_server_usage(void);
+
+#endif

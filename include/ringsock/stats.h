@@ -1,0 +1,41 @@
+#ifndef RINGSOCK_STATS_H
+#define RINGSOCK_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Per-worker counters. Each has one writer (its worker); a reporter reads them from another
+ * thread with relaxed loads, so a plain load+store (no locked instruction) is enough. */
+#define RS_STATS_FIELDS(X)                                                                         \
+    X(conns_accepted)                                                                              \
+    X(conns_closed)                                                                                \
+    X(bytes_in)                                                                                    \
+    X(bytes_out)                                                                                   \
+    X(errors)                                                                                      \
+    X(resets)                                                                                      \
+    X(enobufs)                                                                                     \
+    X(short_sends)                                                                                 \
+    X(backpressure)                                                                                \
+    X(accept_backoffs)                                                                             \
+    X(conns_refused)                                                                               \
+    X(stale_completions)
+
+struct rs_stats {
+#define RS_STATS_DECL(name) _Atomic uint64_t name;
+    RS_STATS_FIELDS(RS_STATS_DECL)
+#undef RS_STATS_DECL
+} __attribute__((aligned(64)));
+
+#define RS_STAT_ADD(st, field, n)                                                                  \
+    atomic_store_explicit(&(st)->field,                                                            \
+                          atomic_load_explicit(&(st)->field, memory_order_relaxed) + (n),          \
+                          memory_order_relaxed)
+#define RS_STAT_INC(st, field) RS_STAT_ADD(st, field, 1)
+
+/* Adds src into dst (reporter side; dst is private to the caller). */
+void rs_stats_sum(struct rs_stats *dst, const struct rs_stats *src);
+/* Prints "name=value" pairs separated by spaces, no newline. */
+void rs_stats_print(FILE *f, const struct rs_stats *st);
+
+#endif

@@ -1,0 +1,309 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "ringsock/alloc.h"
+
+#define RS_BACKOFF_MIN_MS 10
+#define RS_BACKOFF_MAX_MS 1000
+
+void rs_loop_config_default(struct rs_loop_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->backend = RS_BACKEND_URING;
+    cfg->buf_count = 512;
+    cfg->buf_size = 16384;
+    cfg->write_queue = 256 * 1024;
+    cfg->max_conns = 100000;
+    cfg->read_budget = 16;
+}
+
+const char *rs_backend_name(enum rs_backend_kind kind)
+{
+    switch (kind) {
+    case RS_BACKEND_URING:
+        return "io_uring";
+    case RS_BACKEND_EPOLL:
+        return "epoll";
+    case RS_BACKEND_AUTO:
+        break;
+    }
+    return "auto";
+}
+
+const char *rs_backend_features(const struct rs_loop *l)
+{
+    return l->be->features ? l->be->features(l) : "";
+}
+
+int rs__uring_test_fail(void)
+{
+    const char *v = getenv("RINGSOCK_TEST_URING_FAIL");
+    if (!v || !*v)
+        return 0;
+    if (strcmp(v, "EPERM") == 0)
+        return -EPERM;
+    if (strcmp(v, "ENOSYS") == 0)
+        return -ENOSYS;
+    if (strcmp(v, "ENOMEM") == 0)
+        return -ENOMEM;
+    return -EINVAL;
+}
+
+static void grace_expired(struct rs_timer *t, void *arg)
+{
+    struct rs_loop *l = arg;
+    (void)t;
+    l->aborting = true;
+}
+
+static void backoff_expired(struct rs_timer *t, void *arg)
+{
+    struct rs_listener *ls = arg;
+    (void)t;
+    if (ls->closing)
+        return;
+    ls->paused = false;
+    int err = ls->loop->be->listen_start(ls);
+    if (err < 0)
+        rs__listener_error(ls, err);
+}
+
+struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *stats, int *err)
+{
+    struct rs_loop *l = rs_calloc(1, sizeof(*l));
+    if (!l) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    l->cfg = *cfg;
+    l->stats = stats;
+    l->be = cfg->backend == RS_BACKEND_EPOLL ? &rs__epoll_backend : &rs__uring_backend;
+    l->rl_accept = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    l->rl_conn = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    rs_chunk_cache_init(&l->chunks, 16384, 64);
+    rs_timer_init(&l->grace_timer, grace_expired, l);
+    l->max_slabs = (cfg->max_conns + RS_SLAB_CONNS - 1) / RS_SLAB_CONNS;
+    if (l->max_slabs * RS_SLAB_CONNS > RS_IDX_MAX) {
+        *err = -EINVAL;
+        goto out_free_loop;
+    }
+    l->slabs = rs_calloc(l->max_slabs ? l->max_slabs : 1, sizeof(*l->slabs));
+    if (!l->slabs) {
+        *err = -ENOMEM;
+        goto out_free_loop;
+    }
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        *err = -errno;
+        goto out_free_slabs;
+    }
+    *err = l->be->init(l);
+    if (*err < 0)
+        goto out_close_wake;
+    return l;
+
+out_close_wake:
+    close(l->wake_fd);
+out_free_slabs:
+    rs_free(l->slabs);
+out_free_loop:
+    rs_free(l);
+    return NULL;
+}
+
+void rs_loop_free(struct rs_loop *l)
+{
+    if (!l)
+        return;
+    l->be->fini(l);
+    for (uint32_t i = 0; i < l->nlisteners; i++) {
+        struct rs_listener *ls = l->listeners[i];
+        if (!ls->released && ls->fd >= 0)
+            close(ls->fd);
+        rs_free(ls);
+    }
+    for (uint32_t i = 0; i < l->nslabs; i++) {
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use) {
+                rs_outq_clear(&c->outq, &l->chunks);
+                if (c->fd >= 0)
+                    close(c->fd);
+            }
+        }
+        rs_free(l->slabs[i]);
+    }
+    rs_free(l->slabs);
+    rs_chunk_cache_fini(&l->chunks);
+    close(l->wake_fd);
+    rs_free(l);
+}
+
+int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
+{
+    if (l->nlisteners >= RS_MAX_LISTENERS)
+        return -ENOSPC;
+    struct rs_listener *ls = rs_calloc(1, sizeof(*ls));
+    if (!ls)
+        return -ENOMEM;
+    ls->loop = l;
+    ls->fd = fd;
+    ls->idx = l->nlisteners;
+    ls->fn = fn;
+    ls->arg = arg;
+    ls->backoff_ms = RS_BACKOFF_MIN_MS;
+    rs_timer_init(&ls->backoff, backoff_expired, ls);
+    l->listeners[l->nlisteners++] = ls;
+    int err = l->be->listen_start(ls);
+    if (err < 0) {
+        l->listeners[--l->nlisteners] = NULL;
+        rs_free(ls);
+    }
+    return err;
+}
+
+struct rs_listener *rs__listener_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen)
+{
+    if (idx >= l->nlisteners)
+        return NULL;
+    struct rs_listener *ls = l->listeners[idx];
+    return ls->gen == gen && !ls->released ? ls : NULL;
+}
+
+void rs__listener_ok(struct rs_listener *ls)
+{
+    ls->backoff_ms = RS_BACKOFF_MIN_MS;
+}
+
+bool rs__listener_error(struct rs_listener *ls, int err)
+{
+    struct rs_loop *l = ls->loop;
+    uint64_t hidden;
+
+    switch (err) {
+    case -EAGAIN:
+    case -EINTR:
+    case -ECONNABORTED:
+    case -EPROTO:
+    case -EPERM: /* firewall rejected this one */
+        return !ls->closing;
+    default:
+        break;
+    }
+    /* Out of fds or memory (or something unknown): pause this worker's accepting with a
+     * growing back-off instead of spinning; existing connections keep being served. */
+    RS_STAT_INC(l->stats, accept_backoffs);
+    if (rs_ratelimit_ok(&l->rl_accept, &hidden))
+        rs_log_warn("accept: %s; pausing accepts for %u ms (%llu similar warnings hidden)",
+                    strerror(-err), ls->backoff_ms, (unsigned long long)hidden);
+    if (ls->closing)
+        return false;
+    ls->paused = true;
+    l->be->listen_stop(ls);
+    rs_loop_timer_arm(l, &ls->backoff, ls->backoff_ms);
+    ls->backoff_ms =
+        ls->backoff_ms * 2 > RS_BACKOFF_MAX_MS ? RS_BACKOFF_MAX_MS : ls->backoff_ms * 2;
+    return false;
+}
+
+void rs__listener_release(struct rs_listener *ls)
+{
+    if (ls->released)
+        return;
+    ls->released = true;
+    ls->gen++;
+    rs_timer_disarm(&ls->loop->timers, &ls->backoff);
+    close(ls->fd);
+    ls->fd = -1;
+}
+
+void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms)
+{
+    rs_timer_arm(&l->timers, t, rs_now_ns() + delay_ms * 1000000ull);
+}
+
+void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t)
+{
+    rs_timer_disarm(&l->timers, t);
+}
+
+void rs_loop_wake(struct rs_loop *l)
+{
+    uint64_t one = 1;
+    ssize_t n = write(l->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, a wake-up is pending anyway */
+}
+
+void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms)
+{
+    atomic_store_explicit(&l->grace_ms, grace_ms, memory_order_relaxed);
+    atomic_store_explicit(&l->stop_requested, true, memory_order_release);
+    rs_loop_wake(l);
+}
+
+/* Stop: no more accepts; connections close once they owe nothing, the rest at the deadline. */
+static void loop_begin_stop(struct rs_loop *l)
+{
+    l->stopping = true;
+    for (uint32_t i = 0; i < l->nlisteners; i++) {
+        struct rs_listener *ls = l->listeners[i];
+        ls->closing = true;
+        rs_timer_disarm(&l->timers, &ls->backoff);
+        l->be->listen_stop(ls);
+        if (!ls->armed && ls->inflight == 0)
+            rs__listener_release(ls);
+    }
+    for (uint32_t i = 0; i < l->nslabs; i++)
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use)
+                rs_conn_close_after_flush(c);
+        }
+    rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
+}
+
+static void loop_abort_all(struct rs_loop *l)
+{
+    for (uint32_t i = 0; i < l->nslabs; i++)
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use)
+                rs_conn_close(c);
+        }
+}
+
+static bool loop_done(const struct rs_loop *l)
+{
+    if (!l->stopping || l->nconns > 0)
+        return false;
+    for (uint32_t i = 0; i < l->nlisteners; i++)
+        if (!l->listeners[i]->released)
+            return false;
+    return true;
+}
+
+int rs_loop_run(struct rs_loop *l)
+{
+    while (!loop_done(l)) {
+        if (!l->stopping && atomic_load_explicit(&l->stop_requested, memory_order_acquire)) {
+            loop_begin_stop(l);
+            rs__loop_end_turn(l);
+            continue;
+        }
+        if (l->aborting) {
+            loop_abort_all(l);
+            rs__loop_end_turn(l);
+        }
+        int timeout = rs_timer_next_ms(&l->timers, rs_now_ns());
+        int err = l->be->wait(l, timeout);
+        if (err < 0 && err != -EINTR && err != -ETIME && err != -EAGAIN && err != -EBUSY)
+            return err;
+        rs_timer_run(&l->timers, rs_now_ns());
+        rs__loop_end_turn(l);
+    }
+    return 0;
+}

@@ -1,0 +1,264 @@
+#include "ringsock/opts.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return -ERANGE;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    unsigned shift = 0;
+    switch (*p) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (shift) {
+        p++;
+        if (*p == 'i')
+            p++;
+        if (*p == 'b' || *p == 'B')
+            p++;
+        if (*p != '\0')
+            return -EINVAL;
+        if (v > (UINT64_MAX >> shift))
+            return -ERANGE;
+        v <<= shift;
+    }
+    if (v < min || v > max)
+        return -ERANGE;
+    *out = v;
+    return 0;
+}
+
+static unsigned cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+const char *rs_server_usage(void)
+{
+    return "usage: ringsock SERVICE [options]\n"
+           "\n"
+           "services:\n"
+           "  echo                 send every byte back, in order (default)\n"
+           "  discard              read and drop\n"
+           "\n"
+           "options:\n"
+           "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
+           "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
+           "                       Default 127.0.0.1:7000\n"
+           "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
+           "                       sockets (default: one per CPU)\n"
+           "  --backend B          auto, io_uring or epoll (default auto)\n"
+           "  --backlog N          listen backlog (default 4096)\n"
+           "  --write-queue SIZE   bytes queued per connection before reading from it pauses\n"
+           "                       (backpressure; default 256k)\n"
+           "  --buf-size SIZE      receive buffer size (default 16k)\n"
+           "  --buf-count N        io_uring provided receive buffers per worker (default 512)\n"
+           "  --sndbuf SIZE        SO_SNDBUF for accepted sockets (default: kernel's)\n"
+           "  --rcvbuf SIZE        SO_RCVBUF for accepted sockets (default: kernel's)\n"
+           "  --max-conns N        connections per worker; more are refused (default 100000)\n"
+           "  --shutdown-timeout MS  on SIGINT/SIGTERM, time given to connections to finish\n"
+           "                       before they are closed (default 2000)\n"
+           "  --help, --version\n"
+           "\n"
+           "SIZE takes k, m or g (binary). SIGINT/SIGTERM stop the server and print totals.\n";
+}
+
+enum {
+    OPT_TCP = 256,
+    OPT_THREADS,
+    OPT_BACKEND,
+    OPT_BACKLOG,
+    OPT_WRITE_QUEUE,
+    OPT_BUF_SIZE,
+    OPT_BUF_COUNT,
+    OPT_SNDBUF,
+    OPT_RCVBUF,
+    OPT_MAX_CONNS,
+    OPT_SHUTDOWN,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"tcp", required_argument, NULL, OPT_TCP},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"write-queue", required_argument, NULL, OPT_WRITE_QUEUE},
+    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
+    {"buf-count", required_argument, NULL, OPT_BUF_COUNT},
+    {"sndbuf", required_argument, NULL, OPT_SNDBUF},
+    {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_value(char *err, size_t errlen, const char *flag, const char *val, int e)
+{
+    snprintf(err, errlen, "invalid value for --%s: '%s'%s", flag, val,
+             e == -ERANGE ? " (out of range)" : "");
+    return -EINVAL;
+}
+
+int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    int e;
+
+    memset(o, 0, sizeof(*o));
+    o->service = RS_SVC_ECHO;
+    o->threads = cpu_count();
+    o->backend = RS_BACKEND_AUTO;
+    o->backlog = 4096;
+    o->shutdown_ms = 2000;
+    rs_loop_config_default(&o->loop);
+    err[0] = '\0';
+
+    opterr = 0;
+    optind = 0; /* full re-initialisation, so the parser can run more than once */
+    for (;;) {
+        int lidx = 0;
+        int opt = getopt_long(argc, argv, ":", long_opts, &lidx);
+        if (opt == -1)
+            break;
+        const char *name =
+            opt >= OPT_TCP && opt <= OPT_VERSION ? long_opts[opt - OPT_TCP].name : "";
+        switch (opt) {
+        case OPT_TCP:
+            if (o->ntcp >= RS_MAX_ADDRS) {
+                snprintf(err, errlen, "too many --tcp addresses (at most %d)", RS_MAX_ADDRS);
+                return -EINVAL;
+            }
+            if (rs_addr_parse(optarg, &o->tcp[o->ntcp]) < 0) {
+                snprintf(err, errlen,
+                         "invalid --tcp address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)",
+                         optarg);
+                return -EINVAL;
+            }
+            o->ntcp++;
+            break;
+        case OPT_THREADS:
+            if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->threads = (unsigned)v;
+            break;
+        case OPT_BACKEND:
+            if (strcmp(optarg, "auto") == 0)
+                o->backend = RS_BACKEND_AUTO;
+            else if (strcmp(optarg, "io_uring") == 0 || strcmp(optarg, "uring") == 0)
+                o->backend = RS_BACKEND_URING;
+            else if (strcmp(optarg, "epoll") == 0)
+                o->backend = RS_BACKEND_EPOLL;
+            else {
+                snprintf(err, errlen, "invalid --backend '%s' (want auto, io_uring or epoll)",
+                         optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_BACKLOG:
+            if ((e = rs_parse_size(optarg, 1, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->backlog = (int)v;
+            break;
+        case OPT_WRITE_QUEUE:
+            if ((e = rs_parse_size(optarg, 1, 1ull << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.write_queue = v;
+            break;
+        case OPT_BUF_SIZE:
+            if ((e = rs_parse_size(optarg, 64, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.buf_size = (uint32_t)v;
+            break;
+        case OPT_BUF_COUNT:
+            if ((e = rs_parse_size(optarg, 1, 32768, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.buf_count = (uint32_t)v;
+            break;
+        case OPT_SNDBUF:
+        case OPT_RCVBUF:
+            if ((e = rs_parse_size(optarg, 1, 1 << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_SNDBUF)
+                o->loop.sndbuf = (int)v;
+            else
+                o->loop.rcvbuf = (int)v;
+            break;
+        case OPT_MAX_CONNS:
+            if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.max_conns = (uint32_t)v;
+            break;
+        case OPT_SHUTDOWN:
+            if ((e = rs_parse_size(optarg, 0, 3600000, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->shutdown_ms = (unsigned)v;
+            break;
+        case OPT_HELP:
+            return RS_OPTS_HELP;
+        case OPT_VERSION:
+            return RS_OPTS_VERSION;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    /* GNU getopt moved the operands to the end: at most one, the service. */
+    if (optind < argc) {
+        const char *arg = argv[optind];
+        if (strcmp(arg, "echo") == 0)
+            o->service = RS_SVC_ECHO;
+        else if (strcmp(arg, "discard") == 0)
+            o->service = RS_SVC_DISCARD;
+        else {
+            snprintf(err, errlen, "unknown service '%s' (want echo or discard)", arg);
+            return -EINVAL;
+        }
+        if (optind + 1 < argc) {
+            snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
+            return -EINVAL;
+        }
+    }
+    if (o->ntcp == 0) {
+        rs_addr_parse("127.0.0.1:7000", &o->tcp[0]);
+        o->ntcp = 1;
+    }
+    return RS_OPTS_RUN;
+}

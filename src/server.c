@@ -1,0 +1,245 @@
+/* The server: binds every listener once per worker (SO_REUSEPORT), starts one thread per worker
+ * with its own loop, reports where it listens, waits for SIGINT/SIGTERM, stops the workers
+ * within the shutdown deadline and prints the totals. */
+
+#include "server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ringsock/alloc.h"
+#include "ringsock/log.h"
+#include "ringsock/net.h"
+#include "services.h"
+
+struct worker {
+    struct rs_stats stats; /* first: 64-byte aligned, written only by this worker */
+    pthread_t tid;
+    unsigned id;
+    const struct rs_server_opts *opts;
+    struct rs_loop_config cfg;
+    struct rs_loop *loop;
+    int fds[RS_MAX_ADDRS];
+    int init_err;
+    int run_err;
+    _Atomic bool done;
+} __attribute__((aligned(64)));
+
+struct startup {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned reported;
+};
+
+struct worker_arg {
+    struct worker *w;
+    struct startup *st;
+};
+
+static void startup_report(struct startup *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->reported++;
+    pthread_cond_broadcast(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void *worker_main(void *p)
+{
+    struct worker_arg *wa = p;
+    struct worker *w = wa->w;
+    struct startup *st = wa->st;
+    const struct rs_server_opts *o = w->opts;
+    char name[16];
+    int err;
+
+    snprintf(name, sizeof(name), "ringsock-w%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+
+    /* The ring is created here: a SINGLE_ISSUER ring belongs to the thread that made it. */
+    w->loop = rs_loop_new(&w->cfg, &w->stats, &err);
+    if (!w->loop) {
+        w->init_err = err;
+        goto out_report;
+    }
+    rs_accept_fn fn = o->service == RS_SVC_DISCARD ? rs_discard_accept : rs_echo_accept;
+    for (unsigned i = 0; i < o->ntcp; i++) {
+        err = rs_loop_listen(w->loop, w->fds[i], fn, NULL);
+        if (err < 0) {
+            w->init_err = err;
+            goto out_report;
+        }
+        w->fds[i] = -1; /* the loop owns it now */
+    }
+out_report:
+    startup_report(st);
+    if (w->init_err == 0)
+        w->run_err = rs_loop_run(w->loop);
+    atomic_store_explicit(&w->done, true, memory_order_release);
+    return NULL;
+}
+
+/* Binds each address once per worker; port 0 is resolved by the first bind and reused. */
+static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs_addr *bound)
+{
+    char buf[RS_ADDR_STRLEN];
+    for (unsigned a = 0; a < o->ntcp; a++) {
+        struct rs_addr addr = o->tcp[a];
+        for (unsigned i = 0; i < o->threads; i++) {
+            int fd = rs_net_listen_tcp(&addr, o->backlog);
+            if (fd < 0) {
+                rs_log_error("cannot listen on tcp://%s: %s",
+                             rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
+                return fd;
+            }
+            ws[i].fds[a] = fd;
+            if (i == 0) {
+                int err = rs_net_local_addr(fd, &addr);
+                if (err < 0) {
+                    rs_log_error("getsockname: %s", strerror(-err));
+                    return err;
+                }
+                bound[a] = addr;
+            }
+        }
+    }
+    return 0;
+}
+
+static void print_listening(const struct rs_server_opts *o, const struct rs_addr *bound,
+                            enum rs_backend_kind kind, const char *features, const char *why)
+{
+    char buf[RS_ADDR_STRLEN];
+    printf("ringsock: %s listening on", o->service == RS_SVC_DISCARD ? "discard" : "echo");
+    for (unsigned a = 0; a < o->ntcp; a++)
+        printf(" tcp://%s", rs_addr_format(&bound[a], buf, sizeof(buf)));
+    printf(" (%u thread%s, backend %s: %s)\n", o->threads, o->threads == 1 ? "" : "s",
+           rs_backend_name(kind), why[0] ? why : features);
+    fflush(stdout);
+}
+
+static bool all_done(struct worker *ws, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!atomic_load_explicit(&ws[i].done, memory_order_acquire))
+            return false;
+    return true;
+}
+
+int rs_server_run(const struct rs_server_opts *o)
+{
+    char why[256];
+    int rc = 1;
+    unsigned started = 0;
+    struct rs_addr bound[RS_MAX_ADDRS];
+    struct startup st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+    int kind = rs_backend_choose(o->backend, o->loop.uring_no_multishot, why, sizeof(why));
+    if (kind < 0) {
+        rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
+        return 1;
+    }
+
+    struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
+    struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
+    if (!ws || !args) {
+        rs_log_error("out of memory");
+        goto out_free;
+    }
+    memset(ws, 0, sizeof(*ws) * o->threads);
+    for (unsigned i = 0; i < o->threads; i++) {
+        ws[i].id = i;
+        ws[i].opts = o;
+        ws[i].cfg = o->loop;
+        ws[i].cfg.backend = (enum rs_backend_kind)kind;
+        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+            ws[i].fds[a] = -1;
+        args[i].w = &ws[i];
+        args[i].st = &st;
+    }
+    if (bind_all(o, ws, bound) < 0)
+        goto out_close_fds;
+
+    /* Workers inherit a mask without SIGINT/SIGTERM: only this thread takes them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (; started < o->threads; started++) {
+        int err = pthread_create(&ws[started].tid, NULL, worker_main, &args[started]);
+        if (err) {
+            rs_log_error("cannot start worker thread: %s", strerror(err));
+            break;
+        }
+    }
+    pthread_mutex_lock(&st.mu);
+    while (st.reported < started)
+        pthread_cond_wait(&st.cv, &st.mu);
+    pthread_mutex_unlock(&st.mu);
+
+    bool ok = started == o->threads;
+    for (unsigned i = 0; i < started; i++) {
+        if (ws[i].init_err < 0) {
+            rs_log_error("worker %u: cannot start %s loop: %s", i,
+                         rs_backend_name(ws[i].cfg.backend), strerror(-ws[i].init_err));
+            ok = false;
+            break;
+        }
+    }
+    if (ok) {
+        print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why);
+        /* Wait for the first signal; a second one cuts the grace period short. */
+        unsigned signals = 0;
+        while (!all_done(ws, started)) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000};
+            if (sigtimedwait(&sigs, NULL, &ts) < 0)
+                continue;
+            signals++;
+            for (unsigned i = 0; i < started; i++)
+                if (ws[i].loop)
+                    rs_loop_request_stop(ws[i].loop, signals == 1 ? o->shutdown_ms : 0);
+        }
+    } else {
+        for (unsigned i = 0; i < started; i++)
+            if (ws[i].loop)
+                rs_loop_request_stop(ws[i].loop, 0);
+    }
+
+    struct rs_stats total;
+    memset(&total, 0, sizeof(total));
+    rc = ok ? 0 : 1;
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ws[i].tid, NULL);
+        if (ws[i].run_err < 0) {
+            rs_log_error("worker %u: loop failed: %s", i, strerror(-ws[i].run_err));
+            rc = 1;
+        }
+        rs_stats_sum(&total, &ws[i].stats);
+        rs_loop_free(ws[i].loop);
+    }
+    if (ok) {
+        printf("ringsock: totals ");
+        rs_stats_print(stdout, &total);
+        printf("\n");
+        fflush(stdout);
+    }
+
+out_close_fds:
+    for (unsigned i = 0; i < o->threads; i++)
+        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+            if (ws[i].fds[a] >= 0)
+                close(ws[i].fds[a]);
+out_free:
+    rs_free(args);
+    rs_free(ws);
+    return rc;
+}

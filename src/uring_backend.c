@@ -1,0 +1,624 @@
+/* io_uring backend (kernel >= 5.19 for provided buffer rings and multishot accept, >= 6.0 for
+ * multishot recv, >= 6.1 for DEFER_TASKRUN; each is probed and falls back where missing).
+ * Accept is multishot; receive is multishot into one provided buffer ring per worker, so idle
+ * connections hold no receive buffer; one send is in flight per connection, and a short send
+ * is resubmitted from the queue head, so bytes go out in order. Completions are reaped in
+ * batches. ENOBUFS (ring empty), a CQE without IORING_CQE_F_MORE, a full submission queue and
+ * -EBUSY are normal events: the operation is re-armed after the batch. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "ringsock/alloc.h"
+#include "ringsock/bufring.h"
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+
+#define UR_SQ_ENTRIES 1024
+#define UR_CQ_ENTRIES 16384
+#define UR_BGID       0
+
+struct ur {
+    struct io_uring ring;
+    struct io_uring_buf_ring *brr; /* shared with the kernel */
+    size_t brr_len;
+    struct rs_bufring br;
+    uint32_t br_mask;
+    uint32_t br_added; /* buffers handed back since the last advance */
+    bool ms_accept, ms_recv;
+    bool wake_armed;
+    struct rs_conn *retry; /* connections that need an SQE they could not get */
+    bool listen_retry;
+    char features[160];
+};
+
+static int kernel_at_least(int major, int minor)
+{
+    struct utsname u;
+    int ma = 0, mi = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &ma, &mi) != 2)
+        return 0;
+    return ma > major || (ma == major && mi >= minor);
+}
+
+/* Creates a ring, dropping setup flags this kernel does not know. */
+static int ring_create(struct io_uring *ring, unsigned sq, unsigned cq, unsigned *flags_out)
+{
+    static const unsigned tries[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN,
+        0,
+    };
+    int err = rs__uring_test_fail();
+    if (err < 0)
+        return err;
+    for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof(p));
+        p.flags = tries[i] | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+        p.cq_entries = cq;
+        err = io_uring_queue_init_params(sq, ring, &p);
+        if (err == 0) {
+            *flags_out = p.flags;
+            return 0;
+        }
+        if (err != -EINVAL)
+            return err;
+    }
+    return err;
+}
+
+/* Registers a ring of provided buffers (what liburing 2.4's io_uring_setup_buf_ring does). */
+static struct io_uring_buf_ring *bufring_register(struct io_uring *ring, uint32_t entries,
+                                                  size_t *len_out, int *err)
+{
+    size_t len = entries * sizeof(struct io_uring_buf);
+    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)mem;
+    reg.ring_entries = entries;
+    reg.bgid = UR_BGID;
+    *err = io_uring_register_buf_ring(ring, &reg, 0);
+    if (*err < 0) {
+        munmap(mem, len);
+        return NULL;
+    }
+    io_uring_buf_ring_init(mem);
+    *len_out = len;
+    return mem;
+}
+
+int rs_backend_choose(enum rs_backend_kind want, bool no_multishot, char *why, size_t whylen)
+{
+    struct io_uring ring;
+    unsigned flags;
+    int err;
+
+    (void)no_multishot;
+    why[0] = '\0';
+    if (want == RS_BACKEND_EPOLL)
+        return RS_BACKEND_EPOLL;
+    err = ring_create(&ring, 8, 16, &flags);
+    if (err < 0) {
+        FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
+        int disabled = 0;
+        if (f) {
+            if (fscanf(f, "%d", &disabled) != 1)
+                disabled = 0;
+            fclose(f);
+        }
+        if (disabled && err == -EPERM)
+            snprintf(why, whylen, "io_uring unavailable: kernel.io_uring_disabled=%d", disabled);
+        else if (err == -ENOSYS)
+            snprintf(why, whylen, "io_uring unavailable: kernel without io_uring (ENOSYS)");
+        else if (err == -EPERM)
+            snprintf(why, whylen,
+                     "io_uring unavailable: ring creation refused (EPERM: seccomp or policy)");
+        else
+            snprintf(why, whylen, "io_uring unavailable: ring creation failed: %s", strerror(-err));
+        return want == RS_BACKEND_URING ? err : RS_BACKEND_EPOLL;
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&ring);
+    static const struct {
+        int op;
+        const char *name;
+    } need[] = {
+        {IORING_OP_ACCEPT, "accept"},       {IORING_OP_RECV, "recv"},
+        {IORING_OP_SEND, "send"},           {IORING_OP_SENDMSG, "sendmsg"},
+        {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_POLL_ADD, "poll"},
+    };
+    err = 0;
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if (!probe || !io_uring_opcode_supported(probe, need[i].op)) {
+            snprintf(why, whylen, "io_uring unavailable: kernel lacks the %s operation",
+                     need[i].name);
+            err = -EOPNOTSUPP;
+            break;
+        }
+    }
+    if (probe)
+        io_uring_free_probe(probe);
+    if (err == 0) {
+        size_t len;
+        struct io_uring_buf_ring *brr = bufring_register(&ring, 8, &len, &err);
+        if (brr) {
+            io_uring_unregister_buf_ring(&ring, UR_BGID);
+            munmap(brr, len);
+        } else {
+            snprintf(why, whylen,
+                     "io_uring unavailable: no provided buffer rings (kernel < 5.19?): %s",
+                     strerror(-err));
+        }
+    }
+    io_uring_queue_exit(&ring);
+    if (err < 0)
+        return want == RS_BACKEND_URING ? err : RS_BACKEND_EPOLL;
+    return RS_BACKEND_URING;
+}
+
+static int ur_init(struct rs_loop *l)
+{
+    struct ur *u = rs_calloc(1, sizeof(*u));
+    unsigned flags = 0;
+    int err;
+    if (!u)
+        return -ENOMEM;
+    err = ring_create(&u->ring, UR_SQ_ENTRIES, UR_CQ_ENTRIES, &flags);
+    if (err < 0)
+        goto out_free;
+    uint32_t entries = rs_bufring_entries(l->cfg.buf_count);
+    char *bufs = rs_aligned_alloc(4096, (size_t)entries * l->cfg.buf_size);
+    if (!bufs) {
+        err = -ENOMEM;
+        goto out_exit_ring;
+    }
+    rs_bufring_init(&u->br, bufs, entries, l->cfg.buf_size);
+    u->brr = bufring_register(&u->ring, entries, &u->brr_len, &err);
+    if (!u->brr)
+        goto out_free_bufs;
+    u->br_mask = (uint32_t)io_uring_buf_ring_mask(entries);
+    for (uint32_t i = 0; i < entries; i++)
+        io_uring_buf_ring_add(u->brr, rs_bufring_addr(&u->br, i), u->br.size, (unsigned short)i,
+                              (int)u->br_mask, (int)i);
+    io_uring_buf_ring_advance(u->brr, (int)entries);
+
+    bool no_ms = l->cfg.uring_no_multishot;
+    u->ms_accept = !no_ms && kernel_at_least(5, 19);
+    u->ms_recv = !no_ms && kernel_at_least(6, 0);
+    snprintf(u->features, sizeof(u->features), "%s accept, %s recv, buffer ring %ux%u%s%s",
+             u->ms_accept ? "multishot" : "one-shot", u->ms_recv ? "multishot" : "one-shot",
+             entries, l->cfg.buf_size,
+             (flags & IORING_SETUP_SINGLE_ISSUER) ? ", single issuer" : "",
+             (flags & IORING_SETUP_DEFER_TASKRUN) ? ", defer taskrun" : "");
+    l->be_data = u;
+    return 0;
+
+out_free_bufs:
+    rs_free(bufs);
+out_exit_ring:
+    io_uring_queue_exit(&u->ring);
+out_free:
+    rs_free(u);
+    return err;
+}
+
+static void ur_fini(struct rs_loop *l)
+{
+    struct ur *u = l->be_data;
+    if (!u)
+        return;
+    io_uring_queue_exit(&u->ring); /* cancels anything left in flight */
+    munmap(u->brr, u->brr_len);
+    rs_free(u->br.base);
+    rs_free(u);
+    l->be_data = NULL;
+}
+
+static const char *ur_features(const struct rs_loop *l)
+{
+    return ((const struct ur *)l->be_data)->features;
+}
+
+/* An SQE, submitting what is queued if the SQ is full. NULL means try again after the batch. */
+static struct io_uring_sqe *ur_sqe(struct ur *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) {
+        io_uring_submit(&u->ring);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+static void retry_add(struct ur *u, struct rs_conn *c)
+{
+    if (c->on_pending)
+        return;
+    c->on_pending = true;
+    c->pend_next = u->retry;
+    u->retry = c;
+}
+
+/* --- listeners --- */
+
+static int ur_listen_start(struct rs_listener *ls)
+{
+    struct ur *u = ls->loop->be_data;
+    if (ls->armed || ls->closing)
+        return 0;
+    /* io_uring waits for readiness itself; a blocking fd keeps accept from returning EAGAIN. */
+    int fl = fcntl(ls->fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(ls->fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        u->listen_retry = true;
+        return 0;
+    }
+    if (u->ms_accept)
+        io_uring_prep_multishot_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, ls->fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_ACCEPT, ls->idx, ls->gen));
+    ls->armed = true;
+    ls->inflight++;
+    return 0;
+}
+
+static void ur_listen_stop(struct rs_listener *ls)
+{
+    struct ur *u = ls->loop->be_data;
+    if (!ls->armed)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        u->listen_retry = true;
+        return;
+    }
+    io_uring_prep_cancel64(sqe, rs__ud_make(RS_OP_ACCEPT, ls->idx, ls->gen), 0);
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_CANCEL, 0, 0));
+}
+
+static void ur_on_accept(struct rs_loop *l, struct io_uring_cqe *cqe)
+{
+    struct rs_listener *ls =
+        rs__listener_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+    if (!ls) {
+        if (cqe->res >= 0)
+            close(cqe->res);
+        RS_STAT_INC(l->stats, stale_completions);
+        return;
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        ls->armed = false;
+        ls->inflight--;
+    }
+    if (cqe->res >= 0) {
+        rs__listener_ok(ls);
+        rs__loop_accepted(ls, cqe->res);
+    } else if (cqe->res != -ECANCELED) {
+        rs__listener_error(ls, cqe->res);
+    }
+    if (ls->closing) {
+        if (!ls->armed && ls->inflight == 0)
+            rs__listener_release(ls);
+        else if (ls->armed)
+            ur_listen_stop(ls);
+        return;
+    }
+    if (!ls->armed && !ls->paused)
+        ur_listen_start(ls);
+}
+
+/* --- connections --- */
+
+static void ur_arm_recv(struct rs_conn *c)
+{
+    struct ur *u = c->loop->be_data;
+    if (c->recv_armed || c->closing || c->read_paused || c->eof)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        retry_add(u, c);
+        return;
+    }
+    if (u->ms_recv)
+        io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+    else
+        io_uring_prep_recv(sqe, c->fd, NULL, u->br.size, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = UR_BGID;
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_RECV, c->idx, c->gen));
+    c->recv_armed = true;
+    c->recv_cancel = false;
+    c->inflight++;
+}
+
+static void ur_conn_start(struct rs_conn *c)
+{
+    ur_arm_recv(c);
+}
+
+static void ur_conn_flush(struct rs_conn *c)
+{
+    struct ur *u = c->loop->be_data;
+    size_t total;
+    if (c->send_busy || c->closing || c->outq.bytes == 0)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        retry_add(u, c);
+        return;
+    }
+    unsigned n = rs_outq_iov(&c->outq, c->iov, RS_SEND_IOV, &total);
+    if (n == 1) {
+        io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        memset(&c->msg, 0, sizeof(c->msg));
+        c->msg.msg_iov = c->iov;
+        c->msg.msg_iovlen = n;
+        io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_SEND, c->idx, c->gen));
+    c->send_len = total;
+    c->send_busy = true;
+    c->inflight++;
+}
+
+static void ur_cancel_recv(struct rs_conn *c)
+{
+    struct ur *u = c->loop->be_data;
+    if (!c->recv_armed || c->recv_cancel)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        retry_add(u, c);
+        return;
+    }
+    io_uring_prep_cancel64(sqe, rs__ud_make(RS_OP_RECV, c->idx, c->gen), 0);
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_CANCEL, c->idx, c->gen));
+    c->recv_cancel = true;
+}
+
+static void ur_conn_read_pause(struct rs_conn *c)
+{
+    /* A one-shot receive simply is not re-armed; a multishot one must be cancelled. Bytes it
+     * delivers before the cancel lands are still queued: the cap is exceeded by at most that. */
+    struct ur *u = c->loop->be_data;
+    if (u->ms_recv)
+        ur_cancel_recv(c);
+}
+
+static void ur_conn_read_resume(struct rs_conn *c)
+{
+    ur_arm_recv(c); /* if the cancelled receive is still in flight, its last CQE re-arms */
+}
+
+static void ur_maybe_release(struct rs_conn *c)
+{
+    if (c->closing && c->close_started && c->inflight == 0 && !c->on_pending)
+        rs__conn_release(c);
+}
+
+static void ur_conn_close(struct rs_conn *c)
+{
+    struct ur *u = c->loop->be_data;
+    if (c->inflight > 0 && !c->close_started) {
+        struct io_uring_sqe *sqe = ur_sqe(u);
+        if (!sqe) {
+            retry_add(u, c);
+            return;
+        }
+        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_CANCEL, c->idx, c->gen));
+    }
+    c->close_started = true;
+    ur_maybe_release(c);
+}
+
+static void buf_recycle(struct ur *u, uint32_t bid)
+{
+    io_uring_buf_ring_add(u->brr, rs_bufring_addr(&u->br, bid), u->br.size, (unsigned short)bid,
+                          (int)u->br_mask, (int)u->br_added);
+    u->br_added++;
+}
+
+static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
+{
+    bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
+    uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+
+    if (!c) {
+        RS_STAT_INC(l->stats, stale_completions);
+        if (has_buf)
+            buf_recycle(u, bid);
+        return;
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        c->recv_armed = false;
+        c->recv_cancel = false;
+        c->inflight--;
+    }
+    if (cqe->res > 0) {
+        if (has_buf && rs_bufring_valid(&u->br, bid, (size_t)cqe->res)) {
+            rs__conn_deliver(c, rs_bufring_addr(&u->br, bid), (size_t)cqe->res);
+            buf_recycle(u, bid);
+        } else {
+            rs__conn_fail(c, -EIO); /* cannot happen with buffer select; never echo garbage */
+        }
+    } else {
+        if (has_buf)
+            buf_recycle(u, bid);
+        if (cqe->res == 0)
+            rs__conn_eof(c);
+        else if (cqe->res == -ENOBUFS)
+            RS_STAT_INC(l->stats, enobufs);
+        else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -EAGAIN)
+            rs__conn_fail(c, cqe->res);
+    }
+    if (c->closing) {
+        ur_maybe_release(c);
+        return;
+    }
+    /* Re-arm after the batch, once this batch's buffers are back in the ring. */
+    if (!c->recv_armed && !c->read_paused && !c->eof)
+        retry_add(u, c);
+}
+
+static void ur_on_send(struct rs_loop *l, struct io_uring_cqe *cqe)
+{
+    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+    if (!c) {
+        RS_STAT_INC(l->stats, stale_completions);
+        return;
+    }
+    c->send_busy = false;
+    c->inflight--;
+    if (cqe->res >= 0) {
+        if ((size_t)cqe->res < c->send_len)
+            RS_STAT_INC(l->stats, short_sends);
+        rs__conn_sent(c, (size_t)cqe->res); /* re-queues the rest for the next flush */
+    } else if (cqe->res == -EAGAIN || cqe->res == -EINTR) {
+        rs__conn_sent(c, 0);
+    } else if (cqe->res != -ECANCELED) {
+        rs__conn_fail(c, cqe->res);
+    }
+    if (c->closing)
+        ur_maybe_release(c);
+}
+
+static void ur_arm_wake(struct rs_loop *l, struct ur *u)
+{
+    if (u->wake_armed)
+        return;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe)
+        return; /* retried after the next batch */
+    io_uring_prep_poll_multishot(sqe, l->wake_fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_WAKE, 0, 0));
+    u->wake_armed = true;
+}
+
+static void ur_run_retry(struct rs_loop *l, struct ur *u)
+{
+    struct rs_conn *list = u->retry;
+    u->retry = NULL;
+    while (list) {
+        struct rs_conn *c = list;
+        list = c->pend_next;
+        c->on_pending = false;
+        if (c->closing) {
+            if (c->close_started)
+                ur_maybe_release(c); /* its release was held back while listed */
+            continue;                /* otherwise the close list reaches it this turn */
+        }
+        if (c->read_paused && c->recv_armed)
+            ur_cancel_recv(c);
+        ur_arm_recv(c);
+        ur_conn_flush(c);
+    }
+    if (u->listen_retry) {
+        u->listen_retry = false;
+        for (uint32_t i = 0; i < l->nlisteners; i++) {
+            struct rs_listener *ls = l->listeners[i];
+            if (ls->released)
+                continue;
+            if (ls->closing || ls->paused)
+                ur_listen_stop(ls);
+            else
+                ur_listen_start(ls);
+        }
+    }
+    ur_arm_wake(l, u);
+}
+
+static int ur_wait(struct rs_loop *l, int timeout_ms)
+{
+    struct ur *u = l->be_data;
+    struct io_uring_cqe *cqe;
+    struct __kernel_timespec ts, *tsp = NULL;
+    unsigned head, n = 0;
+
+    ur_arm_wake(l, u);
+    if (u->retry)
+        timeout_ms = 0;
+    if (timeout_ms >= 0) {
+        ts.tv_sec = timeout_ms / 1000;
+        ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+        tsp = &ts;
+    }
+    int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
+    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+        return ret;
+
+    io_uring_for_each_cqe(&u->ring, head, cqe)
+    {
+        n++;
+        switch (rs__ud_op(cqe->user_data)) {
+        case RS_OP_RECV:
+            ur_on_recv(l, u, cqe);
+            break;
+        case RS_OP_SEND:
+            ur_on_send(l, cqe);
+            break;
+        case RS_OP_ACCEPT:
+            ur_on_accept(l, cqe);
+            break;
+        case RS_OP_WAKE: {
+            uint64_t v;
+            ssize_t r = read(l->wake_fd, &v, sizeof(v));
+            (void)r;
+            if (!(cqe->flags & IORING_CQE_F_MORE))
+                u->wake_armed = false;
+            break;
+        }
+        default: /* cancel results: the cancelled operation reports for itself */
+            break;
+        }
+    }
+    io_uring_cq_advance(&u->ring, n);
+    if (u->br_added) {
+        io_uring_buf_ring_advance(u->brr, (int)u->br_added);
+        u->br_added = 0;
+    }
+    ur_run_retry(l, u);
+    return 0;
+}
+
+const struct rs_backend_ops rs__uring_backend = {
+    .name = "io_uring",
+    .init = ur_init,
+    .fini = ur_fini,
+    .listen_start = ur_listen_start,
+    .listen_stop = ur_listen_stop,
+    .conn_start = ur_conn_start,
+    .conn_flush = ur_conn_flush,
+    .conn_read_pause = ur_conn_read_pause,
+    .conn_read_resume = ur_conn_read_resume,
+    .conn_close = ur_conn_close,
+    .wait = ur_wait,
+    .features = ur_features,
+};

@@ -1,0 +1,88 @@
+#include <errno.h>
+#include <string.h>
+
+#include "check.h"
+#include "ringsock/opts.h"
+
+static int parse(struct rs_server_opts *o, char *err, int argc, const char **argv)
+{
+    return rs_server_opts_parse(argc, (char **)argv, o, err, 256);
+}
+
+int main(void)
+{
+    uint64_t v;
+    CHECK_EQ(rs_parse_size("0", 0, 10, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(rs_parse_size("64k", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 65536);
+    CHECK_EQ(rs_parse_size("3M", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 3 << 20);
+    CHECK_EQ(rs_parse_size("2GiB", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 2ull << 30);
+    CHECK_EQ(rs_parse_size("1kb", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 1024);
+    CHECK_EQ(rs_parse_size("", 0, 10, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("-1", 0, 10, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("12x", 0, 100, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("1kk", 0, UINT64_MAX, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("11", 0, 10, &v), -ERANGE);
+    CHECK_EQ(rs_parse_size("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+    CHECK_EQ(rs_parse_size("17179869184g", 0, UINT64_MAX, &v), -ERANGE);
+
+    struct rs_server_opts o;
+    char err[256];
+
+    /* Embedded default: echo on 127.0.0.1:7000, backend auto. */
+    const char *a0[] = {"ringsock", "echo"};
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_ECHO);
+    CHECK_EQ(o.ntcp, 1);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 7000);
+    CHECK_EQ(o.backend, RS_BACKEND_AUTO);
+    CHECK(o.threads >= 1);
+    CHECK_EQ(o.loop.write_queue, 256 * 1024);
+
+    const char *a1[] = {
+        "ringsock",    "--threads", "3",         "discard", "--tcp",         ":9000",
+        "--tcp",       "[::1]:0",   "--backend", "epoll",   "--write-queue", "1m",
+        "--buf-count", "4",         "--sndbuf",  "4k"};
+    CHECK_EQ(parse(&o, err, 16, a1), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_DISCARD);
+    CHECK_EQ(o.threads, 3);
+    CHECK_EQ(o.ntcp, 2);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 9000);
+    CHECK_EQ(o.tcp[1].ss.ss_family, AF_INET6);
+    CHECK_EQ(o.backend, RS_BACKEND_EPOLL);
+    CHECK_EQ(o.loop.write_queue, 1 << 20);
+    CHECK_EQ(o.loop.buf_count, 4);
+    CHECK_EQ(o.loop.sndbuf, 4096);
+
+    const char *a2[] = {"ringsock", "--help"};
+    CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
+    const char *a3[] = {"ringsock", "echo", "--version"};
+    CHECK_EQ(parse(&o, err, 3, a3), RS_OPTS_VERSION);
+
+    /* Each bad input is refused with a one-line reason that names it. */
+    const char *bad[][3] = {
+        {"ringsock", "--bogus", NULL},    {"ringsock", "--threads", "0"},
+        {"ringsock", "--threads", "x"},   {"ringsock", "--backend", "kqueue"},
+        {"ringsock", "--tcp", "1.2.3.4"}, {"ringsock", "frobnicate", NULL},
+        {"ringsock", "--buf-size", "12"}, {"ringsock", "--tcp", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = bad[i][2] ? 3 : 2;
+        if (!bad[i][2] && strcmp(bad[i][1], "--tcp") == 0)
+            argc = 2;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad case %zu (%s): r=%d err='%s'\n", i, bad[i][1], r, err);
+            check_failures++;
+        }
+    }
+    const char *a4[] = {"ringsock", "echo", "extra"};
+    CHECK_EQ(parse(&o, err, 3, a4), -EINVAL);
+    CHECK(strstr(err, "extra") != NULL);
+    return check_done("test_opts");
+}
