@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CMAKE_Q := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps release asan tsan run test test-release test-asan format clean
+.PHONY: all deps release asan tsan run test test-release test-asan test-tsan format clean
 
 all: release
 
@@ -34,7 +34,12 @@ test-asan: asan
 	@cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# ThreadSanitizer where it fits: the multi-threaded server paths (workers, start-up, stop).
+test-tsan: tsan
+	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose)\.|^integ\.cli$$'
+
+test: test-release test-asan test-tsan
 
 format:
 	@clang-format -i src/*.c include/ringsock/*.h tests/unit/*.c tests/integ/*.c tests/tools/*.c

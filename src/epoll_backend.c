@@ -199,6 +199,29 @@ static void ep_conn_close(struct rs_conn *c)
         rs__conn_release(c);
 }
 
+/* Pollers are level-triggered: a socket left readable at the budget is reported again. */
+static int ep_poll_arm(struct rs_poller *p)
+{
+    struct ep *ep = p->loop->be_data;
+    if (p->closing)
+        return 0;
+    struct epoll_event ev = {.events = EPOLLIN | (p->want_out ? EPOLLOUT : 0),
+                             .data.u64 = rs__ud_make(RS_OP_POLL_IN, p->idx, p->gen)};
+    if (epoll_ctl(ep->epfd, p->in_armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, p->fd, &ev) < 0)
+        return -errno;
+    p->in_armed = true;
+    p->out_armed = p->want_out;
+    return 0;
+}
+
+static void ep_poll_stop(struct rs_poller *p)
+{
+    struct ep *ep = p->loop->be_data;
+    if (p->in_armed)
+        epoll_ctl(ep->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+    p->in_armed = p->out_armed = false;
+}
+
 static void ep_conn_event(struct rs_conn *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -252,6 +275,17 @@ static int ep_wait(struct rs_loop *l, int timeout_ms)
                 ep_accept(ls);
             break;
         }
+        case RS_OP_POLL_IN: {
+            struct rs_poller *p = rs__poller_lookup(l, rs__ud_idx(ud), rs__ud_gen(ud));
+            unsigned pe = 0;
+            if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                pe |= RS_POLL_IN;
+            if (events & EPOLLOUT)
+                pe |= RS_POLL_OUT;
+            if (p)
+                rs__poller_fire(p, pe);
+            break;
+        }
         case RS_OP_CONN: {
             struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(ud), rs__ud_gen(ud));
             if (!c) {
@@ -276,6 +310,11 @@ static int ep_wait(struct rs_loop *l, int timeout_ms)
         if (ls->closing && !ls->released && !ls->armed)
             rs__listener_release(ls);
     }
+    for (uint32_t i = 0; i < l->npollers; i++) {
+        struct rs_poller *p = l->pollers[i];
+        if (p->closing && !p->released && !p->in_armed)
+            rs__poller_release(p);
+    }
     return 0;
 }
 
@@ -296,6 +335,8 @@ const struct rs_backend_ops rs__epoll_backend = {
     .conn_read_pause = ep_conn_read_pause,
     .conn_read_resume = ep_conn_read_resume,
     .conn_close = ep_conn_close,
+    .poll_arm = ep_poll_arm,
+    .poll_stop = ep_poll_stop,
     .wait = ep_wait,
     .features = ep_features,
 };

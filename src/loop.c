@@ -126,6 +126,12 @@ void rs_loop_free(struct rs_loop *l)
             close(ls->fd);
         rs_free(ls);
     }
+    for (uint32_t i = 0; i < l->npollers; i++) {
+        struct rs_poller *p = l->pollers[i];
+        if (!p->released && p->fd >= 0)
+            close(p->fd);
+        rs_free(p);
+    }
     for (uint32_t i = 0; i < l->nslabs; i++) {
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
@@ -257,6 +263,13 @@ static void loop_begin_stop(struct rs_loop *l)
         if (!ls->armed && ls->inflight == 0)
             rs__listener_release(ls);
     }
+    for (uint32_t i = 0; i < l->npollers; i++) {
+        struct rs_poller *p = l->pollers[i];
+        p->closing = true;
+        l->be->poll_stop(p);
+        if (!p->in_armed && !p->out_armed && p->inflight == 0)
+            rs__poller_release(p);
+    }
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
@@ -283,27 +296,46 @@ static bool loop_done(const struct rs_loop *l)
     for (uint32_t i = 0; i < l->nlisteners; i++)
         if (!l->listeners[i]->released)
             return false;
+    for (uint32_t i = 0; i < l->npollers; i++)
+        if (!l->pollers[i]->released)
+            return false;
     return true;
+}
+
+/* Runs the pollers that stopped at their budget last turn. */
+static void loop_run_again(struct rs_loop *l)
+{
+    struct rs_poller *list = l->again;
+    l->again = NULL;
+    while (list) {
+        struct rs_poller *p = list;
+        list = p->again_next;
+        p->again = false;
+        rs__poller_fire(p, RS_POLL_IN);
+    }
 }
 
 int rs_loop_run(struct rs_loop *l)
 {
-    while (!loop_done(l)) {
+    for (;;) {
         if (!l->stopping && atomic_load_explicit(&l->stop_requested, memory_order_acquire)) {
             loop_begin_stop(l);
             rs__loop_end_turn(l);
-            continue;
         }
         if (l->aborting) {
             loop_abort_all(l);
             rs__loop_end_turn(l);
         }
-        int timeout = rs_timer_next_ms(&l->timers, rs_now_ns());
+        /* Checked right before waiting: the last release may have happened just above, and
+         * nothing (epoll) would wake the wait below. */
+        if (loop_done(l))
+            return 0;
+        int timeout = l->again ? 0 : rs_timer_next_ms(&l->timers, rs_now_ns());
         int err = l->be->wait(l, timeout);
         if (err < 0 && err != -EINTR && err != -ETIME && err != -EAGAIN && err != -EBUSY)
             return err;
         rs_timer_run(&l->timers, rs_now_ns());
+        loop_run_again(l);
         rs__loop_end_turn(l);
     }
-    return 0;
 }

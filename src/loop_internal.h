@@ -28,8 +28,12 @@ enum rs_op {
     RS_OP_RECV,
     RS_OP_SEND,
     RS_OP_CANCEL,
-    RS_OP_CONN, /* epoll: readiness on a connection */
+    RS_OP_CONN,     /* epoll: readiness on a connection */
+    RS_OP_POLL_IN,  /* readiness of a poller's fd */
+    RS_OP_POLL_OUT, /* writability of a poller's fd */
 };
+
+#define RS_MAX_POLLERS 64
 
 #define RS_IDX_MAX ((1u << 24) - 1)
 
@@ -64,6 +68,23 @@ struct rs_listener {
     uint32_t gen;
     uint32_t backoff_ms;
     struct rs_timer backoff;
+};
+
+struct rs_poller {
+    struct rs_loop *loop;
+    int fd;
+    uint32_t idx;
+    uint32_t gen;
+    rs_poll_fn fn;
+    void *arg;
+    bool in_armed;  /* readability watch registered (multishot poll / epoll) */
+    bool out_armed; /* writability watch registered */
+    bool want_out;
+    bool again; /* on the loop's run-again list */
+    bool closing;
+    bool released;
+    uint16_t inflight;
+    struct rs_poller *again_next;
 };
 
 struct rs_conn {
@@ -112,6 +133,10 @@ struct rs_backend_ops {
     void (*conn_read_resume)(struct rs_conn *c);
     /* Stop every operation; call rs__conn_release once none is in flight. */
     void (*conn_close)(struct rs_conn *c);
+    /* Poller: (re)arm the readability watch, and the writability one while want_out. */
+    int (*poll_arm)(struct rs_poller *p);
+    /* Poller: stop watching; released (fd closed) by the core once nothing is in flight. */
+    void (*poll_stop)(struct rs_poller *p);
     /* Wait up to timeout_ms (-1: forever) for events and dispatch them. Returns 0 or -errno. */
     int (*wait)(struct rs_loop *l, int timeout_ms);
     const char *(*features)(const struct rs_loop *l);
@@ -134,6 +159,9 @@ struct rs_loop {
     uint32_t nlisteners;
     struct rs_conn *dirty;  /* connections with output to flush */
     struct rs_conn *closeq; /* connections to close at the end of the turn */
+    struct rs_poller *pollers[RS_MAX_POLLERS];
+    uint32_t npollers;
+    struct rs_poller *again; /* pollers that stopped at their budget */
     struct rs_timer_list timers;
     int wake_fd; /* eventfd */
     _Atomic bool stop_requested;
@@ -157,6 +185,11 @@ bool rs__listener_error(struct rs_listener *ls, int err);
 void rs__listener_ok(struct rs_listener *ls);
 /* The backend no longer holds anything for ls after a stop: close and free it. */
 void rs__listener_release(struct rs_listener *ls);
+struct rs_poller *rs__poller_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
+/* Readiness (RS_POLL_IN/OUT) reported for p: runs its callback. */
+void rs__poller_fire(struct rs_poller *p, unsigned events);
+/* The backend holds nothing for a stopped poller any more: close its fd. */
+void rs__poller_release(struct rs_poller *p);
 /* Bytes arrived: hands them to the service and applies backpressure. */
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
 void rs__conn_eof(struct rs_conn *c);

@@ -45,6 +45,7 @@ struct ur {
     bool wake_armed;
     struct rs_conn *retry; /* connections that need an SQE they could not get */
     bool listen_retry;
+    bool poll_retry;
     char features[160];
 };
 
@@ -510,6 +511,90 @@ static void ur_on_send(struct rs_loop *l, struct io_uring_cqe *cqe)
         ur_maybe_release(c);
 }
 
+/* --- pollers: multishot POLLIN (kernel >= 5.13), one-shot POLLOUT while wanted --- */
+
+static int ur_poll_arm(struct rs_poller *p)
+{
+    struct ur *u = p->loop->be_data;
+    if (p->closing)
+        return 0;
+    if (!p->in_armed) {
+        struct io_uring_sqe *sqe = ur_sqe(u);
+        if (!sqe) {
+            u->poll_retry = true;
+            return 0;
+        }
+        io_uring_prep_poll_multishot(sqe, p->fd, POLLIN);
+        io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_POLL_IN, p->idx, p->gen));
+        p->in_armed = true;
+        p->inflight++;
+    }
+    if (p->want_out && !p->out_armed) {
+        struct io_uring_sqe *sqe = ur_sqe(u);
+        if (!sqe) {
+            u->poll_retry = true;
+            return 0;
+        }
+        io_uring_prep_poll_add(sqe, p->fd, POLLOUT);
+        io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_POLL_OUT, p->idx, p->gen));
+        p->out_armed = true;
+        p->inflight++;
+    }
+    /* A POLLOUT watch no longer wanted fires once and is ignored. */
+    return 0;
+}
+
+static void ur_poll_stop(struct rs_poller *p)
+{
+    struct ur *u = p->loop->be_data;
+    static const enum rs_op ops[] = {RS_OP_POLL_IN, RS_OP_POLL_OUT};
+    for (int i = 0; i < 2; i++) {
+        if (!(i == 0 ? p->in_armed : p->out_armed))
+            continue;
+        struct io_uring_sqe *sqe = ur_sqe(u);
+        if (!sqe) {
+            u->poll_retry = true;
+            return;
+        }
+        io_uring_prep_cancel64(sqe, rs__ud_make(ops[i], p->idx, p->gen), 0);
+        io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_CANCEL, 0, 0));
+    }
+}
+
+static void ur_on_poll(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe, bool out)
+{
+    struct rs_poller *p =
+        rs__poller_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+    if (!p) {
+        RS_STAT_INC(l->stats, stale_completions);
+        return;
+    }
+    if (out || !(cqe->flags & IORING_CQE_F_MORE)) {
+        if (out)
+            p->out_armed = false;
+        else
+            p->in_armed = false;
+        p->inflight--;
+    }
+    if (cqe->res > 0) {
+        unsigned ev = 0;
+        if (cqe->res & (POLLIN | POLLERR | POLLHUP))
+            ev |= out ? 0 : RS_POLL_IN;
+        if (out && (cqe->res & (POLLOUT | POLLERR | POLLHUP)))
+            ev |= RS_POLL_OUT;
+        rs__poller_fire(p, ev);
+    }
+    if (p->closing) {
+        if (!p->in_armed && !p->out_armed && p->inflight == 0)
+            rs__poller_release(p);
+        else
+            u->poll_retry = true; /* cancel what is still armed */
+        return;
+    }
+    if (!p->in_armed || (p->want_out && !p->out_armed))
+        u->poll_retry = true;
+}
+
 static void ur_arm_wake(struct rs_loop *l, struct ur *u)
 {
     if (u->wake_armed)
@@ -552,6 +637,18 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
                 ur_listen_start(ls);
         }
     }
+    if (u->poll_retry) {
+        u->poll_retry = false;
+        for (uint32_t i = 0; i < l->npollers; i++) {
+            struct rs_poller *p = l->pollers[i];
+            if (p->released)
+                continue;
+            if (p->closing)
+                ur_poll_stop(p);
+            else
+                ur_poll_arm(p);
+        }
+    }
     ur_arm_wake(l, u);
 }
 
@@ -587,6 +684,12 @@ static int ur_wait(struct rs_loop *l, int timeout_ms)
         case RS_OP_ACCEPT:
             ur_on_accept(l, cqe);
             break;
+        case RS_OP_POLL_IN:
+            ur_on_poll(l, u, cqe, false);
+            break;
+        case RS_OP_POLL_OUT:
+            ur_on_poll(l, u, cqe, true);
+            break;
         case RS_OP_WAKE: {
             uint64_t v;
             ssize_t r = read(l->wake_fd, &v, sizeof(v));
@@ -619,6 +722,8 @@ const struct rs_backend_ops rs__uring_backend = {
     .conn_read_pause = ur_conn_read_pause,
     .conn_read_resume = ur_conn_read_resume,
     .conn_close = ur_conn_close,
+    .poll_arm = ur_poll_arm,
+    .poll_stop = ur_poll_stop,
     .wait = ur_wait,
     .features = ur_features,
 };

@@ -77,6 +77,22 @@ void rs_loop_wake(struct rs_loop *l);
 void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms);
 void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t);
 
+/* Readiness watch for sockets the service reads and writes itself (datagrams, batched with
+ * recvmmsg/sendmmsg). The callback must read until EAGAIN, or stop at its budget and call
+ * rs_poller_again() so it runs again next turn without waiting; writability is reported only
+ * while asked for. The fd must be non-blocking; the loop closes it when the poller ends. */
+#define RS_POLL_IN  1u
+#define RS_POLL_OUT 4u
+struct rs_poller;
+typedef void (*rs_poll_fn)(struct rs_poller *p, unsigned events, void *arg);
+
+/* Starts watching fd for readability (the loop takes ownership of fd). Returns 0 or -errno. */
+int rs_loop_poll(struct rs_loop *l, int fd, rs_poll_fn fn, void *arg, struct rs_poller **out);
+void rs_poller_want_out(struct rs_poller *p, bool on);
+void rs_poller_again(struct rs_poller *p);
+int rs_poller_fd(const struct rs_poller *p);
+struct rs_loop *rs_poller_loop(const struct rs_poller *p);
+
 /* Queues bytes for sending (copied). Sends happen in order, after the current callback.
  * Returns 0, -EPIPE if the connection is closing, or -ENOMEM (the connection is then closed). */
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len);
