@@ -1,7 +1,9 @@
 #include "ringsock/net.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,4 +57,76 @@ int rs_net_set_nodelay(int fd)
     if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
         return -errno;
     return 0;
+}
+
+bool rs_addr_is_multicast(const struct rs_addr *a)
+{
+    if (a->ss.ss_family == AF_INET6)
+        return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+    if (a->ss.ss_family == AF_INET)
+        return IN_MULTICAST(ntohl(((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr));
+    return false;
+}
+
+/* Joins the group a on interface iface (IPv4: kernel >= 2.2 ip_mreqn; IPv6: IPV6_JOIN_GROUP). */
+static int join_group(int fd, const struct rs_addr *a, const char *iface)
+{
+    unsigned ifindex = iface ? if_nametoindex(iface) : 0;
+    if (!iface || !ifindex)
+        return iface ? -ENODEV : -EINVAL;
+    if (a->ss.ss_family == AF_INET6) {
+        struct ipv6_mreq mr;
+        memset(&mr, 0, sizeof(mr));
+        mr.ipv6mr_multiaddr = ((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+        mr.ipv6mr_interface = ifindex;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)) < 0)
+            return -errno;
+        return 0;
+    }
+    struct ip_mreqn mr;
+    memset(&mr, 0, sizeof(mr));
+    mr.imr_multiaddr = ((const struct sockaddr_in *)&a->ss)->sin_addr;
+    mr.imr_ifindex = (int)ifindex;
+    if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0)
+        return -errno;
+    return 0;
+}
+
+int rs_net_bind_udp(const struct rs_addr *addr, int rcvbuf, int sndbuf, const char *iface,
+                    const char **what)
+{
+    int one = 1, err;
+    int fd = socket(addr->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    *what = "socket";
+    if (fd < 0)
+        return -errno;
+    *what = "setsockopt";
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0)
+        goto out_close_fd;
+    if (addr->ss.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        goto out_close_fd;
+    *what = "buffer size";
+    if ((err = rs_net_set_bufs(fd, sndbuf, rcvbuf)) < 0) {
+        close(fd);
+        return err;
+    }
+    *what = "bind";
+    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
+        goto out_close_fd;
+    if (rs_addr_is_multicast(addr)) {
+        *what = "join multicast group";
+        if ((err = join_group(fd, addr, iface)) < 0) {
+            close(fd);
+            return err;
+        }
+    }
+    return fd;
+
+out_close_fd:
+    err = -errno;
+    close(fd);
+    return err;
 }

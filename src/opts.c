@@ -1,5 +1,7 @@
 #include "ringsock/opts.h"
 
+#include "ringsock/net.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
@@ -75,7 +77,18 @@ const char *rs_server_usage(void)
            "options:\n"
            "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
            "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
-           "                       Default 127.0.0.1:7000\n"
+           "                       Default: TCP and UDP on 127.0.0.1:7000\n"
+           "  --udp ADDR:PORT      serve UDP (repeatable), same address forms; a multicast\n"
+           "                       group (239.1.2.3:7001, [ff02::1:2]:7001) is joined on\n"
+           "                       --join-iface and served by one worker, replies unicast\n"
+           "  --join-iface IF      interface for multicast --udp groups (e.g. lo, eth0)\n"
+           "  --udp-batch N        datagrams per recvmmsg/sendmmsg (default 32)\n"
+           "  --udp-buf SIZE       largest datagram echoed; larger ones are counted as\n"
+           "                       truncated and dropped (default 64k: any UDP datagram)\n"
+           "  --udp-queue N        replies per socket waiting for the kernel to take them;\n"
+           "                       past it datagrams are dropped and counted (default 256)\n"
+           "  --udp-rcvbuf SIZE    SO_RCVBUF of UDP sockets (default 4m)\n"
+           "  --udp-sndbuf SIZE    SO_SNDBUF of UDP sockets (default: kernel's)\n"
            "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
            "                       sockets (default: one per CPU)\n"
            "  --backend B          auto, io_uring or epoll (default auto)\n"
@@ -106,6 +119,13 @@ enum {
     OPT_RCVBUF,
     OPT_MAX_CONNS,
     OPT_SHUTDOWN,
+    OPT_UDP,
+    OPT_JOIN_IFACE,
+    OPT_UDP_BATCH,
+    OPT_UDP_BUF,
+    OPT_UDP_QUEUE,
+    OPT_UDP_RCVBUF,
+    OPT_UDP_SNDBUF,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -122,6 +142,13 @@ static const struct option long_opts[] = {
     {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"udp", required_argument, NULL, OPT_UDP},
+    {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
+    {"udp-batch", required_argument, NULL, OPT_UDP_BATCH},
+    {"udp-buf", required_argument, NULL, OPT_UDP_BUF},
+    {"udp-queue", required_argument, NULL, OPT_UDP_QUEUE},
+    {"udp-rcvbuf", required_argument, NULL, OPT_UDP_RCVBUF},
+    {"udp-sndbuf", required_argument, NULL, OPT_UDP_SNDBUF},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -145,6 +172,10 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->backend = RS_BACKEND_AUTO;
     o->backlog = 4096;
     o->shutdown_ms = 2000;
+    o->udp_batch = 32;
+    o->udp_buf = 65536;
+    o->udp_queue = 256;
+    o->udp_rcvbuf = 4 << 20;
     rs_loop_config_default(&o->loop);
     err[0] = '\0';
 
@@ -170,6 +201,46 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                 return -EINVAL;
             }
             o->ntcp++;
+            break;
+        case OPT_UDP:
+            if (o->nudp >= RS_MAX_ADDRS) {
+                snprintf(err, errlen, "too many --udp addresses (at most %d)", RS_MAX_ADDRS);
+                return -EINVAL;
+            }
+            if (rs_addr_parse(optarg, &o->udp[o->nudp]) < 0) {
+                snprintf(err, errlen,
+                         "invalid --udp address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)",
+                         optarg);
+                return -EINVAL;
+            }
+            o->nudp++;
+            break;
+        case OPT_JOIN_IFACE:
+            o->join_iface = optarg;
+            break;
+        case OPT_UDP_BATCH:
+            if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_batch = (uint32_t)v;
+            break;
+        case OPT_UDP_BUF:
+            if ((e = rs_parse_size(optarg, 1, 65536, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_buf = (uint32_t)v;
+            break;
+        case OPT_UDP_QUEUE:
+            if ((e = rs_parse_size(optarg, 0, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_queue = (uint32_t)v;
+            break;
+        case OPT_UDP_RCVBUF:
+        case OPT_UDP_SNDBUF:
+            if ((e = rs_parse_size(optarg, 1, 1 << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_UDP_RCVBUF)
+                o->udp_rcvbuf = (int)v;
+            else
+                o->udp_sndbuf = (int)v;
             break;
         case OPT_THREADS:
             if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)
@@ -256,9 +327,16 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             return -EINVAL;
         }
     }
-    if (o->ntcp == 0) {
+    if (o->ntcp == 0 && o->nudp == 0) {
         rs_addr_parse("127.0.0.1:7000", &o->tcp[0]);
-        o->ntcp = 1;
+        rs_addr_parse("127.0.0.1:7000", &o->udp[0]);
+        o->ntcp = o->nudp = 1;
+    }
+    for (unsigned i = 0; i < o->nudp; i++) {
+        if (rs_addr_is_multicast(&o->udp[i]) && !o->join_iface) {
+            snprintf(err, errlen, "--udp multicast group needs --join-iface IFNAME");
+            return -EINVAL;
+        }
     }
     return RS_OPTS_RUN;
 }

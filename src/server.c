@@ -26,6 +26,8 @@ struct worker {
     struct rs_loop_config cfg;
     struct rs_loop *loop;
     int fds[RS_MAX_ADDRS];
+    int ufds[RS_MAX_ADDRS];
+    struct rs_udp_sock *udp[RS_MAX_ADDRS];
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -77,6 +79,23 @@ static void *worker_main(void *p)
         }
         w->fds[i] = -1; /* the loop owns it now */
     }
+    struct rs_udp_config ucfg = {
+        .batch = o->udp_batch,
+        .buf_size = o->udp_buf,
+        .queue = o->udp_queue,
+        .budget = o->udp_batch * 8,
+        .discard = o->service == RS_SVC_DISCARD,
+    };
+    for (unsigned i = 0; i < o->nudp; i++) {
+        if (w->ufds[i] < 0)
+            continue; /* a multicast group is served by worker 0 only */
+        w->udp[i] = rs_udp_echo_new(w->loop, w->ufds[i], &ucfg, &w->stats, &err);
+        if (!w->udp[i]) {
+            w->init_err = err;
+            goto out_report;
+        }
+        w->ufds[i] = -1;
+    }
 out_report:
     startup_report(st);
     if (w->init_err == 0)
@@ -109,6 +128,32 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
             }
         }
     }
+    for (unsigned a = 0; a < o->nudp; a++) {
+        struct rs_addr addr = o->udp[a];
+        /* Every socket bound to a group gets its own copy of each datagram, so a group is
+         * served by one worker, or each datagram would be answered once per worker. */
+        unsigned n = rs_addr_is_multicast(&addr) ? 1 : o->threads;
+        for (unsigned i = 0; i < n; i++) {
+            const char *what;
+            int fd = rs_net_bind_udp(&addr, o->udp_rcvbuf, o->udp_sndbuf, o->join_iface, &what);
+            if (fd < 0) {
+                rs_log_error("cannot listen on udp://%s: %s: %s",
+                             rs_addr_format(&addr, buf, sizeof(buf)), what, strerror(-fd));
+                return fd;
+            }
+            ws[i].ufds[a] = fd;
+            if (i == 0) {
+                struct rs_addr local;
+                int err = rs_net_local_addr(fd, &local);
+                if (err < 0) {
+                    rs_log_error("getsockname: %s", strerror(-err));
+                    return err;
+                }
+                rs_addr_set_port(&addr, rs_addr_port(&local));
+                bound[RS_MAX_ADDRS + a] = addr;
+            }
+        }
+    }
     return 0;
 }
 
@@ -119,6 +164,10 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
     printf("ringsock: %s listening on", o->service == RS_SVC_DISCARD ? "discard" : "echo");
     for (unsigned a = 0; a < o->ntcp; a++)
         printf(" tcp://%s", rs_addr_format(&bound[a], buf, sizeof(buf)));
+    for (unsigned a = 0; a < o->nudp; a++)
+        printf(" udp://%s%s%s", rs_addr_format(&bound[RS_MAX_ADDRS + a], buf, sizeof(buf)),
+               rs_addr_is_multicast(&o->udp[a]) ? "%" : "",
+               rs_addr_is_multicast(&o->udp[a]) ? o->join_iface : "");
     printf(" (%u thread%s, backend %s: %s)\n", o->threads, o->threads == 1 ? "" : "s",
            rs_backend_name(kind), why[0] ? why : features);
     fflush(stdout);
@@ -137,7 +186,7 @@ int rs_server_run(const struct rs_server_opts *o)
     char why[256];
     int rc = 1;
     unsigned started = 0;
-    struct rs_addr bound[RS_MAX_ADDRS];
+    struct rs_addr bound[2 * RS_MAX_ADDRS]; /* TCP, then UDP */
     struct startup st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
     int kind = rs_backend_choose(o->backend, o->loop.uring_no_multishot, why, sizeof(why));
@@ -159,7 +208,7 @@ int rs_server_run(const struct rs_server_opts *o)
         ws[i].cfg = o->loop;
         ws[i].cfg.backend = (enum rs_backend_kind)kind;
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
-            ws[i].fds[a] = -1;
+            ws[i].fds[a] = ws[i].ufds[a] = -1;
         args[i].w = &ws[i];
         args[i].st = &st;
     }
@@ -225,6 +274,8 @@ int rs_server_run(const struct rs_server_opts *o)
         }
         rs_stats_sum(&total, &ws[i].stats);
         rs_loop_free(ws[i].loop);
+        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+            rs_udp_echo_free(ws[i].udp[a]);
     }
     if (ok) {
         printf("ringsock: totals ");
@@ -235,9 +286,12 @@ int rs_server_run(const struct rs_server_opts *o)
 
 out_close_fds:
     for (unsigned i = 0; i < o->threads; i++)
-        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+        for (unsigned a = 0; a < RS_MAX_ADDRS; a++) {
             if (ws[i].fds[a] >= 0)
                 close(ws[i].fds[a]);
+            if (ws[i].ufds[a] >= 0)
+                close(ws[i].ufds[a]);
+        }
 out_free:
     rs_free(args);
     rs_free(ws);

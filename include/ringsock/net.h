@@ -1,11 +1,23 @@
 #ifndef RINGSOCK_NET_H
 #define RINGSOCK_NET_H
 
+#include <stdbool.h>
+
 #include "ringsock/addr.h"
 
 /* Opens a non-blocking TCP listening socket with SO_REUSEADDR and SO_REUSEPORT on addr.
  * Returns the fd or -errno. */
 int rs_net_listen_tcp(const struct rs_addr *addr, int backlog);
+
+/* Opens a non-blocking UDP socket bound to addr with SO_REUSEPORT (one per worker spreads
+ * flows), SO_RXQ_OVFL (kernel drop counts) and the given buffer sizes (0 = kernel default).
+ * A multicast addr joins that group on interface iface (required). Returns the fd or -errno;
+ * *what names the step that failed. */
+int rs_net_bind_udp(const struct rs_addr *addr, int rcvbuf, int sndbuf, const char *iface,
+                    const char **what);
+
+/* True for an IPv4 or IPv6 multicast address. */
+bool rs_addr_is_multicast(const struct rs_addr *a);
 
 /* Reads back the bound address (to learn the port chosen for port 0). Returns 0 or -errno. */
 int rs_net_local_addr(int fd, struct rs_addr *out);

@@ -18,6 +18,13 @@ struct rs_server_opts {
     enum rs_service_kind service;
     struct rs_addr tcp[RS_MAX_ADDRS];
     unsigned ntcp;
+    struct rs_addr udp[RS_MAX_ADDRS];
+    unsigned nudp;
+    uint32_t udp_batch; /* datagrams per recvmmsg/sendmmsg */
+    uint32_t udp_buf;   /* bytes per datagram buffer */
+    uint32_t udp_queue; /* replies per socket that may wait for writability */
+    int udp_rcvbuf, udp_sndbuf;
+    const char *join_iface; /* interface for multicast --udp groups */
     unsigned threads;
     enum rs_backend_kind backend;
     int backlog;
@@ -36,8 +43,8 @@ enum rs_opts_result {
 int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
- * -EINVAL with a one-line reason in err. Defaults: echo on TCP 127.0.0.1:7000, one thread per
- * CPU, backend auto. */
+ * -EINVAL with a one-line reason in err. Defaults: echo on TCP and UDP 127.0.0.1:7000 (when
+ * neither --tcp nor --udp is given), one thread per CPU, backend auto. */
 int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen);
 
 /* The usage text. */

@@ -19,7 +19,17 @@
     X(backpressure)                                                                                \
     X(accept_backoffs)                                                                             \
     X(conns_refused)                                                                               \
-    X(stale_completions)
+    X(stale_completions)                                                                           \
+    X(dgrams_in)                                                                                   \
+    X(dgrams_out)                                                                                  \
+    X(dgram_bytes_in)                                                                              \
+    X(dgram_bytes_out)                                                                             \
+    X(dgram_batches_in)                                                                            \
+    X(dgram_batches_out)                                                                           \
+    X(dgram_truncated)                                                                             \
+    X(dgram_dropped)                                                                               \
+    X(dgram_kernel_drops)                                                                          \
+    X(dgram_send_errors)
 
 struct rs_stats {
 #define RS_STATS_DECL(name) _Atomic uint64_t name;

@@ -58,6 +58,34 @@ int main(void)
     CHECK_EQ(o.loop.buf_count, 4);
     CHECK_EQ(o.loop.sndbuf, 4096);
 
+    /* With no listener given, TCP and UDP on 127.0.0.1:7000 together. */
+    CHECK_EQ(o.nudp, 0); /* a1 gave --tcp only: no UDP */
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.udp[0]), 7000);
+    CHECK_EQ(o.udp_buf, 65536);
+
+    const char *u1[] = {
+        "ringsock", "echo",        "--udp", "[::1]:0",   "--udp", "239.1.2.3:5", "--join-iface",
+        "lo",       "--udp-batch", "64",    "--udp-buf", "2k",    "--udp-queue", "0"};
+    CHECK_EQ(parse(&o, err, 14, u1), RS_OPTS_RUN);
+    CHECK_EQ(o.ntcp, 0); /* --udp only: no TCP */
+    CHECK_EQ(o.nudp, 2);
+    CHECK_EQ(o.udp[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(o.join_iface, "lo") == 0);
+    CHECK_EQ(o.udp_batch, 64);
+    CHECK_EQ(o.udp_buf, 2048);
+    CHECK_EQ(o.udp_queue, 0);
+
+    /* A multicast group without an interface to join it on is refused. */
+    const char *u2[] = {"ringsock", "--udp", "239.1.2.3:5"};
+    CHECK_EQ(parse(&o, err, 3, u2), -EINVAL);
+    CHECK(strstr(err, "--join-iface") != NULL);
+    const char *u3[] = {"ringsock", "--udp-buf", "70000"};
+    CHECK_EQ(parse(&o, err, 3, u3), -EINVAL);
+    const char *u4[] = {"ringsock", "--udp-batch", "0"};
+    CHECK_EQ(parse(&o, err, 3, u4), -EINVAL);
+
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
     const char *a3[] = {"ringsock", "echo", "--version"};
