@@ -10,7 +10,7 @@ BUILD=${1:-build/release}
 ROUNDS=${2:-3}
 SECS=${3:-5}
 RINGSOCK=$BUILD/ringsock
-LOAD=$BUILD/tests/tools/echoload
+LOAD=$BUILD/ringload
 [ -x "$RINGSOCK" ] && [ -x "$LOAD" ] || { echo "build first: make release" >&2; exit 1; }
 OUT=$(mktemp -d)
 SERVER_PID=
@@ -27,10 +27,11 @@ run_one() { # backend -> "msgs user sys"
     for _ in $(seq 50); do grep -q listening "$OUT/srv.out" && break; sleep 0.1; done
     port=$(grep -oE '127\.0\.0\.1:[0-9]+' "$OUT/srv.out" | head -1 | cut -d: -f2)
     read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$SERVER_PID/stat")
-    "${CLI_CPU[@]}" "$LOAD" -c 100 -t 1 -d "$SECS" -s 64 127.0.0.1 "$port" >"$OUT/load.out"
+    "${CLI_CPU[@]}" "$LOAD" --no-progress -c 100 -d "${SECS}s" -s 64 --backend io_uring \
+        --json "$OUT/load.json" "tcp://127.0.0.1:$port" >"$OUT/load.out"
     read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$SERVER_PID/stat")
     kill -TERM "$SERVER_PID"; wait "$SERVER_PID"; SERVER_PID=
-    rate=$(awk '/msg\/s/ {print $1}' "$OUT/load.out")
+    rate=$(jq '.msgs_per_sec | floor' "$OUT/load.json")
     echo "$rate $(awk -v t=$((u1 - u0)) -v h="$hz" 'BEGIN{printf "%.2f", t/h}') \
 $(awk -v t=$((s1 - s0)) -v h="$hz" 'BEGIN{printf "%.2f", t/h}')"
 }

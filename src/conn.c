@@ -101,6 +101,69 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     l->be->conn_start(c);
 }
 
+static void mark_dirty(struct rs_conn *c);
+static void conn_recycle(struct rs_conn *c);
+
+struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
+                                const struct rs_conn_ops *ops, void *udata, int *err)
+{
+    /* io_uring waits for the connect itself; epoll needs a non-blocking socket. */
+    int type =
+        SOCK_STREAM | SOCK_CLOEXEC | (l->cfg.backend == RS_BACKEND_EPOLL ? SOCK_NONBLOCK : 0);
+    struct rs_conn *c = conn_alloc(l);
+    if (!c) {
+        *err = -ENOSPC;
+        return NULL;
+    }
+    c->peer = rs_malloc(sizeof(*c->peer));
+    if (!c->peer) {
+        *err = -ENOMEM;
+        goto out_free_conn;
+    }
+    *c->peer = *addr;
+    c->fd = socket(addr->ss.ss_family, type, 0);
+    if (c->fd < 0) {
+        *err = -errno;
+        goto out_free_conn;
+    }
+    rs_net_set_nodelay(c->fd);
+    rs_net_set_bufs(c->fd, l->cfg.sndbuf, l->cfg.rcvbuf);
+    c->ops = ops;
+    c->udata = udata;
+    c->connecting = true;
+    l->be->conn_connect(c);
+    return c;
+
+out_free_conn:
+    conn_recycle(c); /* never opened: not counted as closed, no callbacks */
+    return NULL;
+}
+
+void rs__conn_connected(struct rs_conn *c, int err)
+{
+    struct rs_loop *l = c->loop;
+    c->connecting = false;
+    rs_free(c->peer);
+    c->peer = NULL;
+    if (c->closing)
+        return;
+    if (err == 0)
+        RS_STAT_INC(l->stats, conns_accepted);
+    if (c->ops->on_connect)
+        c->ops->on_connect(c, err);
+    if (err < 0) {
+        c->close_err = err;
+        RS_STAT_INC(l->stats, errors);
+        rs_conn_close(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    l->be->conn_start(c);
+    if (c->outq.bytes > 0)
+        mark_dirty(c);
+}
+
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata)
 {
     c->ops = ops;
@@ -225,10 +288,18 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
 
 void rs__conn_release(struct rs_conn *c)
 {
-    struct rs_loop *l = c->loop;
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_err);
+    RS_STAT_INC(c->loop->stats, conns_closed);
+    conn_recycle(c);
+}
+
+static void conn_recycle(struct rs_conn *c)
+{
+    struct rs_loop *l = c->loop;
     rs_outq_clear(&c->outq, &l->chunks);
+    rs_free(c->peer);
+    c->peer = NULL;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -237,7 +308,6 @@ void rs__conn_release(struct rs_conn *c)
     c->next = l->free_list;
     l->free_list = c;
     l->nconns--;
-    RS_STAT_INC(l->stats, conns_closed);
 }
 
 void rs__loop_end_turn(struct rs_loop *l)

@@ -4,6 +4,8 @@
  * EAGAIN, then waits for EPOLLOUT. Listeners are level-triggered. */
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -114,13 +116,37 @@ static void pend_add(struct ep *ep, struct rs_conn *c)
 static void ep_conn_start(struct rs_conn *c)
 {
     struct ep *ep = c->loop->be_data;
+    if (c->registered)
+        return; /* connected by rs_loop_connect: already in the set */
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                              .data.u64 = rs__ud_make(RS_OP_CONN, c->idx, c->gen)};
     if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
         rs__conn_fail(c, -errno);
         return;
     }
+    c->registered = true;
     /* Data may have arrived before registration; the first edge reports it anyway. */
+}
+
+static void ep_conn_connect(struct rs_conn *c)
+{
+    struct ep *ep = c->loop->be_data;
+    int err = 0;
+    if (connect(c->fd, (const struct sockaddr *)&c->peer->ss, c->peer->len) < 0 &&
+        errno != EINPROGRESS)
+        err = -errno;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                             .data.u64 = rs__ud_make(RS_OP_CONN, c->idx, c->gen)};
+    if (err == 0 && epoll_ctl(ep->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        err = -errno;
+    c->registered = err == 0;
+    if (err < 0) {
+        /* Reported on the next turn, never from inside rs_loop_connect. */
+        c->close_err = err;
+        c->readable = false;
+        pend_add(ep, c);
+    }
+    /* Otherwise the first EPOLLOUT (or EPOLLERR) edge tells how it went. */
 }
 
 /* Reads up to the budget. Returns with c->readable still set if there may be more. */
@@ -158,7 +184,7 @@ static void ep_conn_flush(struct rs_conn *c)
     struct iovec iov[RS_SEND_IOV];
     size_t total, written = 0;
 
-    while (!c->closing && c->outq.bytes > 0 && written < EP_WRITE_BUDGET) {
+    while (!c->closing && !c->connecting && c->outq.bytes > 0 && written < EP_WRITE_BUDGET) {
         unsigned n = rs_outq_iov(&c->outq, iov, RS_SEND_IOV, &total);
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -224,6 +250,17 @@ static void ep_poll_stop(struct rs_poller *p)
 
 static void ep_conn_event(struct rs_conn *c, uint32_t events)
 {
+    if (c->connecting) {
+        if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+            return;
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            soerr = errno;
+        rs__conn_connected(c, -soerr);
+        if (c->closing)
+            return;
+    }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
     if (c->readable)
@@ -245,18 +282,38 @@ static void ep_run_pending(struct rs_loop *l, struct ep *ep)
                 rs__conn_release(c);
             continue;
         }
+        if (c->connecting) {
+            rs__conn_connected(c, c->close_err ? c->close_err : -EIO);
+            continue;
+        }
         if (c->readable)
             ep_read(c);
     }
     (void)l;
 }
 
-static int ep_wait(struct rs_loop *l, int timeout_ms)
+/* epoll_pwait2 (kernel >= 5.11) waits with ns resolution; older kernels round up to ms. */
+static int ep_epoll_wait(struct ep *ep, int64_t timeout_ns)
+{
+    static _Atomic bool no_pwait2;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
+                              .tv_nsec = timeout_ns % 1000000000};
+        int n = epoll_pwait2(ep->epfd, ep->events, EP_EVENTS, timeout_ns < 0 ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+    return epoll_wait(ep->epfd, ep->events, EP_EVENTS, ms);
+}
+
+static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
 {
     struct ep *ep = l->be_data;
     if (ep->pending)
-        timeout_ms = 0;
-    int n = epoll_wait(ep->epfd, ep->events, EP_EVENTS, timeout_ms);
+        timeout_ns = 0;
+    int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
@@ -331,6 +388,7 @@ const struct rs_backend_ops rs__epoll_backend = {
     .listen_start = ep_listen_start,
     .listen_stop = ep_listen_stop,
     .conn_start = ep_conn_start,
+    .conn_connect = ep_conn_connect,
     .conn_flush = ep_conn_flush,
     .conn_read_pause = ep_conn_read_pause,
     .conn_read_resume = ep_conn_read_resume,

@@ -232,6 +232,11 @@ void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms)
     rs_timer_arm(&l->timers, t, rs_now_ns() + delay_ms * 1000000ull);
 }
 
+void rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns)
+{
+    rs_timer_arm(&l->timers, t, due_ns);
+}
+
 void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t)
 {
     rs_timer_disarm(&l->timers, t);
@@ -330,7 +335,7 @@ int rs_loop_run(struct rs_loop *l)
          * nothing (epoll) would wake the wait below. */
         if (loop_done(l))
             return 0;
-        int timeout = l->again ? 0 : rs_timer_next_ms(&l->timers, rs_now_ns());
+        int64_t timeout = l->again ? 0 : rs_timer_next_ns(&l->timers, rs_now_ns());
         int err = l->be->wait(l, timeout);
         if (err < 0 && err != -EINTR && err != -ETIME && err != -EAGAIN && err != -EBUSY)
             return err;

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "ringsock/addr.h"
 #include "ringsock/log.h"
 #include "ringsock/loop.h"
 #include "ringsock/outq.h"
@@ -31,6 +32,7 @@ enum rs_op {
     RS_OP_CONN,     /* epoll: readiness on a connection */
     RS_OP_POLL_IN,  /* readiness of a poller's fd */
     RS_OP_POLL_OUT, /* writability of a poller's fd */
+    RS_OP_CONNECT,
 };
 
 #define RS_MAX_POLLERS 64
@@ -107,7 +109,10 @@ struct rs_conn {
     bool readable;      /* epoll: data may be waiting (edge seen, not drained) */
     bool on_dirty;      /* on the loop's flush list */
     bool on_pending;    /* on the backend's retry/read list */
+    bool connecting;    /* rs_loop_connect in progress */
+    bool registered;    /* epoll: the fd is in the epoll set */
     int close_err;
+    struct rs_addr *peer; /* target of a connect in progress (owned) */
     struct rs_outq outq;
     struct rs_conn *next;       /* free list */
     struct rs_conn *dirty_next; /* flush/close list */
@@ -127,6 +132,8 @@ struct rs_backend_ops {
     void (*listen_stop)(struct rs_listener *ls);
     /* A new connection: begin receiving. */
     void (*conn_start)(struct rs_conn *c);
+    /* Start connecting c->fd to c->peer; report with rs__conn_connected. */
+    void (*conn_connect)(struct rs_conn *c);
     /* Queued output exists: send it if no send is in flight. */
     void (*conn_flush)(struct rs_conn *c);
     void (*conn_read_pause)(struct rs_conn *c);
@@ -137,8 +144,8 @@ struct rs_backend_ops {
     int (*poll_arm)(struct rs_poller *p);
     /* Poller: stop watching; released (fd closed) by the core once nothing is in flight. */
     void (*poll_stop)(struct rs_poller *p);
-    /* Wait up to timeout_ms (-1: forever) for events and dispatch them. Returns 0 or -errno. */
-    int (*wait)(struct rs_loop *l, int timeout_ms);
+    /* Wait up to timeout_ns (-1: forever) for events and dispatch them. Returns 0 or -errno. */
+    int (*wait)(struct rs_loop *l, int64_t timeout_ns);
     const char *(*features)(const struct rs_loop *l);
 };
 
@@ -193,6 +200,8 @@ void rs__poller_release(struct rs_poller *p);
 /* Bytes arrived: hands them to the service and applies backpressure. */
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
 void rs__conn_eof(struct rs_conn *c);
+/* A connect finished (0 or -errno): tells the service, then starts receiving or closes. */
+void rs__conn_connected(struct rs_conn *c, int err);
 /* The kernel took n bytes from the head of the queue. */
 void rs__conn_sent(struct rs_conn *c, size_t n);
 /* The connection failed (-errno): counted and closed. */

@@ -55,6 +55,16 @@ int rs_timer_next_ms(const struct rs_timer_list *tl, uint64_t now_ns)
     return ms > 3600000 ? 3600000 : (int)ms;
 }
 
+int64_t rs_timer_next_ns(const struct rs_timer_list *tl, uint64_t now_ns)
+{
+    if (!tl->head)
+        return -1;
+    if (tl->head->due_ns <= now_ns)
+        return 0;
+    uint64_t ns = tl->head->due_ns - now_ns;
+    return ns > 3600000000000ull ? 3600000000000ll : (int64_t)ns;
+}
+
 unsigned rs_timer_run(struct rs_timer_list *tl, uint64_t now_ns)
 {
     unsigned ran = 0;

@@ -146,9 +146,10 @@ int rs_backend_choose(enum rs_backend_kind want, bool no_multishot, char *why, s
         int op;
         const char *name;
     } need[] = {
-        {IORING_OP_ACCEPT, "accept"},       {IORING_OP_RECV, "recv"},
-        {IORING_OP_SEND, "send"},           {IORING_OP_SENDMSG, "sendmsg"},
-        {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_POLL_ADD, "poll"},
+        {IORING_OP_ACCEPT, "accept"},   {IORING_OP_RECV, "recv"},
+        {IORING_OP_SEND, "send"},       {IORING_OP_SENDMSG, "sendmsg"},
+        {IORING_OP_CONNECT, "connect"}, {IORING_OP_ASYNC_CANCEL, "cancel"},
+        {IORING_OP_POLL_ADD, "poll"},
     };
     err = 0;
     for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
@@ -335,6 +336,8 @@ static void ur_on_accept(struct rs_loop *l, struct io_uring_cqe *cqe)
 
 /* --- connections --- */
 
+static void ur_maybe_release(struct rs_conn *c);
+
 static void ur_arm_recv(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
@@ -362,11 +365,37 @@ static void ur_conn_start(struct rs_conn *c)
     ur_arm_recv(c);
 }
 
+static void ur_conn_connect(struct rs_conn *c)
+{
+    struct ur *u = c->loop->be_data;
+    struct io_uring_sqe *sqe = ur_sqe(u);
+    if (!sqe) {
+        retry_add(u, c);
+        return;
+    }
+    io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&c->peer->ss, c->peer->len);
+    io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_CONNECT, c->idx, c->gen));
+    c->inflight++;
+}
+
+static void ur_on_connect(struct rs_loop *l, struct io_uring_cqe *cqe)
+{
+    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+    if (!c) {
+        RS_STAT_INC(l->stats, stale_completions);
+        return;
+    }
+    c->inflight--;
+    rs__conn_connected(c, cqe->res);
+    if (c->closing)
+        ur_maybe_release(c);
+}
+
 static void ur_conn_flush(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
     size_t total;
-    if (c->send_busy || c->closing || c->outq.bytes == 0)
+    if (c->send_busy || c->closing || c->connecting || c->outq.bytes == 0)
         return;
     struct io_uring_sqe *sqe = ur_sqe(u);
     if (!sqe) {
@@ -620,6 +649,11 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
                 ur_maybe_release(c); /* its release was held back while listed */
             continue;                /* otherwise the close list reaches it this turn */
         }
+        if (c->connecting) {
+            if (c->inflight == 0)
+                ur_conn_connect(c); /* no SQE was free the first time */
+            continue;
+        }
         if (c->read_paused && c->recv_armed)
             ur_cancel_recv(c);
         ur_arm_recv(c);
@@ -652,7 +686,7 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
     ur_arm_wake(l, u);
 }
 
-static int ur_wait(struct rs_loop *l, int timeout_ms)
+static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
 {
     struct ur *u = l->be_data;
     struct io_uring_cqe *cqe;
@@ -661,10 +695,10 @@ static int ur_wait(struct rs_loop *l, int timeout_ms)
 
     ur_arm_wake(l, u);
     if (u->retry)
-        timeout_ms = 0;
-    if (timeout_ms >= 0) {
-        ts.tv_sec = timeout_ms / 1000;
-        ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+        timeout_ns = 0;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
         tsp = &ts;
     }
     int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
@@ -683,6 +717,9 @@ static int ur_wait(struct rs_loop *l, int timeout_ms)
             break;
         case RS_OP_ACCEPT:
             ur_on_accept(l, cqe);
+            break;
+        case RS_OP_CONNECT:
+            ur_on_connect(l, cqe);
             break;
         case RS_OP_POLL_IN:
             ur_on_poll(l, u, cqe, false);
@@ -718,6 +755,7 @@ const struct rs_backend_ops rs__uring_backend = {
     .listen_start = ur_listen_start,
     .listen_stop = ur_listen_stop,
     .conn_start = ur_conn_start,
+    .conn_connect = ur_conn_connect,
     .conn_flush = ur_conn_flush,
     .conn_read_pause = ur_conn_read_pause,
     .conn_read_resume = ur_conn_read_resume,

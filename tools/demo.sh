@@ -1,11 +1,12 @@
 #!/bin/bash
 # The main job on the embedded default (what `make run` does): `ringsock echo` on loopback
-# (127.0.0.1:7000, or a free port if 7000 is taken), a 5-second closed-loop load run of 100
-# connections with 64-byte messages, every echoed byte verified, then SIGTERM and the totals.
+# (TCP and UDP on 127.0.0.1:7000, or free ports if 7000 is taken), then ringload: 5 s of 100 TCP
+# connections with 64-byte messages and 3 s of 8 UDP sockets, every echoed byte verified, then
+# SIGTERM and the server's totals.
 set -euo pipefail
 BUILD=${1:-build/release}
 RINGSOCK=$BUILD/ringsock
-LOAD=$BUILD/tests/tools/echoload
+LOAD=$BUILD/ringload
 OUT=$(mktemp -d)
 SERVER_PID=
 cleanup() {
@@ -30,7 +31,7 @@ start() {
 if ! start; then
     if grep -q 'in use' "$OUT/server.err"; then
         echo "demo: 127.0.0.1:7000 is in use; using a free port instead"
-        start --tcp 127.0.0.1:0 || { cat "$OUT/server.err" >&2; exit 1; }
+        start --tcp 127.0.0.1:0 --udp 127.0.0.1:0 || { cat "$OUT/server.err" >&2; exit 1; }
     else
         cat "$OUT/server.err" >&2
         exit 1
@@ -38,9 +39,14 @@ if ! start; then
 fi
 cat "$OUT/server.out"
 PORT=$(grep -oE 'tcp://127\.0\.0\.1:[0-9]+' "$OUT/server.out" | head -1 | sed 's/.*://')
+UPORT=$(grep -oE 'udp://127\.0\.0\.1:[0-9]+' "$OUT/server.out" | head -1 | sed 's/.*://')
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$SERVER_PID/stat")
 rc=0
-"$LOAD" -c 100 -t 1 -d 5 -s 64 127.0.0.1 "$PORT" || rc=$?
+echo
+"$LOAD" -c 100 -d 5s -s 64 --latency "tcp://127.0.0.1:$PORT" || rc=$?
+echo
+"$LOAD" -c 8 --depth 8 -d 3s -s 64 "udp://127.0.0.1:$UPORT" || rc=$?
+echo
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$SERVER_PID/stat")
 hz=$(getconf CLK_TCK)
 awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$hz" \

@@ -2,7 +2,8 @@
 # Installs the Debian packages ringsock needs to build and test, if any are missing.
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev util-linux procps iproute2)
+PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq util-linux procps
+      iproute2)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -53,6 +53,8 @@ struct rs_conn_ops {
     void (*on_eof)(struct rs_conn *c);
     /* The connection is about to be released (err is 0 or -errno); optional. */
     void (*on_close)(struct rs_conn *c, int err);
+    /* rs_loop_connect finished: err is 0, or -errno and the connection is then closed. */
+    void (*on_connect)(struct rs_conn *c, int err);
 };
 
 /* Called for each accepted connection: set its ops (and user data). */
@@ -75,6 +77,8 @@ void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms);
 void rs_loop_wake(struct rs_loop *l);
 
 void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms);
+/* Arms t for an absolute time on the monotonic clock (rs_now_ns), with ns resolution. */
+void rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns);
 void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t);
 
 /* Readiness watch for sockets the service reads and writes itself (datagrams, batched with
@@ -92,6 +96,13 @@ void rs_poller_want_out(struct rs_poller *p, bool on);
 void rs_poller_again(struct rs_poller *p);
 int rs_poller_fd(const struct rs_poller *p);
 struct rs_loop *rs_poller_loop(const struct rs_poller *p);
+
+struct rs_addr;
+/* Opens a TCP connection to addr (kernel >= 5.5 for io_uring connect). ops->on_connect reports
+ * the outcome on a later turn; bytes sent before that are queued. Returns the connection, or
+ * NULL with *err set (no socket, connection limit). */
+struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
+                                const struct rs_conn_ops *ops, void *udata, int *err);
 
 /* Queues bytes for sending (copied). Sends happen in order, after the current callback.
  * Returns 0, -EPIPE if the connection is closing, or -ENOMEM (the connection is then closed). */

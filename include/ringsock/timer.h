@@ -27,6 +27,8 @@ void rs_timer_arm(struct rs_timer_list *tl, struct rs_timer *t, uint64_t due_ns)
 void rs_timer_disarm(struct rs_timer_list *tl, struct rs_timer *t);
 /* Milliseconds until the first timer is due (0 if overdue), or -1 if none is armed. */
 int rs_timer_next_ms(const struct rs_timer_list *tl, uint64_t now_ns);
+/* Nanoseconds until the first timer is due (0 if overdue), or -1 if none is armed. */
+int64_t rs_timer_next_ns(const struct rs_timer_list *tl, uint64_t now_ns);
 /* Runs every timer due at now_ns; a callback may arm or disarm timers. Returns how many ran. */
 unsigned rs_timer_run(struct rs_timer_list *tl, uint64_t now_ns);
 

@@ -1,0 +1,58 @@
+#ifndef RINGSOCK_LOAD_OPTS_H
+#define RINGSOCK_LOAD_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringsock/addr.h"
+#include "ringsock/loop.h"
+
+enum rs_load_proto {
+    RS_LOAD_TCP,  /* tcp://HOST:PORT: echo round trips over a byte stream */
+    RS_LOAD_UDP,  /* udp://HOST:PORT: datagram echo */
+    RS_LOAD_HTTP, /* http://HOST:PORT/path */
+};
+
+struct rs_load_opts {
+    enum rs_load_proto proto;
+    struct rs_addr target;
+    char url[512];
+    char host[300];
+    char path[1024];
+    unsigned threads;
+    unsigned conns;
+    unsigned depth; /* messages outstanding per connection */
+    uint64_t duration_ns;
+    uint64_t warmup_ns;  /* run before measuring, not recorded */
+    uint64_t timeout_ns; /* a message not answered by then is an error (UDP: lost) */
+    double rate;         /* total messages per second; 0 = closed loop */
+    size_t size;         /* message (datagram) bytes */
+    bool latency;        /* print the percentile table */
+    bool verify;         /* check every echoed byte */
+    int progress;        /* -1: when stderr is a terminal, 0 off, 1 on */
+    const char *json_path;
+    enum rs_backend_kind backend;
+};
+
+enum rs_load_opts_result {
+    RS_LOAD_RUN = 0,
+    RS_LOAD_HELP = 1,
+    RS_LOAD_VERSION = 2,
+};
+
+/* Parses "10s", "1m", "500ms", "250us", "2h" or a plain number of seconds into nanoseconds.
+ * Returns 0, -EINVAL (malformed) or -ERANGE (more than a day). */
+int rs_parse_duration(const char *s, uint64_t *ns);
+
+/* Parses tcp://, udp:// and http:// URLs; the host is an IPv4 literal, [IPv6] or a name
+ * resolved once here. Fills proto, target, host and path ("/" by default). Returns 0 or
+ * -EINVAL with a one-line reason in err. */
+int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen);
+
+/* Parses ringload's command line; -EINVAL with a one-line reason in err. */
+int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen);
+
+const char *rs_load_usage(void);
+
+#endif

@@ -1,0 +1,139 @@
+#ifndef RINGSOCK_LOAD_H
+#define RINGSOCK_LOAD_H
+
+/* ringload's per-thread state, shared by its TCP and UDP clients and its report. */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ringsock/hist.h"
+#include "ringsock/load_opts.h"
+#include "ringsock/log.h"
+#include "ringsock/loop.h"
+#include "ringsock/stats.h"
+
+#define LOAD_FIELDS(X)                                                                             \
+    X(msgs)      /* messages answered and recorded (inside the measured window) */                 \
+    X(msgs_all)  /* messages answered, warm-up and drain included */                               \
+    X(bytes_out) /* payload bytes sent */                                                          \
+    X(bytes_in)  /* payload bytes received */                                                      \
+    X(connects)  /* connections opened */                                                          \
+    X(err_connect)                                                                                 \
+    X(err_read)                                                                                    \
+    X(err_write)                                                                                   \
+    X(err_timeout)                                                                                 \
+    X(err_verify)                                                                                  \
+    X(udp_sent)                                                                                    \
+    X(udp_recv)                                                                                    \
+    X(udp_lost)                                                                                    \
+    X(udp_dup)                                                                                     \
+    X(udp_corrupt)                                                                                 \
+    X(udp_late)                                                                                    \
+    X(sched_behind)  /* sends over 1 ms late with room to send: the generator fell behind */       \
+    X(sched_blocked) /* sends due while the connection had --depth outstanding: server slow */     \
+    X(p99_ns)        /* published about once a second for the progress line */
+
+struct load_counters {
+#define LOAD_DECL(name) _Atomic uint64_t name;
+    LOAD_FIELDS(LOAD_DECL)
+#undef LOAD_DECL
+} __attribute__((aligned(64)));
+
+#define LOAD_ADD(t, field, n) RS_STAT_ADD(&(t)->cnt, field, n)
+#define LOAD_INC(t, field)    RS_STAT_ADD(&(t)->cnt, field, 1)
+#define LOAD_GET(t, field)    atomic_load_explicit(&(t)->cnt.field, memory_order_relaxed)
+
+#define LOAD_MAX_SECONDS 3600
+
+struct load_sched_entry {
+    uint64_t due;
+    uint32_t idx;
+};
+
+struct load_sched {
+    struct load_sched_entry *e;
+    uint32_t n, cap;
+};
+
+int load_sched_init(struct load_sched *s, uint32_t cap);
+void load_sched_fini(struct load_sched *s);
+/* Adds client idx, due at `due`. Returns 0 or -ENOSPC. */
+int load_sched_push(struct load_sched *s, uint64_t due, uint32_t idx);
+/* Takes the earliest entry if it is due at now. */
+bool load_sched_pop_due(struct load_sched *s, uint64_t now, uint32_t *idx);
+/* Due time of the earliest entry, UINT64_MAX if none. */
+uint64_t load_sched_next(const struct load_sched *s);
+
+struct load_thread {
+    struct rs_stats stats;    /* the loop's counters (first: 64-byte aligned) */
+    struct load_counters cnt; /* read by the progress reporter */
+    const struct rs_load_opts *o;
+    unsigned id;
+    unsigned first_conn; /* global index of this thread's first connection */
+    unsigned nconns;
+    double conn_rate; /* messages/s per connection in rate mode */
+    struct rs_loop *loop;
+    struct rs_hist hist;
+    pthread_t tid;
+    uint64_t t0;        /* run start: warm-up begins */
+    uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
+    uint64_t t_end;
+    bool sending;   /* false once t_end passed */
+    bool finishing; /* closing down */
+    struct rs_timer tick;
+    uint64_t tick_ms;
+    struct load_sched sched; /* rate mode: clients by next send time */
+    struct rs_timer send_timer;
+    void *clients;
+    char *scratch; /* one message, for generating what is sent */
+    struct rs_ratelimit rl_verify;
+    uint64_t last_sample_ns, last_sample_msgs;
+    uint32_t nsamples; /* per-second message counts, for the thread stats */
+    uint64_t samples[LOAD_MAX_SECONDS];
+    int err; /* set when the thread could not run */
+};
+
+static inline bool load_in_window(const struct load_thread *t, uint64_t intended)
+{
+    return intended >= t->t_measure && intended < t->t_end;
+}
+
+/* Byte offset off of message seq on connection/flow id: reproducible, 8 bytes per hash. */
+static inline uint64_t load_pattern_word(uint32_t id, uint64_t seq, uint64_t word)
+{
+    uint64_t x = ((uint64_t)id << 40) ^ (seq * 0x9e3779b97f4a7c15ull) ^ word;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* Fills buf with bytes [off, off+len) of message seq of id. */
+void load_pattern_fill(uint32_t id, uint64_t seq, uint64_t off, unsigned char *buf, size_t len);
+/* Returns the index of the first byte of buf that differs from the pattern, or len. */
+size_t load_pattern_check(uint32_t id, uint64_t seq, uint64_t off, const unsigned char *buf,
+                          size_t len);
+
+/* Clients: set up this thread's connections/sockets on its loop, and drive them from the tick.
+ * start returns 0 or -errno; tick returns true when every client has finished. */
+int load_tcp_start(struct load_thread *t);
+bool load_tcp_tick(struct load_thread *t, uint64_t now);
+void load_tcp_fire(struct load_thread *t, uint64_t now); /* rate mode: sends that are due */
+void load_tcp_free(struct load_thread *t);
+int load_udp_start(struct load_thread *t);
+bool load_udp_tick(struct load_thread *t, uint64_t now);
+void load_udp_fire(struct load_thread *t, uint64_t now);
+void load_udp_free(struct load_thread *t);
+
+/* Rate mode: (re)arms the send timer for the earliest scheduled send. */
+void load_sched_arm(struct load_thread *t);
+
+/* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
+int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
+                double cpu_user, double cpu_sys, const char *backend);
+
+#endif

@@ -1,0 +1,320 @@
+#include "ringsock/load_opts.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringsock/opts.h"
+
+int rs_parse_duration(const char *s, uint64_t *ns)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return -EINVAL;
+    double mult;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        mult = 1e9;
+    else if (strcmp(end, "ms") == 0)
+        mult = 1e6;
+    else if (strcmp(end, "us") == 0)
+        mult = 1e3;
+    else if (strcmp(end, "ns") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        mult = 60e9;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600e9;
+    else
+        return -EINVAL;
+    double r = v * mult;
+    if (r > 86400e9)
+        return -ERANGE;
+    *ns = (uint64_t)llround(r);
+    return 0;
+}
+
+int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen)
+{
+    const char *rest;
+    int default_port = 0;
+    if (strncmp(s, "tcp://", 6) == 0) {
+        o->proto = RS_LOAD_TCP;
+        rest = s + 6;
+    } else if (strncmp(s, "udp://", 6) == 0) {
+        o->proto = RS_LOAD_UDP;
+        rest = s + 6;
+    } else if (strncmp(s, "http://", 7) == 0) {
+        o->proto = RS_LOAD_HTTP;
+        rest = s + 7;
+        default_port = 80;
+    } else {
+        snprintf(err, errlen, "unsupported URL '%s' (want tcp://, udp:// or http://)", s);
+        return -EINVAL;
+    }
+    const char *slash = strchr(rest, '/');
+    size_t hplen = slash ? (size_t)(slash - rest) : strlen(rest);
+    char hp[300];
+    if (hplen == 0 || hplen >= sizeof(hp)) {
+        snprintf(err, errlen, "URL '%s' has no host", s);
+        return -EINVAL;
+    }
+    memcpy(hp, rest, hplen);
+    hp[hplen] = '\0';
+    if (slash && o->proto != RS_LOAD_HTTP && strcmp(slash, "/") != 0) {
+        snprintf(err, errlen, "URL '%s': a path only makes sense for http://", s);
+        return -EINVAL;
+    }
+    snprintf(o->path, sizeof(o->path), "%s", slash ? slash : "/");
+
+    /* Split host and port: [v6]:port, host:port, or host alone (http only). */
+    char *host = hp, *port = NULL;
+    if (hp[0] == '[') {
+        char *close = strchr(hp, ']');
+        if (!close || (close[1] != ':' && close[1] != '\0')) {
+            snprintf(err, errlen, "URL '%s': malformed [IPv6] host", s);
+            return -EINVAL;
+        }
+        *close = '\0';
+        host = hp + 1;
+        port = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        char *colon = strrchr(hp, ':');
+        if (colon) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+    }
+    uint64_t pv = 0;
+    if (port) {
+        if (rs_parse_size(port, 1, 65535, &pv) < 0 || strchr(port, 'k') || strchr(port, 'K') ||
+            strchr(port, 'm') || strchr(port, 'M') || strchr(port, 'g') || strchr(port, 'G')) {
+            snprintf(err, errlen, "URL '%s': bad port '%s'", s, port);
+            return -EINVAL;
+        }
+    } else if (default_port) {
+        pv = (uint64_t)default_port;
+    } else {
+        snprintf(err, errlen, "URL '%s' needs a port", s);
+        return -EINVAL;
+    }
+    if (*host == '\0') {
+        snprintf(err, errlen, "URL '%s' has no host", s);
+        return -EINVAL;
+    }
+    snprintf(o->host, sizeof(o->host), "%s", host);
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = o->proto == RS_LOAD_UDP ? SOCK_DGRAM : SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, errlen, "URL '%s': cannot resolve '%s': %s", s, host, gai_strerror(gai));
+        return -EINVAL;
+    }
+    memset(&o->target, 0, sizeof(o->target));
+    memcpy(&o->target.ss, ai->ai_addr, ai->ai_addrlen);
+    o->target.len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    rs_addr_set_port(&o->target, (int)pv);
+    snprintf(o->url, sizeof(o->url), "%s", s);
+    return 0;
+}
+
+const char *rs_load_usage(void)
+{
+    return "usage: ringload [options] URL\n"
+           "       URL: tcp://HOST:PORT (echo round trips), udp://HOST:PORT (datagram echo)\n"
+           "\n"
+           "  -t, --threads N        threads, each with its own loop (default 1)\n"
+           "  -c, --connections N    connections (UDP: sockets) in total (default 10)\n"
+           "  -d, --duration T       measured time: 10s, 1m, 500ms (default 10s)\n"
+           "  -R, --rate N           constant rate, messages/s in total; latency is measured\n"
+           "                         from each message's intended send time (no coordinated\n"
+           "                         omission). Default: closed loop\n"
+           "  -s, --size N           message bytes (default 64; UDP at least 24)\n"
+           "      --depth N          messages outstanding per connection (default 1)\n"
+           "      --timeout T        a message unanswered for T is an error (UDP: lost)\n"
+           "                         (default 2s)\n"
+           "      --warmup T         run T before measuring (default 0)\n"
+           "      --latency          print the latency percentile table\n"
+           "      --json FILE        write the results and the full histogram as JSON\n"
+           "      --backend B        auto, io_uring or epoll (default auto)\n"
+           "      --no-verify        do not check echoed bytes (to measure the cost)\n"
+           "      --progress, --no-progress  one line per second on stderr (default: when\n"
+           "                         stderr is a terminal)\n"
+           "  -h, --help, -v, --version\n";
+}
+
+enum {
+    LO_DEPTH = 256,
+    LO_TIMEOUT,
+    LO_WARMUP,
+    LO_LATENCY,
+    LO_JSON,
+    LO_BACKEND,
+    LO_NO_VERIFY,
+    LO_PROGRESS,
+    LO_NO_PROGRESS,
+};
+
+static const struct option load_long_opts[] = {
+    {"threads", required_argument, NULL, 't'},
+    {"connections", required_argument, NULL, 'c'},
+    {"duration", required_argument, NULL, 'd'},
+    {"rate", required_argument, NULL, 'R'},
+    {"size", required_argument, NULL, 's'},
+    {"depth", required_argument, NULL, LO_DEPTH},
+    {"timeout", required_argument, NULL, LO_TIMEOUT},
+    {"warmup", required_argument, NULL, LO_WARMUP},
+    {"latency", no_argument, NULL, LO_LATENCY},
+    {"json", required_argument, NULL, LO_JSON},
+    {"backend", required_argument, NULL, LO_BACKEND},
+    {"no-verify", no_argument, NULL, LO_NO_VERIFY},
+    {"progress", no_argument, NULL, LO_PROGRESS},
+    {"no-progress", no_argument, NULL, LO_NO_PROGRESS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(char *err, size_t errlen, const char *flag, const char *val)
+{
+    snprintf(err, errlen, "invalid value for %s: '%s'", flag, val);
+    return -EINVAL;
+}
+
+int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    memset(o, 0, sizeof(*o));
+    o->threads = 1;
+    o->conns = 10;
+    o->depth = 1;
+    o->duration_ns = 10000000000ull;
+    o->timeout_ns = 2000000000ull;
+    o->size = 64;
+    o->verify = true;
+    o->progress = -1;
+    o->backend = RS_BACKEND_AUTO;
+    err[0] = '\0';
+
+    opterr = 0;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":t:c:d:R:s:hv", load_long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            if (rs_parse_size(optarg, 1, 1024, &v) < 0)
+                return bad(err, errlen, "--threads", optarg);
+            o->threads = (unsigned)v;
+            break;
+        case 'c':
+            if (rs_parse_size(optarg, 1, 1000000, &v) < 0)
+                return bad(err, errlen, "--connections", optarg);
+            o->conns = (unsigned)v;
+            break;
+        case 'd':
+            if (rs_parse_duration(optarg, &o->duration_ns) < 0 || o->duration_ns == 0)
+                return bad(err, errlen, "--duration", optarg);
+            break;
+        case 'R': {
+            char *end;
+            errno = 0;
+            double r = strtod(optarg, &end);
+            if (errno || *end != '\0' || !(r > 0) || r > 1e9)
+                return bad(err, errlen, "--rate", optarg);
+            o->rate = r;
+            break;
+        }
+        case 's':
+            if (rs_parse_size(optarg, 0, 64u << 20, &v) < 0)
+                return bad(err, errlen, "--size", optarg);
+            o->size = (size_t)v;
+            break;
+        case LO_DEPTH:
+            if (rs_parse_size(optarg, 1, 4096, &v) < 0)
+                return bad(err, errlen, "--depth", optarg);
+            o->depth = (unsigned)v;
+            break;
+        case LO_TIMEOUT:
+            if (rs_parse_duration(optarg, &o->timeout_ns) < 0 || o->timeout_ns == 0)
+                return bad(err, errlen, "--timeout", optarg);
+            break;
+        case LO_WARMUP:
+            if (rs_parse_duration(optarg, &o->warmup_ns) < 0)
+                return bad(err, errlen, "--warmup", optarg);
+            break;
+        case LO_LATENCY:
+            o->latency = true;
+            break;
+        case LO_JSON:
+            o->json_path = optarg;
+            break;
+        case LO_BACKEND:
+            if (strcmp(optarg, "auto") == 0)
+                o->backend = RS_BACKEND_AUTO;
+            else if (strcmp(optarg, "io_uring") == 0 || strcmp(optarg, "uring") == 0)
+                o->backend = RS_BACKEND_URING;
+            else if (strcmp(optarg, "epoll") == 0)
+                o->backend = RS_BACKEND_EPOLL;
+            else
+                return bad(err, errlen, "--backend", optarg);
+            break;
+        case LO_NO_VERIFY:
+            o->verify = false;
+            break;
+        case LO_PROGRESS:
+            o->progress = 1;
+            break;
+        case LO_NO_PROGRESS:
+            o->progress = 0;
+            break;
+        case 'h':
+            return RS_LOAD_HELP;
+        case 'v':
+            return RS_LOAD_VERSION;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (optind >= argc) {
+        snprintf(err, errlen, "no URL given (e.g. tcp://127.0.0.1:7000; see --help)");
+        return -EINVAL;
+    }
+    if (optind + 1 < argc) {
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
+        return -EINVAL;
+    }
+    if (rs_parse_load_url(argv[optind], o, err, errlen) < 0)
+        return -EINVAL;
+    if (o->proto == RS_LOAD_HTTP) {
+        snprintf(err, errlen, "http:// load is not available yet; use tcp:// or udp://");
+        return -EINVAL;
+    }
+    if (o->threads > o->conns) {
+        snprintf(err, errlen, "more threads (%u) than connections (%u)", o->threads, o->conns);
+        return -EINVAL;
+    }
+    if (o->proto == RS_LOAD_TCP && o->size == 0) {
+        snprintf(err, errlen, "--size must be at least 1 for tcp://");
+        return -EINVAL;
+    }
+    if (o->proto == RS_LOAD_UDP && (o->size < 24 || o->size > 65507)) {
+        snprintf(err, errlen, "--size for udp:// must be 24..65507 (a 24-byte header is checked)");
+        return -EINVAL;
+    }
+    return RS_LOAD_RUN;
+}

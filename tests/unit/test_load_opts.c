@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "../../src/load.h"
+#include "check.h"
+#include "ringsock/load_opts.h"
+
+static int parse(struct rs_load_opts *o, char *err, int argc, const char **argv)
+{
+    return rs_load_opts_parse(argc, (char **)argv, o, err, 300);
+}
+
+static void sched_order(void)
+{
+    /* The heap hands back entries in due order, only once due, ties in any order. */
+    struct load_sched s;
+    CHECK_EQ(load_sched_init(&s, 64), 0);
+    uint64_t dues[64];
+    unsigned seed = 11;
+    for (uint32_t i = 0; i < 64; i++) {
+        seed = seed * 1103515245u + 12345u;
+        dues[i] = 1000 + (seed >> 16) % 500;
+        CHECK_EQ(load_sched_push(&s, dues[i], i), 0);
+    }
+    CHECK_EQ(load_sched_push(&s, 1, 99), -ENOSPC);
+    uint32_t idx;
+    CHECK(!load_sched_pop_due(&s, 999, &idx));
+    uint64_t last = 0;
+    unsigned n = 0;
+    while (load_sched_pop_due(&s, 2000, &idx)) {
+        CHECK(idx < 64);
+        CHECK(dues[idx] >= last);
+        last = dues[idx];
+        n++;
+    }
+    CHECK_EQ(n, 64);
+    CHECK_EQ(load_sched_next(&s), UINT64_MAX);
+    load_sched_fini(&s);
+}
+
+int main(void)
+{
+    uint64_t ns;
+    CHECK_EQ(rs_parse_duration("10s", &ns), 0);
+    CHECK_EQ(ns, 10000000000ull);
+    CHECK_EQ(rs_parse_duration("1m", &ns), 0);
+    CHECK_EQ(ns, 60000000000ull);
+    CHECK_EQ(rs_parse_duration("500ms", &ns), 0);
+    CHECK_EQ(ns, 500000000ull);
+    CHECK_EQ(rs_parse_duration("250us", &ns), 0);
+    CHECK_EQ(ns, 250000ull);
+    CHECK_EQ(rs_parse_duration("1.5", &ns), 0);
+    CHECK_EQ(ns, 1500000000ull);
+    CHECK_EQ(rs_parse_duration("2h", &ns), 0);
+    CHECK_EQ(rs_parse_duration("", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("-1s", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("10x", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("2d", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("25h", &ns), -ERANGE);
+
+    struct rs_load_opts o;
+    char err[300];
+    const char *a1[] = {"ringload",
+                        "-t",
+                        "2",
+                        "-c",
+                        "100",
+                        "-d",
+                        "3s",
+                        "-R",
+                        "5000",
+                        "-s",
+                        "128",
+                        "--depth",
+                        "4",
+                        "--latency",
+                        "--json",
+                        "x.json",
+                        "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 17, a1), RS_LOAD_RUN);
+    CHECK_EQ(o.proto, RS_LOAD_TCP);
+    CHECK_EQ(o.threads, 2);
+    CHECK_EQ(o.conns, 100);
+    CHECK_EQ(o.duration_ns, 3000000000ull);
+    CHECK(o.rate == 5000);
+    CHECK_EQ(o.size, 128);
+    CHECK_EQ(o.depth, 4);
+    CHECK(o.latency && o.verify);
+    CHECK(strcmp(o.json_path, "x.json") == 0);
+    CHECK_EQ(o.target.ss.ss_family, AF_INET);
+    CHECK_EQ(rs_addr_port(&o.target), 7000);
+
+    const char *a2[] = {"ringload", "--no-verify", "udp://[::1]:9"};
+    CHECK_EQ(parse(&o, err, 3, a2), RS_LOAD_RUN);
+    CHECK_EQ(o.proto, RS_LOAD_UDP);
+    CHECK_EQ(o.target.ss.ss_family, AF_INET6);
+    CHECK(!o.verify);
+    CHECK_EQ(o.rate, 0); /* closed loop by default */
+
+    /* Bad input: one line naming the problem. */
+    const char *bad[][3] = {
+        {"ringload", "ftp://1.2.3.4:1", NULL},
+        {"ringload", "tcp://127.0.0.1", NULL},
+        {"ringload", "tcp://127.0.0.1:0", NULL},
+        {"ringload", "tcp://:80", NULL},
+        {"ringload", "tcp://[::1:80", NULL},
+        {"ringload", "tcp://1.2.3.4:80/x", NULL},
+        {"ringload", "-c", "0"},
+        {"ringload", "--depth", "0"},
+        {"ringload", "--bogus", NULL},
+        {"ringload", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = bad[i][2] ? 3 : bad[i][1] ? 2 : 1;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+    const char *a3[] = {"ringload", "-s", "8", "udp://127.0.0.1:9"};
+    CHECK_EQ(parse(&o, err, 4, a3), -EINVAL); /* below the 24-byte header */
+    const char *a4[] = {"ringload", "-t", "4", "-c", "2", "tcp://127.0.0.1:9"};
+    CHECK_EQ(parse(&o, err, 6, a4), -EINVAL);
+    const char *a5[] = {"ringload", "--help"};
+    CHECK_EQ(parse(&o, err, 2, a5), RS_LOAD_HELP);
+
+    sched_order();
+    return check_done("test_load_opts");
+}
