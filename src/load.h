@@ -132,6 +132,9 @@ void load_udp_free(struct load_thread *t);
 /* Rate mode: (re)arms the send timer for the earliest scheduled send. */
 void load_sched_arm(struct load_thread *t);
 
+/* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
+int load_merge(int argc, char **argv);
+
 /* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
 int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
                 double cpu_user, double cpu_sys, const char *backend);

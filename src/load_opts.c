@@ -151,7 +151,11 @@ const char *rs_load_usage(void)
            "      --no-verify        do not check echoed bytes (to measure the cost)\n"
            "      --progress, --no-progress  one line per second on stderr (default: when\n"
            "                         stderr is a terminal)\n"
-           "  -h, --help, -v, --version\n";
+           "  -h, --help, -v, --version\n"
+           "\n"
+           "       ringload merge [--json OUT] A.json B.json ...\n"
+           "  combines --json results of runs made at the same time (on several machines):\n"
+           "  counts and rates add up, latency histograms merge exactly.\n";
 }
 
 enum {

@@ -1,5 +1,6 @@
 /* ringload's summary, in wrk's familiar shape, and its JSON (jansson): everything in the
- * summary plus the full histogram, in a form another run can merge. */
+ * summary plus the full histogram, in a form `ringload merge` combines across runs (this is how
+ * a user who outgrows one machine runs the generator on several and adds the results up). */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,6 +10,26 @@
 #include <string.h>
 
 #include "load.h"
+
+/* Everything a report shows, from one run's threads or from several runs' JSON. */
+struct summary {
+    char url[512];
+    const char *proto, *backend;
+    int threads, conns, depth;
+    json_int_t size;
+    double rate, duration, timeout;
+    bool verify;
+    int runs; /* >1 for a merge */
+#define LOAD_DECL(name) uint64_t name;
+    LOAD_FIELDS(LOAD_DECL)
+#undef LOAD_DECL
+    double msgs_per_sec, bytes_in_per_sec;
+    double cpu_user, cpu_sys;
+    double s_mean, s_sd, s_max; /* per-thread messages/s over one-second samples */
+    uint64_t s_n;
+    uint64_t exact_min, exact_max; /* merge: the runs' own extremes (buckets only bound them) */
+    struct rs_hist h;
+};
 
 static void fmt_ns(char *buf, size_t n, double ns)
 {
@@ -44,22 +65,6 @@ static void fmt_bytes(char *buf, size_t n, double v)
         snprintf(buf, n, "%.2fGB", v / 1073741824);
 }
 
-struct totals {
-#define LOAD_DECL(name) uint64_t name;
-    LOAD_FIELDS(LOAD_DECL)
-#undef LOAD_DECL
-};
-
-static void sum_counters(struct totals *tt, struct load_thread *ts, unsigned n)
-{
-    memset(tt, 0, sizeof(*tt));
-    for (unsigned i = 0; i < n; i++) {
-#define LOAD_SUM(name) tt->name += LOAD_GET(&ts[i], name);
-        LOAD_FIELDS(LOAD_SUM)
-#undef LOAD_SUM
-    }
-}
-
 static const double pcts[] = {50, 75, 90, 99, 99.9, 99.99, 100};
 
 /* Share of values within one standard deviation of the mean, as wrk prints it. */
@@ -72,6 +77,60 @@ static double within_stdev(const struct rs_hist *h)
     double below_hi = rs_hist_cdf(h, hi < 0 ? 0 : (uint64_t)hi);
     double below_lo = lo <= 0 ? 0 : rs_hist_cdf(h, (uint64_t)lo);
     return 100.0 * (below_hi - below_lo);
+}
+
+static void print_summary(const struct summary *s, bool latency)
+{
+    const struct rs_hist *h = &s->h;
+    char a[32], b[32], c[32];
+
+    if (s->runs > 1)
+        printf("Merged %d runs @ %s, %.0fs each\n", s->runs, s->url, s->duration);
+    else
+        printf("Running %.0fs test @ %s (backend %s)\n", s->duration, s->url, s->backend);
+    printf("  %d thread%s and %d %s, %lld-byte messages, depth %d, %s", s->threads,
+           s->threads == 1 ? "" : "s", s->conns,
+           strcmp(s->proto, "udp") == 0 ? "sockets" : "connections", (long long)s->size, s->depth,
+           s->rate > 0 ? "constant rate" : "closed loop");
+    if (s->rate > 0)
+        printf(" %.0f/s", s->rate);
+    printf("%s%s\n", s->verify ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
+    printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
+    fmt_ns(a, sizeof(a), rs_hist_mean(h));
+    fmt_ns(b, sizeof(b), rs_hist_stddev(h));
+    fmt_ns(c, sizeof(c), (double)h->max);
+    printf("    Latency   %8s  %8s  %8s  %7.2f%%\n", a, b, c, within_stdev(h));
+    fmt_count(a, sizeof(a), s->s_mean);
+    fmt_count(b, sizeof(b), s->s_sd);
+    fmt_count(c, sizeof(c), s->s_max);
+    printf("    Msg/Sec   %8s  %8s  %8s\n", a, b, c);
+    if (latency) {
+        printf("  Latency Distribution%s\n",
+               s->rate > 0 ? " (from intended send times: coordinated omission corrected)" : "");
+        for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+            fmt_ns(a, sizeof(a), (double)rs_hist_percentile(h, pcts[i]));
+            printf("  %7g%%  %10s\n", pcts[i], a);
+        }
+    }
+    fmt_bytes(a, sizeof(a), (double)s->bytes_in);
+    printf("  %" PRIu64 " messages in %.2fs, %s read\n", s->msgs, s->duration, a);
+    if (strcmp(s->proto, "udp") == 0)
+        printf("  Datagrams: sent %" PRIu64 ", received %" PRIu64 ", lost %" PRIu64
+               ", duplicated %" PRIu64 ", corrupt %" PRIu64 ", late %" PRIu64 "\n",
+               s->udp_sent, s->udp_recv, s->udp_lost, s->udp_dup, s->udp_corrupt, s->udp_late);
+    if (s->err_connect + s->err_read + s->err_write + s->err_timeout + s->err_verify)
+        printf("  Errors: connect %" PRIu64 ", read %" PRIu64 ", write %" PRIu64
+               ", timeout %" PRIu64 ", verify %" PRIu64 "\n",
+               s->err_connect, s->err_read, s->err_write, s->err_timeout, s->err_verify);
+    if (s->rate > 0 && s->sched_behind)
+        printf("  Schedule: %" PRIu64 " sends went out more than 1 ms late with room to send: "
+               "the generator could not keep the rate\n",
+               s->sched_behind);
+    printf("Messages/sec: %10.2f\n", s->msgs_per_sec);
+    fmt_bytes(b, sizeof(b), s->bytes_in_per_sec);
+    printf("Transfer/sec: %10s\n", b);
+    printf("Generator CPU: user %.2fs, system %.2fs\n", s->cpu_user, s->cpu_sys);
+    fflush(stdout);
 }
 
 static json_t *hist_json(const struct rs_hist *h)
@@ -87,49 +146,46 @@ static json_t *hist_json(const struct rs_hist *h)
                      buckets);
 }
 
-static int write_json(const struct rs_load_opts *o, const struct totals *tt,
-                      const struct rs_hist *h, double seconds, double cpu_user, double cpu_sys,
-                      const char *backend)
+static int write_json(const struct summary *s, const char *path)
 {
-    json_t *lat = json_object();
-    json_object_set_new(lat, "mean_us", json_real(rs_hist_mean(h) / 1e3));
-    json_object_set_new(lat, "stdev_us", json_real(rs_hist_stddev(h) / 1e3));
-    json_object_set_new(lat, "min_us", json_real((h->total ? (double)h->min : 0) / 1e3));
-    json_object_set_new(lat, "max_us", json_real((double)h->max / 1e3));
+    const struct rs_hist *h = &s->h;
     json_t *pj = json_object();
     for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
         char key[16];
         snprintf(key, sizeof(key), "%g", pcts[i]);
         json_object_set_new(pj, key, json_real((double)rs_hist_percentile(h, pcts[i]) / 1e3));
     }
-    json_object_set_new(lat, "percentiles_us", pj);
-
-    json_t *err = json_pack("{s:I,s:I,s:I,s:I,s:I}", "connect", (json_int_t)tt->err_connect, "read",
-                            (json_int_t)tt->err_read, "write", (json_int_t)tt->err_write, "timeout",
-                            (json_int_t)tt->err_timeout, "verify", (json_int_t)tt->err_verify);
+    json_t *lat =
+        json_pack("{s:f,s:f,s:f,s:f,s:o}", "mean_us", rs_hist_mean(h) / 1e3, "stdev_us",
+                  rs_hist_stddev(h) / 1e3, "min_us", (h->total ? (double)h->min : 0) / 1e3,
+                  "max_us", (double)h->max / 1e3, "percentiles_us", pj);
+    json_t *err = json_pack("{s:I,s:I,s:I,s:I,s:I}", "connect", (json_int_t)s->err_connect, "read",
+                            (json_int_t)s->err_read, "write", (json_int_t)s->err_write, "timeout",
+                            (json_int_t)s->err_timeout, "verify", (json_int_t)s->err_verify);
     json_t *root = json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:f,s:f,s:b,s:f,s:I,s:I,s:I,s:f,s:f,s:o,s:o}", "tool",
-        "ringload", "version", RS_VERSION, "url", o->url, "proto",
-        o->proto == RS_LOAD_UDP ? "udp" : "tcp", "backend", backend, "threads", (int)o->threads,
-        "connections", (int)o->conns, "depth", (int)o->depth, "size", (json_int_t)o->size, "rate",
-        o->rate, "duration_s", seconds, "verify", o->verify, "timeout_s",
-        (double)o->timeout_ns / 1e9, "messages", (json_int_t)tt->msgs, "bytes_in",
-        (json_int_t)tt->bytes_in, "bytes_out", (json_int_t)tt->bytes_out, "msgs_per_sec",
-        seconds > 0 ? (double)tt->msgs / seconds : 0.0, "bytes_in_per_sec",
-        seconds > 0 ? (double)tt->bytes_in / seconds : 0.0, "latency", lat, "errors", err);
-    json_object_set_new(root, "cpu", json_pack("{s:f,s:f}", "user_s", cpu_user, "sys_s", cpu_sys));
+        "{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I,s:f,s:f,s:b,s:f,s:i,s:I,s:I,s:I,s:f,s:f,s:o,s:o}",
+        "tool", "ringload", "version", RS_VERSION, "url", s->url, "proto", s->proto, "backend",
+        s->backend, "threads", s->threads, "connections", s->conns, "depth", s->depth, "size",
+        s->size, "rate", s->rate, "duration_s", s->duration, "verify", s->verify, "timeout_s",
+        s->timeout, "runs", s->runs, "messages", (json_int_t)s->msgs, "bytes_in",
+        (json_int_t)s->bytes_in, "bytes_out", (json_int_t)s->bytes_out, "msgs_per_sec",
+        s->msgs_per_sec, "bytes_in_per_sec", s->bytes_in_per_sec, "latency", lat, "errors", err);
+    json_object_set_new(root, "cpu",
+                        json_pack("{s:f,s:f}", "user_s", s->cpu_user, "sys_s", s->cpu_sys));
+    json_object_set_new(root, "thread_msgs_per_sec",
+                        json_pack("{s:f,s:f,s:f,s:I}", "mean", s->s_mean, "stdev", s->s_sd, "max",
+                                  s->s_max, "samples", (json_int_t)s->s_n));
     json_object_set_new(root, "schedule",
-                        json_pack("{s:I,s:I}", "behind", (json_int_t)tt->sched_behind, "blocked",
-                                  (json_int_t)tt->sched_blocked));
-    if (o->proto == RS_LOAD_UDP)
-        json_object_set_new(
-            root, "udp",
-            json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)tt->udp_sent, "received",
-                      (json_int_t)tt->udp_recv, "lost", (json_int_t)tt->udp_lost, "duplicated",
-                      (json_int_t)tt->udp_dup, "corrupt", (json_int_t)tt->udp_corrupt, "late",
-                      (json_int_t)tt->udp_late));
+                        json_pack("{s:I,s:I}", "behind", (json_int_t)s->sched_behind, "blocked",
+                                  (json_int_t)s->sched_blocked));
+    json_object_set_new(root, "udp",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "sent", (json_int_t)s->udp_sent,
+                                  "received", (json_int_t)s->udp_recv, "lost",
+                                  (json_int_t)s->udp_lost, "duplicated", (json_int_t)s->udp_dup,
+                                  "corrupt", (json_int_t)s->udp_corrupt, "late",
+                                  (json_int_t)s->udp_late));
     json_object_set_new(root, "histogram", hist_json(h));
-    int rc = json_dump_file(root, o->json_path, JSON_INDENT(1) | JSON_SORT_KEYS);
+    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
     return rc == 0 ? 0 : -EIO;
 }
@@ -137,81 +193,225 @@ static int write_json(const struct rs_load_opts *o, const struct totals *tt,
 int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
                 double cpu_user, double cpu_sys, const char *backend)
 {
-    struct totals tt;
-    struct rs_hist h;
-    char a[32], b[32], c[32];
-
-    if (rs_hist_init(&h, RS_HIST_DEFAULT_MAX) < 0)
+    struct summary s;
+    memset(&s, 0, sizeof(s));
+    if (rs_hist_init(&s.h, RS_HIST_DEFAULT_MAX) < 0)
         return -ENOMEM;
-    for (unsigned i = 0; i < n; i++)
-        rs_hist_merge(&h, &ts[i].hist);
-    sum_counters(&tt, ts, n);
-
-    printf("Running %.0fs test @ %s (backend %s)\n", seconds, o->url, backend);
-    printf("  %u thread%s and %u %s, %zu-byte messages, depth %u, %s", o->threads,
-           o->threads == 1 ? "" : "s", o->conns,
-           o->proto == RS_LOAD_UDP ? "sockets" : "connections", o->size, o->depth,
-           o->rate > 0 ? "constant rate" : "closed loop");
-    if (o->rate > 0)
-        printf(" %.0f/s", o->rate);
-    printf("%s\n", o->verify ? "" : ", not verified");
-
-    /* Per-thread messages/s over one-second samples. */
-    double s_sum = 0, s_sq = 0, s_max = 0;
-    uint64_t s_n = 0;
+    for (unsigned i = 0; i < n; i++) {
+        rs_hist_merge(&s.h, &ts[i].hist);
+#define LOAD_SUM(name) s.name += LOAD_GET(&ts[i], name);
+        LOAD_FIELDS(LOAD_SUM)
+#undef LOAD_SUM
+    }
+    snprintf(s.url, sizeof(s.url), "%s", o->url);
+    s.proto = o->proto == RS_LOAD_UDP ? "udp" : "tcp";
+    s.backend = backend;
+    s.threads = (int)o->threads;
+    s.conns = (int)o->conns;
+    s.depth = (int)o->depth;
+    s.size = (json_int_t)o->size;
+    s.rate = o->rate;
+    s.duration = seconds;
+    s.timeout = (double)o->timeout_ns / 1e9;
+    s.verify = o->verify;
+    s.runs = 1;
+    s.msgs_per_sec = seconds > 0 ? (double)s.msgs / seconds : 0;
+    s.bytes_in_per_sec = seconds > 0 ? (double)s.bytes_in / seconds : 0;
+    s.cpu_user = cpu_user;
+    s.cpu_sys = cpu_sys;
+    double sum = 0, sq = 0;
     for (unsigned i = 0; i < n; i++)
         for (uint32_t k = 0; k < ts[i].nsamples; k++) {
             double v = (double)ts[i].samples[k];
-            s_sum += v;
-            s_sq += v * v;
-            s_max = v > s_max ? v : s_max;
-            s_n++;
+            sum += v;
+            sq += v * v;
+            s.s_max = v > s.s_max ? v : s.s_max;
+            s.s_n++;
         }
-    double s_mean = s_n ? s_sum / (double)s_n : 0;
-    double s_sd = s_n > 1 ? sqrt(fmax(0, s_sq / (double)s_n - s_mean * s_mean)) : 0;
+    s.s_mean = s.s_n ? sum / (double)s.s_n : 0;
+    s.s_sd = s.s_n > 1 ? sqrt(fmax(0, sq / (double)s.s_n - s.s_mean * s.s_mean)) : 0;
 
-    printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
-    fmt_ns(a, sizeof(a), rs_hist_mean(&h));
-    fmt_ns(b, sizeof(b), rs_hist_stddev(&h));
-    fmt_ns(c, sizeof(c), (double)h.max);
-    printf("    Latency   %8s  %8s  %8s  %7.2f%%\n", a, b, c, within_stdev(&h));
-    fmt_count(a, sizeof(a), s_mean);
-    fmt_count(b, sizeof(b), s_sd);
-    fmt_count(c, sizeof(c), s_max);
-    printf("    Msg/Sec   %8s  %8s  %8s\n", a, b, c);
-    if (o->latency) {
-        printf("  Latency Distribution%s\n",
-               o->rate > 0 ? " (from intended send times: coordinated omission corrected)" : "");
-        for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
-            fmt_ns(a, sizeof(a), (double)rs_hist_percentile(&h, pcts[i]));
-            printf("  %7g%%  %10s\n", pcts[i], a);
+    print_summary(&s, o->latency);
+    int rc = o->json_path ? write_json(&s, o->json_path) : 0;
+    rs_hist_fini(&s.h);
+    return rc;
+}
+
+/* --- merge --- */
+
+static uint64_t jget_u64(json_t *o, const char *path)
+{
+    /* path is "a" or "a.b" */
+    char key[64];
+    const char *dot = strchr(path, '.');
+    json_t *v = o;
+    if (dot) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        v = json_object_get(o, key);
+        path = dot + 1;
+    }
+    v = v ? json_object_get(v, path) : NULL;
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static double jget_num(json_t *o, const char *path)
+{
+    char key[64];
+    const char *dot = strchr(path, '.');
+    json_t *v = o;
+    if (dot) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        v = json_object_get(o, key);
+        path = dot + 1;
+    }
+    v = v ? json_object_get(v, path) : NULL;
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* Adds one run's JSON into s. Returns 0 or -EINVAL with a reason in err. */
+static int merge_one(struct summary *s, json_t *root, const char *path, char *err, size_t errlen)
+{
+    json_t *hj = json_object_get(root, "histogram");
+    json_t *buckets = hj ? json_object_get(hj, "buckets") : NULL;
+    const char *tool = json_string_value(json_object_get(root, "tool"));
+    const char *proto = json_string_value(json_object_get(root, "proto"));
+    if (!tool || strcmp(tool, "ringload") != 0 || !proto || !json_is_array(buckets)) {
+        snprintf(err, errlen, "%s: not a ringload --json result", path);
+        return -EINVAL;
+    }
+    uint64_t max_value = jget_u64(root, "histogram.max_value");
+    uint32_t sub_bits = (uint32_t)jget_u64(root, "histogram.sub_bits");
+    if (s->runs == 0) {
+        if (rs_hist_init_layout(&s->h, max_value, sub_bits) < 0) {
+            snprintf(err, errlen, "%s: bad histogram layout", path);
+            return -EINVAL;
+        }
+        snprintf(s->url, sizeof(s->url), "%s", json_string_value(json_object_get(root, "url")));
+        s->proto = strcmp(proto, "udp") == 0 ? "udp" : "tcp";
+        s->backend = "merged";
+        s->size = (json_int_t)jget_u64(root, "size");
+        s->depth = (int)jget_u64(root, "depth");
+        s->verify = json_is_true(json_object_get(root, "verify"));
+        s->duration = jget_num(root, "duration_s");
+        s->timeout = jget_num(root, "timeout_s");
+        s->exact_min = UINT64_MAX;
+    } else if (strcmp(proto, s->proto) != 0 || s->h.max_value != max_value ||
+               s->h.sub_bits != sub_bits) {
+        snprintf(err, errlen, "%s: a %s run or a different histogram layout; cannot merge", path,
+                 proto);
+        return -EINVAL;
+    }
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b)
+    {
+        json_int_t idx = json_integer_value(json_array_get(b, 0));
+        json_int_t cnt = json_integer_value(json_array_get(b, 1));
+        if (idx < 0 || cnt < 0 || rs_hist_add_bucket(&s->h, (uint32_t)idx, (uint64_t)cnt) < 0) {
+            snprintf(err, errlen, "%s: bad histogram bucket %zu", path, i);
+            return -EINVAL;
         }
     }
-    fmt_bytes(a, sizeof(a), (double)tt.bytes_in);
-    printf("  %" PRIu64 " messages in %.2fs, %s read\n", tt.msgs, seconds, a);
-    if (o->proto == RS_LOAD_UDP)
-        printf("  Datagrams: sent %" PRIu64 ", received %" PRIu64 ", lost %" PRIu64
-               ", duplicated %" PRIu64 ", corrupt %" PRIu64 ", late %" PRIu64 "\n",
-               tt.udp_sent, tt.udp_recv, tt.udp_lost, tt.udp_dup, tt.udp_corrupt, tt.udp_late);
-    uint64_t errs = tt.err_connect + tt.err_read + tt.err_write + tt.err_timeout + tt.err_verify;
-    if (errs)
-        printf("  Errors: connect %" PRIu64 ", read %" PRIu64 ", write %" PRIu64
-               ", timeout %" PRIu64 ", verify %" PRIu64 "\n",
-               tt.err_connect, tt.err_read, tt.err_write, tt.err_timeout, tt.err_verify);
-    if (o->rate > 0 && tt.sched_behind)
-        printf("  Schedule: %" PRIu64 " sends went out more than 1 ms late with room to send: "
-               "the generator could not keep the rate\n",
-               tt.sched_behind);
-    fmt_count(a, sizeof(a), seconds > 0 ? (double)tt.msgs / seconds : 0);
-    printf("Messages/sec: %10.2f\n", seconds > 0 ? (double)tt.msgs / seconds : 0);
-    fmt_bytes(b, sizeof(b), seconds > 0 ? (double)tt.bytes_in / seconds : 0);
-    printf("Transfer/sec: %10s\n", b);
-    printf("Generator CPU: user %.2fs, system %.2fs\n", cpu_user, cpu_sys);
-    fflush(stdout);
+    s->h.overflow += jget_u64(root, "histogram.overflow");
+    uint64_t mn = jget_u64(root, "histogram.min"), mx = jget_u64(root, "histogram.max");
+    if (jget_u64(root, "histogram.total") > 0) {
+        s->exact_min = mn < s->exact_min ? mn : s->exact_min; /* applied at the end */
+        s->exact_max = mx > s->exact_max ? mx : s->exact_max;
+    }
+    s->runs++;
+    s->threads += (int)jget_u64(root, "threads");
+    s->conns += (int)jget_u64(root, "connections");
+    s->rate += jget_num(root, "rate");
+    double d = jget_num(root, "duration_s");
+    s->duration = d > s->duration ? d : s->duration;
+    s->msgs += jget_u64(root, "messages");
+    s->bytes_in += jget_u64(root, "bytes_in");
+    s->bytes_out += jget_u64(root, "bytes_out");
+    /* Runs on several machines at once: their rates add up. */
+    s->msgs_per_sec += jget_num(root, "msgs_per_sec");
+    s->bytes_in_per_sec += jget_num(root, "bytes_in_per_sec");
+    s->cpu_user += jget_num(root, "cpu.user_s");
+    s->cpu_sys += jget_num(root, "cpu.sys_s");
+    s->err_connect += jget_u64(root, "errors.connect");
+    s->err_read += jget_u64(root, "errors.read");
+    s->err_write += jget_u64(root, "errors.write");
+    s->err_timeout += jget_u64(root, "errors.timeout");
+    s->err_verify += jget_u64(root, "errors.verify");
+    s->udp_sent += jget_u64(root, "udp.sent");
+    s->udp_recv += jget_u64(root, "udp.received");
+    s->udp_lost += jget_u64(root, "udp.lost");
+    s->udp_dup += jget_u64(root, "udp.duplicated");
+    s->udp_corrupt += jget_u64(root, "udp.corrupt");
+    s->udp_late += jget_u64(root, "udp.late");
+    s->sched_behind += jget_u64(root, "schedule.behind");
+    s->sched_blocked += jget_u64(root, "schedule.blocked");
+    /* Per-thread sample statistics: pooled mean and variance. */
+    uint64_t n = jget_u64(root, "thread_msgs_per_sec.samples");
+    double m = jget_num(root, "thread_msgs_per_sec.mean");
+    double sd = jget_num(root, "thread_msgs_per_sec.stdev");
+    double mxs = jget_num(root, "thread_msgs_per_sec.max");
+    if (n > 0) {
+        double tot = (double)(s->s_n + n);
+        double mean = (s->s_mean * (double)s->s_n + m * (double)n) / tot;
+        double ex2 = ((s->s_sd * s->s_sd + s->s_mean * s->s_mean) * (double)s->s_n +
+                      (sd * sd + m * m) * (double)n) /
+                     tot;
+        s->s_mean = mean;
+        s->s_sd = sqrt(fmax(0, ex2 - mean * mean));
+        s->s_n += n;
+        s->s_max = mxs > s->s_max ? mxs : s->s_max;
+    }
+    return 0;
+}
 
-    int rc = 0;
-    if (o->json_path)
-        rc = write_json(o, &tt, &h, seconds, cpu_user, cpu_sys, backend);
-    rs_hist_fini(&h);
+int load_merge(int argc, char **argv)
+{
+    struct summary s;
+    char err[600];
+    const char *json_out = NULL;
+    bool latency = true;
+    int nfiles = 0, rc = 1;
+
+    memset(&s, 0, sizeof(s));
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
+            json_out = argv[++i];
+            continue;
+        }
+        if (strcmp(argv[i], "--no-latency") == 0) {
+            latency = false;
+            continue;
+        }
+        json_error_t jerr;
+        json_t *root = json_load_file(argv[i], 0, &jerr);
+        if (!root) {
+            fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", argv[i], jerr.text, jerr.line);
+            goto out;
+        }
+        int e = merge_one(&s, root, argv[i], err, sizeof(err));
+        json_decref(root);
+        if (e < 0) {
+            fprintf(stderr, "ringload: merge: %s\n", err);
+            goto out;
+        }
+        nfiles++;
+    }
+    if (nfiles == 0) {
+        fprintf(stderr, "ringload: merge: usage: ringload merge [--json OUT] A.json B.json ...\n");
+        rc = 2;
+        goto out;
+    }
+    if (s.h.total > 0 && rs_hist_set_minmax(&s.h, s.exact_min, s.exact_max) < 0) {
+        fprintf(stderr, "ringload: merge: min/max do not match the histograms\n");
+        goto out;
+    }
+    print_summary(&s, latency);
+    rc = 0;
+    if (json_out && write_json(&s, json_out) < 0) {
+        fprintf(stderr, "ringload: merge: cannot write %s\n", json_out);
+        rc = 1;
+    }
+out:
+    rs_hist_fini(&s.h);
     return rc;
 }

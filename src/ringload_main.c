@@ -157,6 +157,8 @@ int main(int argc, char **argv)
     char err[300], why[256];
 
     rs_log_set_prog("ringload");
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return load_merge(argc - 2, argv + 2);
     int r = rs_load_opts_parse(argc, argv, &o, err, sizeof(err));
     if (r < 0) {
         rs_log_error("%s", err);
