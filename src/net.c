@@ -114,7 +114,12 @@ int rs_net_bind_udp(const struct rs_addr *addr, int rcvbuf, int sndbuf, const ch
         return err;
     }
     *what = "bind";
-    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
+    struct rs_addr b = *addr;
+    if (b.ss.ss_family == AF_INET6 && rs_addr_is_multicast(&b) && iface) {
+        /* A link-local group (ff02::/16) is bound on the joining interface (its scope). */
+        ((struct sockaddr_in6 *)&b.ss)->sin6_scope_id = if_nametoindex(iface);
+    }
+    if (bind(fd, (const struct sockaddr *)&b.ss, b.len) < 0)
         goto out_close_fd;
     if (rs_addr_is_multicast(addr)) {
         *what = "join multicast group";

@@ -34,6 +34,7 @@ struct rs_udp_sock {
     struct mmsghdr *mm;  /* batch */
     struct iovec *iov;   /* batch */
     char *cbuf;          /* batch * CMSG_ROOM */
+    char *scratch;       /* buf_size: where datagrams read only to be dropped go */
     uint32_t last_ovfl;
     bool have_ovfl;
     struct rs_ratelimit rl;
@@ -125,7 +126,8 @@ static void udp_flush(struct rs_udp_sock *u)
 static int udp_drop_batch(struct rs_udp_sock *u, int fd, unsigned k)
 {
     for (unsigned j = 0; j < k; j++) {
-        u->iov[j] = (struct iovec){.iov_base = u->bufs, .iov_len = u->cfg.buf_size};
+        /* Never into a slot: a slot may hold a reply still waiting to be sent. */
+        u->iov[j] = (struct iovec){.iov_base = u->scratch, .iov_len = u->cfg.buf_size};
         u->mm[j].msg_hdr = (struct msghdr){.msg_iov = &u->iov[j], .msg_iovlen = 1};
     }
     int n = recvmmsg(fd, u->mm, k, MSG_DONTWAIT, NULL);
@@ -150,11 +152,12 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
     if (!(events & RS_POLL_IN))
         return;
     while (budget > 0) {
-        uint64_t queued = u->tail - u->head;
-        uint64_t room = u->nslots - queued;
         unsigned k = u->cfg.batch;
         if (k > budget)
             k = budget;
+        if (u->nslots - (u->tail - u->head) < k)
+            udp_flush(u); /* make room by sending before anything is dropped */
+        uint64_t room = u->nslots - (u->tail - u->head);
         if (room == 0) {
             int n = udp_drop_batch(u, fd, k);
             if (n == -EINTR)
@@ -204,10 +207,10 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
         budget -= (uint32_t)n;
         if (u->cfg.discard)
             u->head = u->tail;
+        udp_flush(u); /* each batch received is a batch sent */
         if ((unsigned)n < k)
             break; /* drained */
     }
-    udp_flush(u);
     if (budget == 0)
         rs_poller_again(p); /* more may be waiting: next turn, after the rest of the loop */
 }
@@ -231,7 +234,8 @@ struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_u
     u->mm = rs_calloc(u->cfg.batch, sizeof(*u->mm));
     u->iov = rs_calloc(u->cfg.batch, sizeof(*u->iov));
     u->cbuf = rs_calloc(u->cfg.batch, CMSG_ROOM);
-    if (!u->bufs || !u->slots || !u->mm || !u->iov || !u->cbuf) {
+    u->scratch = rs_malloc(u->cfg.buf_size);
+    if (!u->bufs || !u->slots || !u->mm || !u->iov || !u->cbuf || !u->scratch) {
         *err = -ENOMEM;
         goto out_free;
     }
@@ -249,6 +253,7 @@ void rs_udp_echo_free(struct rs_udp_sock *u)
 {
     if (!u)
         return;
+    rs_free(u->scratch);
     rs_free(u->cbuf);
     rs_free(u->iov);
     rs_free(u->mm);

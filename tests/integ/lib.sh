@@ -300,3 +300,85 @@ expect_total() {
 }
 
 MIB=$((1024 * 1024))
+
+# ---- UDP helpers (used by the udp_*.sh scripts) --------------------------------------------
+
+UDP_HOST=""        # first UDP address (no brackets) and port, from the listening line
+UDP_PORT=""
+UDP_HOSTS=()
+UDP_PORTS=()
+DGRAM_LINE=""      # the summary line of the last run_dgram
+
+# dgram_setup: finds dgramcheck (DGRAMCHECK, or next to STREAMCHECK); fails if it is missing.
+dgram_setup() {
+    DGRAMCHECK=${DGRAMCHECK:-$(dirname "$STREAMCHECK")/dgramcheck}
+    [[ -x $DGRAMCHECK ]] || fail "DGRAMCHECK must name dgramcheck (tried $DGRAMCHECK)"
+}
+
+# udp_ports: sets UDP_HOSTS, UDP_PORTS, UDP_HOST and UDP_PORT from the listening line of the
+# running server (udp://1.2.3.4:N, udp://[::1]:N, udp://239.1.2.3:N%lo).
+udp_ports() {
+    local addrs addr
+    UDP_HOSTS=()
+    UDP_PORTS=()
+    mapfile -t addrs < <(grep -oE 'udp://(\[[^]]*\]|[0-9.]+):[0-9]+' <<<"$SERVER_LINE")
+    for addr in "${addrs[@]}"; do
+        [[ $addr =~ ^udp://\[?([^]]*[^]])\]?:([0-9]+)$ ]] || fail "cannot parse '$addr'"
+        UDP_HOSTS+=("${BASH_REMATCH[1]}")
+        UDP_PORTS+=("${BASH_REMATCH[2]}")
+    done
+    ((${#UDP_PORTS[@]} > 0)) || fail "no udp://ADDR:PORT in: $SERVER_LINE"
+    UDP_HOST=${UDP_HOSTS[0]}
+    UDP_PORT=${UDP_PORTS[0]}
+}
+
+# start_udp_server ARGS...: start_server ARGS (which adds --tcp 127.0.0.1:0, so the listening
+# line parses as before), then udp_ports.
+start_udp_server() {
+    start_server "$@"
+    udp_ports
+}
+
+# run_dgram SECONDS ARGS...: runs dgramcheck ARGS bounded at SECONDS, shows its output and sets
+# DGRAM_LINE to its last stdout line; returns its status (124 if it had to be killed).
+run_dgram() {
+    local limit=$1 out="$TEST_TMP/dgram.$RANDOM.out" err="$TEST_TMP/dgram.$RANDOM.err" rc=0
+    shift
+    log "dgramcheck $*"
+    run_bounded "$limit" "$out" "$err" "$DGRAMCHECK" "$@" || rc=$?
+    cat "$out"
+    cat "$err" >&2
+    DGRAM_LINE=$(tail -n 1 "$out")
+    return "$rc"
+}
+
+# dgram_field NAME: a value from DGRAM_LINE (the last run_dgram's summary).
+dgram_field() {
+    [[ $DGRAM_LINE =~ (^|[[:space:]])$1=([0-9.]+) ]] || fail "no $1= in: $DGRAM_LINE"
+    echo "${BASH_REMATCH[2]}"
+}
+
+# udp_check_totals SENT RECEIVED: after stop_server, checks an echo server's datagram totals
+# against a client that sent SENT datagrams (and nobody else) and got RECEIVED echoes back:
+# every datagram read is either echoed, dropped, truncated or a send error, the server read no
+# more than was sent and echoed no fewer than came back.
+udp_check_totals() {
+    local sent=$1 received=$2 din dout dropped trunc serr kdrops
+    din=$(total_field dgrams_in)
+    dout=$(total_field dgrams_out)
+    dropped=$(total_field dgram_dropped)
+    trunc=$(total_field dgram_truncated)
+    serr=$(total_field dgram_send_errors)
+    kdrops=$(total_field dgram_kernel_drops)
+    log "server: dgrams_in=$din dgrams_out=$dout dropped=$dropped truncated=$trunc" \
+        "send_errors=$serr kernel_drops=$kdrops; client: sent=$sent received=$received"
+    ((din + kdrops <= sent)) || fail "server read $din (+$kdrops kernel drops) > $sent sent"
+    ((din >= received)) || fail "server read $din datagrams, client received $received"
+    ((dout <= din)) || fail "server sent $dout datagrams but read only $din"
+    ((dout >= received)) || fail "server sent $dout datagrams, client received $received"
+    ((dout + dropped + trunc + serr == din)) ||
+        fail "dgrams_out $dout + dropped $dropped + truncated $trunc + send_errors $serr" \
+            "!= dgrams_in $din"
+    (($(total_field dgram_bytes_out) <= $(total_field dgram_bytes_in))) ||
+        fail "dgram_bytes_out > dgram_bytes_in"
+}
