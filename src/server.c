@@ -5,6 +5,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -173,6 +174,29 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
     fflush(stdout);
 }
 
+static uint64_t stat(const _Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* One line per worker at exit, so an uneven spread over workers shows. */
+static void print_worker(unsigned id, const struct rs_stats *st, bool udp)
+{
+    printf("ringsock: worker %u: conns %" PRIu64 ", bytes in %" PRIu64 " out %" PRIu64, id,
+           stat(&st->conns_accepted), stat(&st->bytes_in), stat(&st->bytes_out));
+    if (udp) {
+        uint64_t in = stat(&st->dgrams_in), b = stat(&st->dgram_batches_in);
+        uint64_t out = stat(&st->dgrams_out), bo = stat(&st->dgram_batches_out);
+        printf("; datagrams in %" PRIu64 " (%" PRIu64 " batches, mean %.1f) out %" PRIu64
+               " (%" PRIu64 " batches, mean %.1f), truncated %" PRIu64 ", dropped %" PRIu64
+               ", kernel drops %" PRIu64,
+               in, b, b ? (double)in / (double)b : 0.0, out, bo,
+               bo ? (double)out / (double)bo : 0.0, stat(&st->dgram_truncated),
+               stat(&st->dgram_dropped), stat(&st->dgram_kernel_drops));
+    }
+    printf("\n");
+}
+
 static bool all_done(struct worker *ws, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
@@ -278,6 +302,8 @@ int rs_server_run(const struct rs_server_opts *o)
             rs_udp_echo_free(ws[i].udp[a]);
     }
     if (ok) {
+        for (unsigned i = 0; i < started; i++)
+            print_worker(i, &ws[i].stats, o->nudp > 0);
         printf("ringsock: totals ");
         rs_stats_print(stdout, &total);
         printf("\n");
