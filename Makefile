@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CMAKE_Q := -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-.PHONY: all deps release asan tsan run test test-release test-asan test-tsan format clean
+.PHONY: all deps release asan tsan run test test-release test-asan test-tsan test-fuzz format clean
 
 all: release
 
@@ -39,7 +39,13 @@ test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
 	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose)\.|^integ\.cli$$'
 
-test: test-release test-asan test-tsan
+# The parsers under libFuzzer (clang), a short smoke run from the seed corpus.
+test-fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD)/fuzz -DRS_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD)/fuzz -j $(JOBS)
+	@cd $(BUILD)/fuzz && ctest --output-on-failure -L fuzz-smoke
+
+test: test-release test-asan test-tsan test-fuzz
 
 format:
 	@clang-format -i src/*.c include/ringsock/*.h tests/unit/*.c tests/integ/*.c tests/tools/*.c

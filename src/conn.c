@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -196,7 +197,7 @@ static void mark_dirty(struct rs_conn *c)
 
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
 {
-    if (c->closing || c->flush_close)
+    if (c->closing || c->flush_close || c->flush_shut)
         return -EPIPE;
     if (len == 0)
         return 0;
@@ -229,6 +230,15 @@ void rs_conn_close_after_flush(struct rs_conn *c)
     c->flush_close = true;
     if (c->outq.bytes == 0 && !c->send_busy)
         rs_conn_close(c);
+}
+
+void rs_conn_shutdown_after_flush(struct rs_conn *c)
+{
+    if (c->closing || c->flush_shut)
+        return;
+    c->flush_shut = true;
+    if (c->outq.bytes == 0 && !c->send_busy && !c->connecting)
+        shutdown(c->fd, SHUT_WR);
 }
 
 void rs__conn_fail(struct rs_conn *c, int err)
@@ -284,6 +294,8 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
         mark_dirty(c);
     else if (c->flush_close && !c->send_busy)
         rs_conn_close(c);
+    else if (c->flush_shut && !c->send_busy)
+        shutdown(c->fd, SHUT_WR);
 }
 
 void rs__conn_release(struct rs_conn *c)

@@ -104,6 +104,7 @@ struct rs_conn {
     bool eof;           /* the peer sent FIN */
     bool closing;       /* release as soon as nothing is in flight */
     bool flush_close;   /* close once the queue is empty */
+    bool flush_shut;    /* shutdown(SHUT_WR) once the queue is empty */
     bool close_started; /* the backend began closing (cancels sent or fd about to close) */
     bool recv_cancel;   /* a cancel for the receive is in flight (io_uring) */
     bool readable;      /* epoll: data may be waiting (edge seen, not drained) */

@@ -57,6 +57,23 @@ int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int rs_unescape_body(const char *s, char *out, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        char ch = *s;
+        if (ch == '\\' && s[1]) {
+            s++;
+            ch = *s == 'n' ? '\n' : *s == 'r' ? '\r' : *s == 't' ? '\t' : *s;
+        }
+        if (n == cap)
+            return -E2BIG;
+        out[n++] = ch;
+    }
+    *len = n;
+    return 0;
+}
+
 static unsigned cpu_count(void)
 {
     cpu_set_t set;
@@ -73,11 +90,20 @@ const char *rs_server_usage(void)
            "services:\n"
            "  echo                 send every byte back, in order (default)\n"
            "  discard              read and drop\n"
+           "  http                 HTTP/1.1 responder on the --tcp listeners\n"
            "\n"
            "options:\n"
            "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
            "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
            "                       Default: TCP and UDP on 127.0.0.1:7000\n"
+           "  --http ADDR:PORT     an HTTP/1.1 listener beside the service's (repeatable):\n"
+           "                       GET/HEAD/POST/PUT answer --body, /bytes/N answers N bytes,\n"
+           "                       /healthz answers ok; keep-alive and pipelining\n"
+           "  --body TEXT          HTTP response body (\\n, \\r, \\t escapes; default hello\\n)\n"
+           "  --body-file FILE     HTTP response body read from FILE at start\n"
+           "  --max-bytes SIZE     largest N for /bytes/N (default 1m)\n"
+           "  --header-timeout MS  a request head not finished by then gets 408 (default 10000)\n"
+           "  --keepalive-timeout MS  idle HTTP connections are closed after (default 60000)\n"
            "  --udp ADDR:PORT      serve UDP (repeatable), same address forms; a multicast\n"
            "                       group (239.1.2.3:7001, [ff02::1:2]:7001) is joined on\n"
            "                       --join-iface and served by one worker, replies unicast\n"
@@ -126,6 +152,12 @@ enum {
     OPT_UDP_QUEUE,
     OPT_UDP_RCVBUF,
     OPT_UDP_SNDBUF,
+    OPT_HTTP,
+    OPT_BODY,
+    OPT_BODY_FILE,
+    OPT_MAX_BYTES,
+    OPT_HEADER_TIMEOUT,
+    OPT_KEEPALIVE_TIMEOUT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -149,6 +181,12 @@ static const struct option long_opts[] = {
     {"udp-queue", required_argument, NULL, OPT_UDP_QUEUE},
     {"udp-rcvbuf", required_argument, NULL, OPT_UDP_RCVBUF},
     {"udp-sndbuf", required_argument, NULL, OPT_UDP_SNDBUF},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"body", required_argument, NULL, OPT_BODY},
+    {"body-file", required_argument, NULL, OPT_BODY_FILE},
+    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -176,6 +214,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->udp_buf = 65536;
     o->udp_queue = 256;
     o->udp_rcvbuf = 4 << 20;
+    memcpy(o->body, "hello\n", 6);
+    o->body_len = 6;
+    o->max_bytes = 1 << 20;
+    o->header_timeout_ms = 10000;
+    o->keepalive_timeout_ms = 60000;
     rs_loop_config_default(&o->loop);
     err[0] = '\0';
 
@@ -190,17 +233,42 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             opt >= OPT_TCP && opt <= OPT_VERSION ? long_opts[opt - OPT_TCP].name : "";
         switch (opt) {
         case OPT_TCP:
+        case OPT_HTTP:
             if (o->ntcp >= RS_MAX_ADDRS) {
-                snprintf(err, errlen, "too many --tcp addresses (at most %d)", RS_MAX_ADDRS);
+                snprintf(err, errlen, "too many --tcp/--http addresses (at most %d)", RS_MAX_ADDRS);
                 return -EINVAL;
             }
             if (rs_addr_parse(optarg, &o->tcp[o->ntcp]) < 0) {
                 snprintf(err, errlen,
-                         "invalid --tcp address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)",
+                         "invalid --%s address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)", name,
                          optarg);
                 return -EINVAL;
             }
-            o->ntcp++;
+            o->tcp_http[o->ntcp++] = opt == OPT_HTTP;
+            break;
+        case OPT_BODY:
+            if (rs_unescape_body(optarg, o->body, sizeof(o->body), &o->body_len) < 0) {
+                snprintf(err, errlen, "--body is longer than %zu bytes (use --body-file)",
+                         sizeof(o->body));
+                return -EINVAL;
+            }
+            break;
+        case OPT_BODY_FILE:
+            o->body_file = optarg;
+            break;
+        case OPT_MAX_BYTES:
+            if ((e = rs_parse_size(optarg, 0, 1ull << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_bytes = v;
+            break;
+        case OPT_HEADER_TIMEOUT:
+        case OPT_KEEPALIVE_TIMEOUT:
+            if ((e = rs_parse_size(optarg, 1, 86400000, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_HEADER_TIMEOUT)
+                o->header_timeout_ms = v;
+            else
+                o->keepalive_timeout_ms = v;
             break;
         case OPT_UDP:
             if (o->nudp >= RS_MAX_ADDRS) {
@@ -318,13 +386,28 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             o->service = RS_SVC_ECHO;
         else if (strcmp(arg, "discard") == 0)
             o->service = RS_SVC_DISCARD;
+        else if (strcmp(arg, "http") == 0)
+            o->service = RS_SVC_HTTP;
         else {
-            snprintf(err, errlen, "unknown service '%s' (want echo or discard)", arg);
+            snprintf(err, errlen, "unknown service '%s' (want echo, discard or http)", arg);
             return -EINVAL;
         }
         if (optind + 1 < argc) {
             snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
             return -EINVAL;
+        }
+    }
+    if (o->service == RS_SVC_HTTP) {
+        for (unsigned i = 0; i < o->ntcp; i++)
+            o->tcp_http[i] = true;
+        if (o->nudp) {
+            snprintf(err, errlen, "the http service has no UDP side (use echo with --http)");
+            return -EINVAL;
+        }
+        if (o->ntcp == 0) {
+            rs_addr_parse("127.0.0.1:8080", &o->tcp[0]);
+            o->tcp_http[0] = true;
+            o->ntcp = 1;
         }
     }
     if (o->ntcp == 0 && o->nudp == 0) {

@@ -29,6 +29,8 @@ struct worker {
     int fds[RS_MAX_ADDRS];
     int ufds[RS_MAX_ADDRS];
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
+    const struct rs_http_config *http_cfg;
+    struct http_worker *http;
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -72,8 +74,20 @@ static void *worker_main(void *p)
         goto out_report;
     }
     rs_accept_fn fn = o->service == RS_SVC_DISCARD ? rs_discard_accept : rs_echo_accept;
+    for (unsigned i = 0; i < o->ntcp && !w->http; i++) {
+        if (!o->tcp_http[i])
+            continue;
+        w->http = rs_http_worker_new(w->loop, w->http_cfg, &w->stats);
+        if (!w->http) {
+            w->init_err = -ENOMEM;
+            goto out_report;
+        }
+    }
     for (unsigned i = 0; i < o->ntcp; i++) {
-        err = rs_loop_listen(w->loop, w->fds[i], fn, NULL);
+        if (o->tcp_http[i])
+            err = rs_loop_listen(w->loop, w->fds[i], rs_http_accept, w->http);
+        else
+            err = rs_loop_listen(w->loop, w->fds[i], fn, NULL);
         if (err < 0) {
             w->init_err = err;
             goto out_report;
@@ -162,9 +176,11 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
                             enum rs_backend_kind kind, const char *features, const char *why)
 {
     char buf[RS_ADDR_STRLEN];
-    printf("ringsock: %s listening on", o->service == RS_SVC_DISCARD ? "discard" : "echo");
+    static const char *const names[] = {"echo", "discard", "http"};
+    printf("ringsock: %s listening on", names[o->service]);
     for (unsigned a = 0; a < o->ntcp; a++)
-        printf(" tcp://%s", rs_addr_format(&bound[a], buf, sizeof(buf)));
+        printf(" %s://%s", o->tcp_http[a] ? "http" : "tcp",
+               rs_addr_format(&bound[a], buf, sizeof(buf)));
     for (unsigned a = 0; a < o->nudp; a++)
         printf(" udp://%s%s%s", rs_addr_format(&bound[RS_MAX_ADDRS + a], buf, sizeof(buf)),
                rs_addr_is_multicast(&o->udp[a]) ? "%" : "",
@@ -172,6 +188,51 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
     printf(" (%u thread%s, backend %s: %s)\n", o->threads, o->threads == 1 ? "" : "s",
            rs_backend_name(kind), why[0] ? why : features);
     fflush(stdout);
+}
+
+/* Reads a whole file (at most 64 MiB). Returns 0 or -errno. */
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int err = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= (64u << 20)) {
+                err = -EFBIG;
+                break;
+            }
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = rs_malloc(ncap);
+            if (!nb) {
+                err = -ENOMEM;
+                break;
+            }
+            if (n)
+                memcpy(nb, buf, n);
+            rs_free(buf);
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            if (ferror(f))
+                err = -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (err < 0) {
+        rs_free(buf);
+        return err;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
 }
 
 static uint64_t stat(const _Atomic uint64_t *v)
@@ -184,6 +245,9 @@ static void print_worker(unsigned id, const struct rs_stats *st, bool udp)
 {
     printf("ringsock: worker %u: conns %" PRIu64 ", bytes in %" PRIu64 " out %" PRIu64, id,
            stat(&st->conns_accepted), stat(&st->bytes_in), stat(&st->bytes_out));
+    if (stat(&st->http_requests) || stat(&st->http_errors))
+        printf("; http requests %" PRIu64 ", errors %" PRIu64 ", timeouts %" PRIu64,
+               stat(&st->http_requests), stat(&st->http_errors), stat(&st->http_timeouts));
     if (udp) {
         uint64_t in = stat(&st->dgrams_in), b = stat(&st->dgram_batches_in);
         uint64_t out = stat(&st->dgrams_out), bo = stat(&st->dgram_batches_out);
@@ -213,9 +277,28 @@ int rs_server_run(const struct rs_server_opts *o)
     struct rs_addr bound[2 * RS_MAX_ADDRS]; /* TCP, then UDP */
     struct startup st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
+    struct rs_http_config http_cfg = {
+        .body = o->body,
+        .body_len = o->body_len,
+        .max_bytes = o->max_bytes,
+        .header_timeout_ms = o->header_timeout_ms,
+        .keepalive_timeout_ms = o->keepalive_timeout_ms,
+    };
+    rs_http_limits_default(&http_cfg.limits);
+    char *body_file = NULL;
+    if (o->body_file) {
+        int err = read_file(o->body_file, &body_file, &http_cfg.body_len);
+        if (err < 0) {
+            rs_log_error("cannot read --body-file %s: %s", o->body_file, strerror(-err));
+            return 1;
+        }
+        http_cfg.body = body_file;
+    }
+
     int kind = rs_backend_choose(o->backend, o->loop.uring_no_multishot, why, sizeof(why));
     if (kind < 0) {
         rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
+        rs_free(body_file);
         return 1;
     }
 
@@ -231,6 +314,7 @@ int rs_server_run(const struct rs_server_opts *o)
         ws[i].opts = o;
         ws[i].cfg = o->loop;
         ws[i].cfg.backend = (enum rs_backend_kind)kind;
+        ws[i].http_cfg = &http_cfg;
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             ws[i].fds[a] = ws[i].ufds[a] = -1;
         args[i].w = &ws[i];
@@ -298,6 +382,7 @@ int rs_server_run(const struct rs_server_opts *o)
         }
         rs_stats_sum(&total, &ws[i].stats);
         rs_loop_free(ws[i].loop);
+        rs_http_worker_free(ws[i].http);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             rs_udp_echo_free(ws[i].udp[a]);
     }
@@ -321,5 +406,6 @@ out_close_fds:
 out_free:
     rs_free(args);
     rs_free(ws);
+    rs_free(body_file);
     return rc;
 }

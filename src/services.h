@@ -4,11 +4,31 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ringsock/http_parse.h"
 #include "ringsock/loop.h"
 
 /* Accept callbacks: each sets the connection's service. */
 void rs_echo_accept(struct rs_conn *c, void *arg);
 void rs_discard_accept(struct rs_conn *c, void *arg);
+
+/* HTTP/1.1 responder; the configuration is shared read-only by every worker. */
+struct rs_http_config {
+    const char *body; /* fixed response body */
+    size_t body_len;
+    size_t max_bytes; /* cap for /bytes/N */
+    uint64_t header_timeout_ms;
+    uint64_t keepalive_timeout_ms;
+    struct rs_http_limits limits;
+};
+
+struct http_worker;
+struct rs_stats;
+/* Per-worker responder state (Date header, timeouts, connection pool). NULL on no memory. */
+struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
+                                       struct rs_stats *stats);
+void rs_http_worker_free(struct http_worker *w);
+/* Accept callback; arg is the worker's struct http_worker. */
+void rs_http_accept(struct rs_conn *c, void *arg);
 
 /* Batched datagram echo (or discard) on one non-blocking UDP socket of one worker. */
 struct rs_udp_config {

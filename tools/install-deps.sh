@@ -2,7 +2,8 @@
 # Installs the Debian packages ringsock needs to build and test, if any are missing.
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq util-linux procps
+PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq curl wrk bc clang libclang-rt-14-dev
+      util-linux procps
       iproute2)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -109,6 +109,10 @@ struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len);
 /* Closes once every queued byte has been sent (graceful); the peer then sees EOF. */
 void rs_conn_close_after_flush(struct rs_conn *c);
+/* Sends FIN once every queued byte has been sent, and goes on receiving: for a lingering close
+ * (an error answer must not be lost to a reset because the peer was still sending). The
+ * service closes later, on EOF or a timeout of its own. */
+void rs_conn_shutdown_after_flush(struct rs_conn *c);
 /* Closes now, dropping whatever is queued. */
 void rs_conn_close(struct rs_conn *c);
 

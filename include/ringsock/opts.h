@@ -12,12 +12,20 @@
 enum rs_service_kind {
     RS_SVC_ECHO,
     RS_SVC_DISCARD,
+    RS_SVC_HTTP,
 };
 
 struct rs_server_opts {
     enum rs_service_kind service;
     struct rs_addr tcp[RS_MAX_ADDRS];
+    bool tcp_http[RS_MAX_ADDRS]; /* given with --http: served by the HTTP responder */
     unsigned ntcp;
+    char body[4096]; /* --body, escapes (\n \r \t \\) decoded */
+    size_t body_len;
+    const char *body_file; /* --body-file, read at start */
+    uint64_t max_bytes;    /* cap for /bytes/N */
+    uint64_t header_timeout_ms;
+    uint64_t keepalive_timeout_ms;
     struct rs_addr udp[RS_MAX_ADDRS];
     unsigned nudp;
     uint32_t udp_batch; /* datagrams per recvmmsg/sendmmsg */
@@ -41,6 +49,9 @@ enum rs_opts_result {
 /* Parses a size with an optional binary suffix (k, m, g; "64k" = 65536) into [min, max].
  * Returns 0 or -EINVAL (malformed) / -ERANGE (out of bounds). */
 int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Decodes \n, \r, \t and \\ (any other \x is x) into out. Returns 0 or -E2BIG. */
+int rs_unescape_body(const char *s, char *out, size_t cap, size_t *len);
 
 /* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
  * -EINVAL with a one-line reason in err. Defaults: echo on TCP and UDP 127.0.0.1:7000 (when

@@ -29,7 +29,10 @@
     X(dgram_truncated)                                                                             \
     X(dgram_dropped)                                                                               \
     X(dgram_kernel_drops)                                                                          \
-    X(dgram_send_errors)
+    X(dgram_send_errors)                                                                           \
+    X(http_requests)                                                                               \
+    X(http_errors)                                                                                 \
+    X(http_timeouts)
 
 struct rs_stats {
 #define RS_STATS_DECL(name) _Atomic uint64_t name;

@@ -1,0 +1,440 @@
+/* HTTP/1.1 responder: a fixed body (--body, --body-file), N bytes for /bytes/N (up to
+ * --max-bytes), "ok" on /healthz, HEAD without a body, always Content-Length, a Date header
+ * refreshed once a second per worker, and Server: ringsock/VERSION. Keep-alive by default for
+ * HTTP/1.1, close for HTTP/1.0 unless it asks; pipelined requests are answered in order, many
+ * per read and many responses per send. Requests are parsed straight out of the receive data;
+ * only a head split across reads is buffered (at most max_head), and an idle connection holds
+ * no buffer. Bad input gets 400/414/431/501/505 and the connection is closed; a head not
+ * finished within --header-timeout gets 408; an idle keep-alive connection is closed after
+ * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ringsock/alloc.h"
+#include "ringsock/http_parse.h"
+#include "ringsock/log.h"
+#include "services.h"
+
+#define HTTP_FILL      65536
+#define HTTP_LINGER_NS 2000000000ull /* how long a lingering close reads before closing */
+
+struct http_conn {
+    struct rs_conn *c;
+    struct http_worker *w;
+    char *in; /* buffered partial head, NULL when there is none */
+    size_t in_len;
+    size_t last_len;    /* parser hint: bytes of in already scanned */
+    uint64_t body_left; /* Content-Length bytes of a request body still to skip */
+    bool in_chunked;    /* skipping a chunked request body */
+    bool closing;       /* answered with an error or Connection: close: ignore the rest */
+    struct rs_http_chunked chunked;
+    uint64_t last_ns;   /* last bytes received */
+    uint64_t head_ns;   /* when the pending partial head started, 0 if none */
+    uint64_t linger_ns; /* lingering close started: input is read and dropped until EOF */
+    struct http_conn *prev, *next; /* live list (timeouts) or free list */
+};
+
+struct http_worker {
+    const struct rs_http_config *cfg;
+    struct rs_loop *loop;
+    struct rs_stats *stats;
+    char date[64]; /* "Date: ...\r\n" */
+    size_t date_len;
+    time_t date_sec;
+    struct rs_timer tick;
+    struct http_conn *live;
+    struct http_conn *free;
+    char fill[HTTP_FILL];
+};
+
+static void update_date(struct http_worker *w)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now == w->date_sec)
+        return;
+    w->date_sec = now;
+    gmtime_r(&now, &tm);
+    w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+/* Queues one response: head, then len bytes of body (unless head_only). */
+static void respond(struct http_conn *hc, int status, bool keep_alive, bool http10,
+                    const char *body, size_t len, bool head_only, bool repeat_fill)
+{
+    struct http_worker *w = hc->w;
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
+                     "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), (int)w->date_len, w->date, len,
+                     status == 405 ? "Allow: GET, HEAD, POST, PUT\r\n" : "",
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10    ? "Connection: keep-alive\r\n"
+                                 : "");
+    if (rs_conn_send(hc->c, head, (size_t)n) < 0)
+        return;
+    if (head_only)
+        return;
+    if (!repeat_fill) {
+        rs_conn_send(hc->c, body, len);
+        return;
+    }
+    while (len > 0) {
+        size_t k = len < HTTP_FILL ? len : HTTP_FILL;
+        if (rs_conn_send(hc->c, w->fill, k) < 0)
+            return;
+        len -= k;
+    }
+}
+
+/* The last answer is queued: send it, then FIN, then read and drop what the peer still sends
+ * until it closes or the linger time passes (nginx's lingering close). Closing at once would
+ * turn the peer's unread request bytes into a reset that destroys the answer on its side. */
+static void linger(struct http_conn *hc)
+{
+    hc->closing = true;
+    hc->linger_ns = rs_now_ns();
+    rs_conn_shutdown_after_flush(hc->c);
+}
+
+/* An error answer, then a lingering close; the rest of the input is ignored. */
+static void respond_error(struct http_conn *hc, int status)
+{
+    char body[96];
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+    RS_STAT_INC(hc->w->stats, http_errors);
+    respond(hc, status, false, false, body, (size_t)n, false, false);
+    linger(hc);
+}
+
+static bool method_is(const struct rs_http_request *r, const char *m)
+{
+    size_t n = strlen(m);
+    return r->method_len == n && memcmp(r->method, m, n) == 0;
+}
+
+static bool target_is(const struct rs_http_request *r, const char *path, size_t *qlen)
+{
+    size_t n = strlen(path);
+    if (r->target_len < n || memcmp(r->target, path, n) != 0)
+        return false;
+    *qlen = r->target_len - n;
+    return *qlen == 0 || r->target[n] == '?';
+}
+
+/* Answers one parsed request. */
+static void handle(struct http_conn *hc, const struct rs_http_request *r)
+{
+    const struct rs_http_config *cfg = hc->w->cfg;
+    bool head = method_is(r, "HEAD");
+    bool ka = r->keep_alive;
+    bool h10 = r->minor == 0;
+    size_t q;
+
+    RS_STAT_INC(hc->w->stats, http_requests);
+    if (!head && !method_is(r, "GET") && !method_is(r, "POST") && !method_is(r, "PUT")) {
+        static const char msg[] = "405 Method Not Allowed\n";
+        respond(hc, 405, ka, h10, msg, sizeof(msg) - 1, false, false);
+    } else if (target_is(r, "/healthz", &q)) {
+        respond(hc, 200, ka, h10, "ok\n", 3, head, false);
+    } else if (r->target_len > 7 && memcmp(r->target, "/bytes/", 7) == 0) {
+        uint64_t n = 0;
+        size_t i = 7;
+        for (;
+             i < r->target_len && r->target[i] >= '0' && r->target[i] <= '9' && n <= cfg->max_bytes;
+             i++)
+            n = n * 10 + (uint64_t)(r->target[i] - '0');
+        if (i == 7 || (i < r->target_len && r->target[i] != '?') || n > cfg->max_bytes) {
+            char msg[128];
+            int len =
+                snprintf(msg, sizeof(msg), "/bytes/N takes 0..%zu (--max-bytes)\n", cfg->max_bytes);
+            respond(hc, 400, ka, h10, msg, (size_t)len, head, false);
+        } else {
+            respond(hc, 200, ka, h10, NULL, n, head, true);
+        }
+    } else {
+        respond(hc, 200, ka, h10, cfg->body, cfg->body_len, head, false);
+    }
+    if (!ka)
+        linger(hc);
+}
+
+/* Skips request body bytes at p; returns how many were used. */
+static size_t skip_body(struct http_conn *hc, const char *p, size_t len)
+{
+    if (hc->body_left > 0) {
+        size_t k = len < hc->body_left ? len : (size_t)hc->body_left;
+        hc->body_left -= k;
+        return k;
+    }
+    if (hc->in_chunked) {
+        uint64_t data;
+        int64_t used = rs_http_chunked_feed(&hc->chunked, p, len, &data);
+        if (used < 0) {
+            respond_error(hc, used == RS_HTTP_TOO_LARGE ? 431 : 400);
+            return len;
+        }
+        if (hc->chunked.done)
+            hc->in_chunked = false;
+        return (size_t)used;
+    }
+    return 0;
+}
+
+/* Parses and answers what it can at p; returns the bytes used (the rest is a partial head). */
+static size_t process(struct http_conn *hc, const char *p, size_t len, size_t last_len)
+{
+    const struct rs_http_config *cfg = hc->w->cfg;
+    /* The parser fills at most limits.max_headers entries: the default, fixed in the config. */
+    struct rs_http_header hdrs[RS_HTTP_MAX_HEADERS_DEFAULT];
+    _Static_assert(RS_HTTP_MAX_HEADERS_DEFAULT == 64, "hdrs must hold limits.max_headers");
+    size_t off = 0;
+
+    while (off < len && !hc->closing) {
+        if (hc->body_left || hc->in_chunked) {
+            off += skip_body(hc, p + off, len - off);
+            last_len = 0;
+            continue;
+        }
+        struct rs_http_request r;
+        int n = rs_http_parse_request(p + off, len - off, last_len, &cfg->limits, &r, hdrs);
+        if (n == RS_HTTP_INCOMPLETE)
+            break;
+        last_len = 0;
+        if (n < 0) {
+            respond_error(hc, -n);
+            return len;
+        }
+        off += (size_t)n;
+        if (r.expect_continue && (r.content_length > 0 || r.chunked)) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            rs_conn_send(hc->c, cont, sizeof(cont) - 1);
+        }
+        handle(hc, &r);
+        if (r.content_length > 0)
+            hc->body_left = (uint64_t)r.content_length;
+        else if (r.chunked) {
+            hc->in_chunked = true;
+            rs_http_chunked_init(&hc->chunked);
+        }
+    }
+    return off;
+}
+
+static void http_on_data(struct rs_conn *c, const void *data, size_t len)
+{
+    struct http_conn *hc = rs_conn_udata(c);
+    const struct rs_http_config *cfg = hc->w->cfg;
+    const char *p = data;
+    uint64_t now = rs_now_ns();
+
+    hc->last_ns = now;
+    if (hc->closing)
+        return;
+    while (len > 0 && !hc->closing) {
+        if (hc->in_len == 0) {
+            /* Zero copy: parse the loop's buffer; keep only a trailing partial head. */
+            size_t used = process(hc, p, len, 0);
+            p += used;
+            len -= used;
+            if (len == 0 || hc->closing)
+                break;
+            if (len >= cfg->limits.max_head) {
+                respond_error(hc, 431);
+                break;
+            }
+            hc->in = rs_malloc(cfg->limits.max_head);
+            if (!hc->in) {
+                rs_conn_close(c);
+                return;
+            }
+            memcpy(hc->in, p, len);
+            hc->in_len = len;
+            hc->last_len = len; /* scanned already, found incomplete */
+            hc->head_ns = now;
+            break;
+        }
+        /* A head continues from an earlier read: add what fits, parse, shift what is left. */
+        size_t room = cfg->limits.max_head - hc->in_len;
+        size_t k = len < room ? len : room;
+        memcpy(hc->in + hc->in_len, p, k);
+        hc->in_len += k;
+        p += k;
+        len -= k;
+        size_t used = process(hc, hc->in, hc->in_len, hc->last_len);
+        if (hc->closing)
+            break;
+        if (used == 0) {
+            if (hc->in_len == cfg->limits.max_head) {
+                respond_error(hc, 431);
+                break;
+            }
+            hc->last_len = hc->in_len; /* scanned: the next parse starts from here */
+            continue;
+        }
+        hc->in_len -= used;
+        hc->last_len = 0;
+        if (hc->in_len == 0) {
+            rs_free(hc->in); /* an idle connection holds no buffer */
+            hc->in = NULL;
+            hc->head_ns = 0;
+        } else {
+            memmove(hc->in, hc->in + used, hc->in_len);
+            hc->head_ns = now;
+        }
+    }
+}
+
+static void list_remove(struct http_conn **head, struct http_conn *hc)
+{
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        *head = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    hc->prev = hc->next = NULL;
+}
+
+static void list_push(struct http_conn **head, struct http_conn *hc)
+{
+    hc->prev = NULL;
+    hc->next = *head;
+    if (*head)
+        (*head)->prev = hc;
+    *head = hc;
+}
+
+static void http_on_eof(struct rs_conn *c)
+{
+    /* Whether lingering or not, what is owed is sent before the close (the peer's FIN may
+     * come in the same read as its last request). */
+    (void)rs_conn_udata(c);
+    rs_conn_close_after_flush(c);
+}
+
+static void http_on_close(struct rs_conn *c, int err)
+{
+    struct http_conn *hc = rs_conn_udata(c);
+    (void)err;
+    struct http_worker *w = hc->w;
+    list_remove(&w->live, hc);
+    rs_free(hc->in);
+    memset(hc, 0, sizeof(*hc));
+    hc->w = w;
+    list_push(&w->free, hc);
+}
+
+static const struct rs_conn_ops http_ops = {
+    .on_data = http_on_data,
+    .on_eof = http_on_eof,
+    .on_close = http_on_close,
+};
+
+void rs_http_accept(struct rs_conn *c, void *arg)
+{
+    struct http_worker *w = arg;
+    struct http_conn *hc = w->free;
+    if (hc) {
+        list_remove(&w->free, hc);
+    } else {
+        hc = rs_calloc(1, sizeof(*hc));
+        if (!hc) {
+            rs_conn_close(c);
+            return;
+        }
+    }
+    hc->w = w;
+    hc->c = c;
+    hc->last_ns = rs_now_ns();
+    list_push(&w->live, hc);
+    rs_conn_set_ops(c, &http_ops, hc);
+}
+
+/* Once a second: the Date header, and timeouts (slow heads, idle keep-alive connections). */
+static void http_tick(struct rs_timer *t, void *arg)
+{
+    struct http_worker *w = arg;
+    const struct rs_http_config *cfg = w->cfg;
+    uint64_t now = rs_now_ns();
+    (void)t;
+    update_date(w);
+    for (struct http_conn *hc = w->live; hc; hc = hc->next) {
+        if (hc->linger_ns) {
+            if (now - hc->linger_ns > HTTP_LINGER_NS)
+                rs_conn_close(hc->c);
+            continue;
+        }
+        if (hc->closing)
+            continue;
+        if (hc->head_ns && now - hc->head_ns > cfg->header_timeout_ms * 1000000ull) {
+            RS_STAT_INC(w->stats, http_timeouts);
+            respond_error(hc, 408);
+        } else if (!hc->head_ns && now - hc->last_ns > cfg->keepalive_timeout_ms * 1000000ull) {
+            RS_STAT_INC(w->stats, http_timeouts);
+            hc->closing = true;
+            rs_conn_close(hc->c); /* idle between requests: nothing is owed */
+        }
+    }
+    rs_loop_timer_arm(w->loop, &w->tick, 1000);
+}
+
+struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
+                                       struct rs_stats *stats)
+{
+    struct http_worker *w = rs_calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->cfg = cfg;
+    w->loop = l;
+    w->stats = stats;
+    memset(w->fill, 'x', sizeof(w->fill));
+    update_date(w);
+    rs_timer_init(&w->tick, http_tick, w);
+    rs_loop_timer_arm(l, &w->tick, 1000);
+    return w;
+}
+
+void rs_http_worker_free(struct http_worker *w)
+{
+    if (!w)
+        return;
+    while (w->free) {
+        struct http_conn *hc = w->free;
+        w->free = hc->next;
+        rs_free(hc);
+    }
+    rs_free(w);
+}
