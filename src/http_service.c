@@ -31,9 +31,17 @@ struct http_conn {
     bool in_chunked;    /* skipping a chunked request body */
     bool closing;       /* answered with an error or Connection: close: ignore the rest */
     struct rs_http_chunked chunked;
-    uint64_t last_ns;   /* last bytes received */
-    uint64_t head_ns;   /* when the pending partial head started, 0 if none */
-    uint64_t linger_ns; /* lingering close started: input is read and dropped until EOF */
+    uint64_t last_ns;       /* last bytes received */
+    uint64_t head_ns;       /* when the pending partial head started, 0 if none */
+    uint64_t linger_ns;     /* lingering close started: input is read and dropped until EOF */
+    uint64_t body_seen;     /* bytes of the current request body so far */
+    struct answer *pending; /* decided at the head, sent once the body has been read */
+    struct answer {
+        int status;
+        const char *body;
+        size_t len;
+        bool head_only, repeat_fill, keep_alive, http10;
+    } ans;
     struct http_conn *prev, *next; /* live list (timeouts) or free list */
 };
 
@@ -76,6 +84,8 @@ static const char *reason(int status)
         return "Method Not Allowed";
     case 408:
         return "Request Timeout";
+    case 413:
+        return "Content Too Large";
     case 414:
         return "URI Too Long";
     case 431:
@@ -99,7 +109,7 @@ static void respond(struct http_conn *hc, int status, bool keep_alive, bool http
                      "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
                      "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
                      status, reason(status), (int)w->date_len, w->date, len,
-                     status == 405 ? "Allow: GET, HEAD, POST, PUT\r\n" : "",
+                     status == 405 ? "Allow: GET, HEAD, POST\r\n" : "",
                      !keep_alive ? "Connection: close\r\n"
                      : http10    ? "Connection: keep-alive\r\n"
                                  : "");
@@ -135,6 +145,10 @@ static void respond_error(struct http_conn *hc, int status)
     char body[96];
     int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
     RS_STAT_INC(hc->w->stats, http_errors);
+    if (status < 500)
+        RS_STAT_INC(hc->w->stats, http_4xx);
+    else
+        RS_STAT_INC(hc->w->stats, http_5xx);
     respond(hc, status, false, false, body, (size_t)n, false, false);
     linger(hc);
 }
@@ -154,21 +168,47 @@ static bool target_is(const struct rs_http_request *r, const char *path, size_t 
     return *qlen == 0 || r->target[n] == '?';
 }
 
-/* Answers one parsed request. */
-static void handle(struct http_conn *hc, const struct rs_http_request *r)
+/* Sends a decided answer, then closes (lingering) if the connection does not go on. */
+static void send_answer(struct http_conn *hc, const struct answer *a)
+{
+    struct rs_stats *st = hc->w->stats;
+    if (a->status < 300)
+        RS_STAT_INC(st, http_2xx);
+    else if (a->status < 500)
+        RS_STAT_INC(st, http_4xx);
+    else
+        RS_STAT_INC(st, http_5xx);
+    respond(hc, a->status, a->keep_alive, a->http10, a->body, a->len, a->head_only, a->repeat_fill);
+    if (!a->keep_alive)
+        linger(hc);
+}
+
+/* Decides the answer to one parsed request (sent now, or after its body). Returns false if
+ * the request was refused (an error answer is on its way and the connection closes). */
+static bool decide(struct http_conn *hc, const struct rs_http_request *r, struct answer *a)
 {
     const struct rs_http_config *cfg = hc->w->cfg;
-    bool head = method_is(r, "HEAD");
-    bool ka = r->keep_alive;
-    bool h10 = r->minor == 0;
     size_t q;
 
     RS_STAT_INC(hc->w->stats, http_requests);
-    if (!head && !method_is(r, "GET") && !method_is(r, "POST") && !method_is(r, "PUT")) {
-        static const char msg[] = "405 Method Not Allowed\n";
-        respond(hc, 405, ka, h10, msg, sizeof(msg) - 1, false, false);
-    } else if (target_is(r, "/healthz", &q)) {
-        respond(hc, 200, ka, h10, "ok\n", 3, head, false);
+    memset(a, 0, sizeof(*a));
+    a->keep_alive = r->keep_alive;
+    a->http10 = r->minor == 0;
+    a->head_only = method_is(r, "HEAD");
+    if (!a->head_only && !method_is(r, "GET") && !method_is(r, "POST")) {
+        RS_STAT_INC(hc->w->stats, http_err_405);
+        respond_error(hc, 405);
+        return false;
+    }
+    if (r->content_length > 0 && (uint64_t)r->content_length > cfg->max_body) {
+        RS_STAT_INC(hc->w->stats, http_err_413);
+        respond_error(hc, 413);
+        return false;
+    }
+    a->status = 200;
+    if (target_is(r, "/healthz", &q)) {
+        a->body = "ok\n";
+        a->len = 3;
     } else if (r->target_len > 7 && memcmp(r->target, "/bytes/", 7) == 0) {
         uint64_t n = 0;
         size_t i = 7;
@@ -177,18 +217,48 @@ static void handle(struct http_conn *hc, const struct rs_http_request *r)
              i++)
             n = n * 10 + (uint64_t)(r->target[i] - '0');
         if (i == 7 || (i < r->target_len && r->target[i] != '?') || n > cfg->max_bytes) {
-            char msg[128];
-            int len =
-                snprintf(msg, sizeof(msg), "/bytes/N takes 0..%zu (--max-bytes)\n", cfg->max_bytes);
-            respond(hc, 400, ka, h10, msg, (size_t)len, head, false);
+            a->status = 400; /* answered, but the connection goes on */
+            a->body = "/bytes/N takes 0..--max-bytes\n";
+            a->len = strlen(a->body);
         } else {
-            respond(hc, 200, ka, h10, NULL, n, head, true);
+            a->len = n;
+            a->repeat_fill = true;
         }
     } else {
-        respond(hc, 200, ka, h10, cfg->body, cfg->body_len, head, false);
+        a->body = cfg->body;
+        a->len = cfg->body_len;
     }
-    if (!ka)
-        linger(hc);
+    return true;
+}
+
+/* The request body has been read: its answer goes out. */
+static void body_done(struct http_conn *hc)
+{
+    if (hc->pending) {
+        hc->pending = NULL;
+        send_answer(hc, &hc->ans);
+    }
+}
+
+static void count_parse_error(struct rs_stats *st, int status)
+{
+    switch (status) {
+    case 414:
+        RS_STAT_INC(st, http_err_414);
+        break;
+    case 431:
+        RS_STAT_INC(st, http_err_431);
+        break;
+    case 501:
+        RS_STAT_INC(st, http_err_501);
+        break;
+    case 505:
+        RS_STAT_INC(st, http_err_505);
+        break;
+    default:
+        RS_STAT_INC(st, http_err_400);
+        break;
+    }
 }
 
 /* Skips request body bytes at p; returns how many were used. */
@@ -197,17 +267,30 @@ static size_t skip_body(struct http_conn *hc, const char *p, size_t len)
     if (hc->body_left > 0) {
         size_t k = len < hc->body_left ? len : (size_t)hc->body_left;
         hc->body_left -= k;
+        if (hc->body_left == 0)
+            body_done(hc);
         return k;
     }
     if (hc->in_chunked) {
         uint64_t data;
         int64_t used = rs_http_chunked_feed(&hc->chunked, p, len, &data);
         if (used < 0) {
+            hc->pending = NULL;
+            RS_STAT_INC(hc->w->stats, http_err_400);
             respond_error(hc, used == RS_HTTP_TOO_LARGE ? 431 : 400);
             return len;
         }
-        if (hc->chunked.done)
+        hc->body_seen += data;
+        if (hc->body_seen > hc->w->cfg->max_body) {
+            hc->pending = NULL;
+            RS_STAT_INC(hc->w->stats, http_err_413);
+            respond_error(hc, 413);
+            return len;
+        }
+        if (hc->chunked.done) {
             hc->in_chunked = false;
+            body_done(hc);
+        }
         return (size_t)used;
     }
     return 0;
@@ -234,18 +317,28 @@ static size_t process(struct http_conn *hc, const char *p, size_t len, size_t la
             break;
         last_len = 0;
         if (n < 0) {
+            count_parse_error(hc->w->stats, -n);
             respond_error(hc, -n);
             return len;
         }
         off += (size_t)n;
-        if (r.expect_continue && (r.content_length > 0 || r.chunked)) {
+        if (!decide(hc, &r, &hc->ans))
+            return len; /* refused: nothing after it is ever answered */
+        if (r.content_length <= 0 && !r.chunked) {
+            send_answer(hc, &hc->ans);
+            continue;
+        }
+        /* A body follows: the answer waits until it has been read (and found within
+         * --max-body); 100-continue first if the client waits for it. */
+        if (r.expect_continue) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
             rs_conn_send(hc->c, cont, sizeof(cont) - 1);
         }
-        handle(hc, &r);
-        if (r.content_length > 0)
+        hc->pending = &hc->ans;
+        hc->body_seen = 0;
+        if (r.content_length > 0) {
             hc->body_left = (uint64_t)r.content_length;
-        else if (r.chunked) {
+        } else {
             hc->in_chunked = true;
             rs_http_chunked_init(&hc->chunked);
         }
@@ -272,6 +365,7 @@ static void http_on_data(struct rs_conn *c, const void *data, size_t len)
             if (len == 0 || hc->closing)
                 break;
             if (len >= cfg->limits.max_head) {
+                RS_STAT_INC(hc->w->stats, http_err_431);
                 respond_error(hc, 431);
                 break;
             }
@@ -298,6 +392,7 @@ static void http_on_data(struct rs_conn *c, const void *data, size_t len)
             break;
         if (used == 0) {
             if (hc->in_len == cfg->limits.max_head) {
+                RS_STAT_INC(hc->w->stats, http_err_431);
                 respond_error(hc, 431);
                 break;
             }

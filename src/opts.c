@@ -97,11 +97,12 @@ const char *rs_server_usage(void)
            "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
            "                       Default: TCP and UDP on 127.0.0.1:7000\n"
            "  --http ADDR:PORT     an HTTP/1.1 listener beside the service's (repeatable):\n"
-           "                       GET/HEAD/POST/PUT answer --body, /bytes/N answers N bytes,\n"
+           "                       GET/HEAD/POST answer --body, /bytes/N answers N bytes,\n"
            "                       /healthz answers ok; keep-alive and pipelining\n"
            "  --body TEXT          HTTP response body (\\n, \\r, \\t escapes; default hello\\n)\n"
            "  --body-file FILE     HTTP response body read from FILE at start\n"
            "  --max-bytes SIZE     largest N for /bytes/N (default 1m)\n"
+           "  --max-body SIZE      larger request bodies get 413 (default 1m)\n"
            "  --header-timeout MS  a request head not finished by then gets 408 (default 10000)\n"
            "  --keepalive-timeout MS  idle HTTP connections are closed after (default 60000)\n"
            "  --udp ADDR:PORT      serve UDP (repeatable), same address forms; a multicast\n"
@@ -157,6 +158,7 @@ enum {
     OPT_BODY_FILE,
     OPT_MAX_BYTES,
     OPT_HEADER_TIMEOUT,
+    OPT_MAX_BODY,
     OPT_KEEPALIVE_TIMEOUT,
     OPT_HELP,
     OPT_VERSION,
@@ -186,6 +188,7 @@ static const struct option long_opts[] = {
     {"body-file", required_argument, NULL, OPT_BODY_FILE},
     {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
     {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -217,6 +220,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     memcpy(o->body, "hello\n", 6);
     o->body_len = 6;
     o->max_bytes = 1 << 20;
+    o->max_body = 1 << 20;
     o->header_timeout_ms = 10000;
     o->keepalive_timeout_ms = 60000;
     rs_loop_config_default(&o->loop);
@@ -260,6 +264,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if ((e = rs_parse_size(optarg, 0, 1ull << 30, &v)) < 0)
                 return bad_value(err, errlen, name, optarg, e);
             o->max_bytes = v;
+            break;
+        case OPT_MAX_BODY:
+            if ((e = rs_parse_size(optarg, 0, 1ull << 40, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_body = v;
             break;
         case OPT_HEADER_TIMEOUT:
         case OPT_KEEPALIVE_TIMEOUT:

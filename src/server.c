@@ -281,6 +281,7 @@ int rs_server_run(const struct rs_server_opts *o)
         .body = o->body,
         .body_len = o->body_len,
         .max_bytes = o->max_bytes,
+        .max_body = o->max_body,
         .header_timeout_ms = o->header_timeout_ms,
         .keepalive_timeout_ms = o->keepalive_timeout_ms,
     };

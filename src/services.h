@@ -15,7 +15,8 @@ void rs_discard_accept(struct rs_conn *c, void *arg);
 struct rs_http_config {
     const char *body; /* fixed response body */
     size_t body_len;
-    size_t max_bytes; /* cap for /bytes/N */
+    size_t max_bytes;  /* cap for /bytes/N */
+    uint64_t max_body; /* larger request bodies get 413 */
     uint64_t header_timeout_ms;
     uint64_t keepalive_timeout_ms;
     struct rs_http_limits limits;

@@ -24,6 +24,7 @@ struct rs_server_opts {
     size_t body_len;
     const char *body_file; /* --body-file, read at start */
     uint64_t max_bytes;    /* cap for /bytes/N */
+    uint64_t max_body;     /* larger request bodies get 413 */
     uint64_t header_timeout_ms;
     uint64_t keepalive_timeout_ms;
     struct rs_addr udp[RS_MAX_ADDRS];

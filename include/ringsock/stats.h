@@ -32,7 +32,17 @@
     X(dgram_send_errors)                                                                           \
     X(http_requests)                                                                               \
     X(http_errors)                                                                                 \
-    X(http_timeouts)
+    X(http_timeouts)                                                                               \
+    X(http_2xx)                                                                                    \
+    X(http_4xx)                                                                                    \
+    X(http_5xx)                                                                                    \
+    X(http_err_400)                                                                                \
+    X(http_err_405)                                                                                \
+    X(http_err_413)                                                                                \
+    X(http_err_414)                                                                                \
+    X(http_err_431)                                                                                \
+    X(http_err_501)                                                                                \
+    X(http_err_505)
 
 struct rs_stats {
 #define RS_STATS_DECL(name) _Atomic uint64_t name;

@@ -74,6 +74,17 @@ raw --bytewise 2 --shut --timeout 5 'GET /healthz HTTP/1.1\r\nHost: t\r\nConnect
 out=$(cat "$TEST_TMP/raw.out")
 [[ $out == *$'\r\n\r\nok' ]] || fail "request sent byte by byte: $(printf %q "$out")"
 
+# 100 pipelined requests in one write, and the same stream in 1-byte writes: same answers.
+req=""
+for i in $(seq 1 100); do req+="GET /bytes/$((i % 7)) HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n"; done
+req+='GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n'
+raw --shut --timeout 5 "$req" >/dev/null
+grep -av '^Date:' "$TEST_TMP/raw.out" >"$TEST_TMP/whole"
+raw --bytewise 0 --shut --timeout 20 "$req" >/dev/null
+grep -av '^Date:' "$TEST_TMP/raw.out" >"$TEST_TMP/bytes"
+(($(grep -ao 'HTTP/1.1 200 OK' "$TEST_TMP/whole" | wc -l) == 101)) || fail "not 101 answers"
+cmp -s "$TEST_TMP/whole" "$TEST_TMP/bytes" || fail "1-byte writes answered differently"
+
 stop_server
 start_http "${BACKEND_ARGS[@]}" --body-file "$TEST_TMP/body.txt"
 U=http://127.0.0.1:$HPORT
