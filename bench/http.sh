@@ -1,9 +1,9 @@
 #!/bin/bash
 # HTTP side by side in one run (A B A B ...): ringsock http (1 worker) vs nginx (1 worker,
 # `return 200`, access_log off), each pinned to CPU 0, driven by wrk (1 thread, keep-alive,
-# 100 connections) pinned to CPU 1. Reports requests/s, the server's user/system CPU seconds,
-# requests per server CPU-second, and the ratios. Pipelined load (ringload --depth 16) comes
-# with ringload's HTTP mode.
+# 100 connections) and by ringload with 16 pipelined requests per connection (100 connections),
+# each pinned to CPU 1. Reports requests/s, the server's user/system CPU seconds, requests per
+# server CPU-second, and the ratios.
 # Usage: bench/http.sh [BUILD_DIR] [ROUNDS] [SECONDS]
 set -euo pipefail
 BUILD=${1:-build/release}
@@ -47,24 +47,35 @@ NGX_PID=$(pgrep -f "nginx: worker" -n)
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), kernel $(uname -r), $(nproc) CPUs," \
      "pinning ${SRV[*]:-none}/${CLI[*]:-none}, ${SECS}s x ${ROUNDS} rounds, $(nginx -v 2>&1), $(wrk -v 2>&1 | head -1)"
 echo
-echo "| round | server | requests/s | server user s | server sys s | requests per server CPU-s |"
-echo "|---|---|---|---|---|---|"
+echo "| round | load | server | requests/s | server user s | server sys s | requests per server CPU-s |"
+echo "|---|---|---|---|---|---|---|"
 declare -A rps per
 for r in $(seq "$ROUNDS"); do
-    for s in ringsock nginx; do
-        if [ $s = ringsock ]; then pid=$RS_PID port=$RS_PORT; else pid=$NGX_PID port=$NGX_PORT; fi
-        read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-        "${CLI[@]}" wrk -t1 -c100 -d"${SECS}s" "http://127.0.0.1:$port/" >"$OUT/wrk" 2>&1
-        read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-        grep -q 'Non-2xx\|Socket errors' "$OUT/wrk" && { cat "$OUT/wrk" >&2; exit 1; }
-        rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$OUT/wrk")
-        line=$(awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v h="$hz" -v r="$rate" -v d="$SECS" \
-            'BEGIN{c=(u+s)/h; printf "%.2f | %.2f | %.0f", u/h, s/h, r*d/c}')
-        echo "| $r | $s | $rate | $line |"
-        rps[$s]=$(awk -v a="${rps[$s]:-0}" -v b="$rate" 'BEGIN{print a+b}')
-        per[$s]=$(awk -v a="${per[$s]:-0}" -v b="${line##* }" 'BEGIN{print a+b}')
+    for load in wrk pipelined; do
+        for s in ringsock nginx; do
+            if [ $s = ringsock ]; then pid=$RS_PID port=$RS_PORT; else pid=$NGX_PID port=$NGX_PORT; fi
+            read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+            if [ $load = wrk ]; then
+                "${CLI[@]}" wrk -t1 -c100 -d"${SECS}s" "http://127.0.0.1:$port/" >"$OUT/wrk" 2>&1
+                grep -q 'Non-2xx\|Socket errors' "$OUT/wrk" && { cat "$OUT/wrk" >&2; exit 1; }
+                rate=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$OUT/wrk")
+            else
+                "${CLI[@]}" "$BUILD/ringload" --no-progress -c 100 --depth 16 -d "${SECS}s" \
+                    --json "$OUT/rl.json" "http://127.0.0.1:$port/" >/dev/null
+                rate=$(jq '.msgs_per_sec | floor' "$OUT/rl.json")
+            fi
+            read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+            line=$(awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v h="$hz" -v r="$rate" -v d="$SECS" \
+                'BEGIN{c=(u+s)/h; printf "%.2f | %.2f | %.0f", u/h, s/h, r*d/c}')
+            echo "| $r | $load | $s | $rate | $line |"
+            rps[$load$s]=$(awk -v a="${rps[$load$s]:-0}" -v b="$rate" 'BEGIN{print a+b}')
+            per[$load$s]=$(awk -v a="${per[$load$s]:-0}" -v b="${line##* }" 'BEGIN{print a+b}')
+        done
     done
 done
 echo
-awk -v a="${rps[ringsock]}" -v b="${rps[nginx]}" -v c="${per[ringsock]}" -v d="${per[nginx]}" \
-    'BEGIN{printf "ringsock/nginx: requests/s %.2f, requests per server CPU-second %.2f\n", a/b, c/d}'
+for load in wrk pipelined; do
+    awk -v l=$load -v a="${rps[${load}ringsock]}" -v b="${rps[${load}nginx]}" \
+        -v c="${per[${load}ringsock]}" -v d="${per[${load}nginx]}" \
+        'BEGIN{printf "%s: ringsock/nginx requests/s %.2f, requests per server CPU-second %.2f\n", l, a/b, c/d}'
+done

@@ -31,6 +31,10 @@
     X(udp_dup)                                                                                     \
     X(udp_corrupt)                                                                                 \
     X(udp_late)                                                                                    \
+    X(http_2xx)                                                                                    \
+    X(http_3xx)                                                                                    \
+    X(http_4xx)                                                                                    \
+    X(http_5xx)                                                                                    \
     X(sched_behind)  /* sends over 1 ms late with room to send: the generator fell behind */       \
     X(sched_blocked) /* sends due while the connection had --depth outstanding: server slow */     \
     X(p99_ns)        /* published about once a second for the progress line */
@@ -76,6 +80,10 @@ struct load_thread {
     double conn_rate; /* messages/s per connection in rate mode */
     struct rs_loop *loop;
     struct rs_hist hist;
+    struct rs_hist hist_connect; /* http: connect time */
+    struct rs_hist hist_ttfb;    /* http: request sent to first byte of its answer */
+    char *request;               /* http: the request, built once */
+    size_t request_len;
     pthread_t tid;
     uint64_t t0;        /* run start: warm-up begins */
     uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
@@ -124,6 +132,10 @@ int load_tcp_start(struct load_thread *t);
 bool load_tcp_tick(struct load_thread *t, uint64_t now);
 void load_tcp_fire(struct load_thread *t, uint64_t now); /* rate mode: sends that are due */
 void load_tcp_free(struct load_thread *t);
+int load_http_start(struct load_thread *t);
+bool load_http_tick(struct load_thread *t, uint64_t now);
+void load_http_fire(struct load_thread *t, uint64_t now);
+void load_http_free(struct load_thread *t);
 int load_udp_start(struct load_thread *t);
 bool load_udp_tick(struct load_thread *t, uint64_t now);
 void load_udp_fire(struct load_thread *t, uint64_t now);

@@ -132,7 +132,8 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
 const char *rs_load_usage(void)
 {
     return "usage: ringload [options] URL\n"
-           "       URL: tcp://HOST:PORT (echo round trips), udp://HOST:PORT (datagram echo)\n"
+           "       URL: tcp://HOST:PORT (echo round trips), udp://HOST:PORT (datagram echo),\n"
+           "            http://HOST[:PORT]/PATH (HTTP/1.1 requests, keep-alive)\n"
            "\n"
            "  -t, --threads N        threads, each with its own loop (default 1)\n"
            "  -c, --connections N    connections (UDP: sockets) in total (default 10)\n"
@@ -149,6 +150,11 @@ const char *rs_load_usage(void)
            "      --json FILE        write the results and the full histogram as JSON\n"
            "      --backend B        auto, io_uring or epoll (default auto)\n"
            "      --no-verify        do not check echoed bytes (to measure the cost)\n"
+           "  -H, --header 'N: v'    HTTP header to add (repeatable)\n"
+           "      --method M         HTTP method (default GET, or POST with --body)\n"
+           "      --body TEXT        HTTP request body\n"
+           "      --no-keepalive     HTTP: one connection per request (Connection: close)\n"
+           "      --depth applies to HTTP too: requests pipelined per connection\n"
            "      --progress, --no-progress  one line per second on stderr (default: when\n"
            "                         stderr is a terminal)\n"
            "  -h, --help, -v, --version\n"
@@ -168,6 +174,9 @@ enum {
     LO_NO_VERIFY,
     LO_PROGRESS,
     LO_NO_PROGRESS,
+    LO_METHOD,
+    LO_BODY,
+    LO_NO_KEEPALIVE,
 };
 
 static const struct option load_long_opts[] = {
@@ -185,6 +194,10 @@ static const struct option load_long_opts[] = {
     {"no-verify", no_argument, NULL, LO_NO_VERIFY},
     {"progress", no_argument, NULL, LO_PROGRESS},
     {"no-progress", no_argument, NULL, LO_NO_PROGRESS},
+    {"header", required_argument, NULL, 'H'},
+    {"method", required_argument, NULL, LO_METHOD},
+    {"body", required_argument, NULL, LO_BODY},
+    {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -214,7 +227,7 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     opterr = 0;
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":t:c:d:R:s:hv", load_long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":t:c:d:R:s:H:hv", load_long_opts, NULL)) != -1) {
         switch (opt) {
         case 't':
             if (rs_parse_size(optarg, 1, 1024, &v) < 0)
@@ -282,6 +295,24 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         case LO_NO_PROGRESS:
             o->progress = 0;
             break;
+        case 'H':
+            if (o->nheaders >= sizeof(o->headers) / sizeof(o->headers[0]) || !strchr(optarg, ':') ||
+                strpbrk(optarg, "\r\n") || strlen(optarg) > 280)
+                return bad(err, errlen, "-H", optarg);
+            o->headers[o->nheaders++] = optarg;
+            break;
+        case LO_METHOD:
+            if (!*optarg || strpbrk(optarg, " \t\r\n") || strlen(optarg) > 32)
+                return bad(err, errlen, "--method", optarg);
+            o->method = optarg;
+            break;
+        case LO_BODY:
+            o->body = optarg;
+            o->body_len = strlen(optarg);
+            break;
+        case LO_NO_KEEPALIVE:
+            o->no_keepalive = true;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -305,7 +336,15 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     if (rs_parse_load_url(argv[optind], o, err, errlen) < 0)
         return -EINVAL;
     if (o->proto == RS_LOAD_HTTP) {
-        snprintf(err, errlen, "http:// load is not available yet; use tcp:// or udp://");
+        if (!o->method)
+            o->method = o->body ? "POST" : "GET";
+        o->head_only = strcmp(o->method, "HEAD") == 0;
+        int port = rs_addr_port(&o->target);
+        bool v6 = strchr(o->host, ':') != NULL;
+        snprintf(o->host_header, sizeof(o->host_header), "%s%s%s%s%.0d", v6 ? "[" : "", o->host,
+                 v6 ? "]" : "", port == 80 ? "" : ":", port == 80 ? 0 : port);
+    } else if (o->nheaders || o->method || o->body || o->no_keepalive) {
+        snprintf(err, errlen, "-H, --method, --body and --no-keepalive are for http:// only");
         return -EINVAL;
     }
     if (o->threads > o->conns) {

@@ -29,6 +29,8 @@ struct summary {
     uint64_t s_n;
     uint64_t exact_min, exact_max; /* merge: the runs' own extremes (buckets only bound them) */
     struct rs_hist h;
+    bool have_http_times;
+    double connect_mean, connect_p99, ttfb_mean, ttfb_p50, ttfb_p99; /* ns */
 };
 
 static void fmt_ns(char *buf, size_t n, double ns)
@@ -88,13 +90,19 @@ static void print_summary(const struct summary *s, bool latency)
         printf("Merged %d runs @ %s, %.0fs each\n", s->runs, s->url, s->duration);
     else
         printf("Running %.0fs test @ %s (backend %s)\n", s->duration, s->url, s->backend);
-    printf("  %d thread%s and %d %s, %lld-byte messages, depth %d, %s", s->threads,
-           s->threads == 1 ? "" : "s", s->conns,
-           strcmp(s->proto, "udp") == 0 ? "sockets" : "connections", (long long)s->size, s->depth,
-           s->rate > 0 ? "constant rate" : "closed loop");
+    bool http = strcmp(s->proto, "http") == 0;
+    if (http)
+        printf("  %d thread%s and %d connections, %d request%s outstanding per connection, %s",
+               s->threads, s->threads == 1 ? "" : "s", s->conns, s->depth,
+               s->depth == 1 ? "" : "s (pipelined)", s->rate > 0 ? "constant rate" : "closed loop");
+    else
+        printf("  %d thread%s and %d %s, %lld-byte messages, depth %d, %s", s->threads,
+               s->threads == 1 ? "" : "s", s->conns,
+               strcmp(s->proto, "udp") == 0 ? "sockets" : "connections", (long long)s->size,
+               s->depth, s->rate > 0 ? "constant rate" : "closed loop");
     if (s->rate > 0)
         printf(" %.0f/s", s->rate);
-    printf("%s%s\n", s->verify ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
+    printf("%s%s\n", s->verify || http ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
     printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
     fmt_ns(a, sizeof(a), rs_hist_mean(h));
     fmt_ns(b, sizeof(b), rs_hist_stddev(h));
@@ -103,7 +111,7 @@ static void print_summary(const struct summary *s, bool latency)
     fmt_count(a, sizeof(a), s->s_mean);
     fmt_count(b, sizeof(b), s->s_sd);
     fmt_count(c, sizeof(c), s->s_max);
-    printf("    Msg/Sec   %8s  %8s  %8s\n", a, b, c);
+    printf("    %s   %8s  %8s  %8s\n", http ? "Req/Sec" : "Msg/Sec", a, b, c);
     if (latency) {
         printf("  Latency Distribution%s\n",
                s->rate > 0 ? " (from intended send times: coordinated omission corrected)" : "");
@@ -113,7 +121,23 @@ static void print_summary(const struct summary *s, bool latency)
         }
     }
     fmt_bytes(a, sizeof(a), (double)s->bytes_in);
-    printf("  %" PRIu64 " messages in %.2fs, %s read\n", s->msgs, s->duration, a);
+    printf("  %" PRIu64 " %s in %.2fs, %s read\n", s->msgs, http ? "requests" : "messages",
+           s->duration, a);
+    if (strcmp(s->proto, "http") == 0) {
+        printf("  Status: 2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64 "\n",
+               s->http_2xx, s->http_3xx, s->http_4xx, s->http_5xx);
+        if (s->have_http_times) {
+            fmt_ns(a, sizeof(a), s->connect_mean);
+            fmt_ns(b, sizeof(b), s->connect_p99);
+            printf("  Connect: mean %s, p99 %s (%" PRIu64 " connections)", a, b, s->connects);
+            fmt_ns(a, sizeof(a), s->ttfb_mean);
+            fmt_ns(b, sizeof(b), s->ttfb_p50);
+            fmt_ns(c, sizeof(c), s->ttfb_p99);
+            printf("; time to first byte: mean %s, p50 %s, p99 %s\n", a, b, c);
+        }
+        if (s->http_3xx + s->http_4xx + s->http_5xx)
+            printf("  Non-2xx or 3xx responses: %" PRIu64 "\n", s->http_4xx + s->http_5xx);
+    }
     if (strcmp(s->proto, "udp") == 0)
         printf("  Datagrams: sent %" PRIu64 ", received %" PRIu64 ", lost %" PRIu64
                ", duplicated %" PRIu64 ", corrupt %" PRIu64 ", late %" PRIu64 "\n",
@@ -126,7 +150,8 @@ static void print_summary(const struct summary *s, bool latency)
         printf("  Schedule: %" PRIu64 " sends went out more than 1 ms late with room to send: "
                "the generator could not keep the rate\n",
                s->sched_behind);
-    printf("Messages/sec: %10.2f\n", s->msgs_per_sec);
+    printf("%s/sec: %10.2f\n", strcmp(s->proto, "http") == 0 ? "Requests" : "Messages",
+           s->msgs_per_sec);
     fmt_bytes(b, sizeof(b), s->bytes_in_per_sec);
     printf("Transfer/sec: %10s\n", b);
     printf("Generator CPU: user %.2fs, system %.2fs\n", s->cpu_user, s->cpu_sys);
@@ -184,6 +209,17 @@ static int write_json(const struct summary *s, const char *path)
                                   (json_int_t)s->udp_lost, "duplicated", (json_int_t)s->udp_dup,
                                   "corrupt", (json_int_t)s->udp_corrupt, "late",
                                   (json_int_t)s->udp_late));
+    json_t *http = json_pack("{s:I,s:I,s:I,s:I}", "2xx", (json_int_t)s->http_2xx, "3xx",
+                             (json_int_t)s->http_3xx, "4xx", (json_int_t)s->http_4xx, "5xx",
+                             (json_int_t)s->http_5xx);
+    if (s->have_http_times)
+        json_object_set_new(http, "times_us",
+                            json_pack("{s:f,s:f,s:f,s:f,s:f}", "connect_mean",
+                                      s->connect_mean / 1e3, "connect_p99", s->connect_p99 / 1e3,
+                                      "ttfb_mean", s->ttfb_mean / 1e3, "ttfb_p50",
+                                      s->ttfb_p50 / 1e3, "ttfb_p99", s->ttfb_p99 / 1e3));
+    json_object_set_new(root, "http", http);
+    json_object_set_new(root, "connects", json_integer((json_int_t)s->connects));
     json_object_set_new(root, "histogram", hist_json(h));
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
@@ -204,7 +240,27 @@ int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n
 #undef LOAD_SUM
     }
     snprintf(s.url, sizeof(s.url), "%s", o->url);
-    s.proto = o->proto == RS_LOAD_UDP ? "udp" : "tcp";
+    s.proto = o->proto == RS_LOAD_UDP ? "udp" : o->proto == RS_LOAD_HTTP ? "http" : "tcp";
+    if (o->proto == RS_LOAD_HTTP) {
+        struct rs_hist hc, ht;
+        if (rs_hist_init(&hc, RS_HIST_DEFAULT_MAX) == 0 &&
+            rs_hist_init(&ht, RS_HIST_DEFAULT_MAX) == 0) {
+            for (unsigned i = 0; i < n; i++) {
+                if (ts[i].hist_connect.counts)
+                    rs_hist_merge(&hc, &ts[i].hist_connect);
+                if (ts[i].hist_ttfb.counts)
+                    rs_hist_merge(&ht, &ts[i].hist_ttfb);
+            }
+            s.have_http_times = true;
+            s.connect_mean = rs_hist_mean(&hc);
+            s.connect_p99 = (double)rs_hist_percentile(&hc, 99);
+            s.ttfb_mean = rs_hist_mean(&ht);
+            s.ttfb_p50 = (double)rs_hist_percentile(&ht, 50);
+            s.ttfb_p99 = (double)rs_hist_percentile(&ht, 99);
+        }
+        rs_hist_fini(&hc);
+        rs_hist_fini(&ht);
+    }
     s.backend = backend;
     s.threads = (int)o->threads;
     s.conns = (int)o->conns;
@@ -287,7 +343,7 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
             return -EINVAL;
         }
         snprintf(s->url, sizeof(s->url), "%s", json_string_value(json_object_get(root, "url")));
-        s->proto = strcmp(proto, "udp") == 0 ? "udp" : "tcp";
+        s->proto = strcmp(proto, "udp") == 0 ? "udp" : strcmp(proto, "http") == 0 ? "http" : "tcp";
         s->backend = "merged";
         s->size = (json_int_t)jget_u64(root, "size");
         s->depth = (int)jget_u64(root, "depth");
@@ -343,6 +399,11 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
     s->udp_dup += jget_u64(root, "udp.duplicated");
     s->udp_corrupt += jget_u64(root, "udp.corrupt");
     s->udp_late += jget_u64(root, "udp.late");
+    s->http_2xx += jget_u64(root, "http.2xx");
+    s->http_3xx += jget_u64(root, "http.3xx");
+    s->http_4xx += jget_u64(root, "http.4xx");
+    s->http_5xx += jget_u64(root, "http.5xx");
+    s->connects += jget_u64(root, "connects");
     s->sched_behind += jget_u64(root, "schedule.behind");
     s->sched_blocked += jget_u64(root, "schedule.blocked");
     /* Per-thread sample statistics: pooled mean and variance. */

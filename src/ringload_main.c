@@ -40,13 +40,17 @@ static void tick(struct rs_timer *tm, void *arg)
     (void)tm;
     if (t->sending && now >= t->t_end)
         t->sending = false;
-    bool idle = t->o->proto == RS_LOAD_UDP ? load_udp_tick(t, now) : load_tcp_tick(t, now);
+    bool idle = t->o->proto == RS_LOAD_UDP    ? load_udp_tick(t, now)
+                : t->o->proto == RS_LOAD_HTTP ? load_http_tick(t, now)
+                                              : load_tcp_tick(t, now);
     if (now >= t->t_measure)
         publish_sample(t, now);
     if (!t->sending && !t->finishing && (idle || now >= t->t_end + t->o->timeout_ns)) {
         t->finishing = true;
         if (t->o->proto == RS_LOAD_TCP)
             load_tcp_tick(t, now); /* closes every connection */
+        else if (t->o->proto == RS_LOAD_HTTP)
+            load_http_tick(t, now);
         rs_loop_request_stop(t->loop, 0);
         return;
     }
@@ -61,6 +65,8 @@ static void send_due(struct rs_timer *tm, void *arg)
     uint64_t now = rs_now_ns();
     if (t->o->proto == RS_LOAD_UDP)
         load_udp_fire(t, now);
+    else if (t->o->proto == RS_LOAD_HTTP)
+        load_http_fire(t, now);
     else
         load_tcp_fire(t, now);
     load_sched_arm(t);
@@ -103,7 +109,9 @@ static void *thread_main(void *arg)
     }
     t->sending = true;
     rs_timer_init(&t->send_timer, send_due, t);
-    err = o->proto == RS_LOAD_UDP ? load_udp_start(t) : load_tcp_start(t);
+    err = o->proto == RS_LOAD_UDP    ? load_udp_start(t)
+          : o->proto == RS_LOAD_HTTP ? load_http_start(t)
+                                     : load_tcp_start(t);
     if (err < 0)
         goto out_err;
     t->tick_ms = 10;
@@ -120,6 +128,8 @@ out:
     /* UDP counts what never came back while freeing its window. */
     if (o->proto == RS_LOAD_UDP)
         load_udp_free(t);
+    else if (o->proto == RS_LOAD_HTTP)
+        load_http_free(t);
     else
         load_tcp_free(t);
     rs_loop_free(t->loop);
@@ -246,13 +256,17 @@ int main(int argc, char **argv)
         uint64_t bad = 0, msgs = 0;
         for (unsigned i = 0; i < started; i++) {
             bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
+            /* HTTP: like wrk, non-2xx answers are reported, not a failure of the run. */
             msgs += LOAD_GET(&ts[i], msgs_all);
         }
         if (bad || msgs == 0)
             rc = 1;
     }
-    for (unsigned i = 0; i < o.threads; i++)
+    for (unsigned i = 0; i < o.threads; i++) {
         rs_hist_fini(&ts[i].hist);
+        rs_hist_fini(&ts[i].hist_connect);
+        rs_hist_fini(&ts[i].hist_ttfb);
+    }
     rs_free(ts);
     return rc;
 }

@@ -33,6 +33,15 @@ struct rs_load_opts {
     int progress;        /* -1: when stderr is a terminal, 0 off, 1 on */
     const char *json_path;
     enum rs_backend_kind backend;
+    /* http:// */
+    const char *method; /* GET, or POST with --body */
+    const char *headers[32];
+    unsigned nheaders;
+    const char *body;
+    size_t body_len;
+    bool no_keepalive; /* one connection per request */
+    bool head_only;    /* HEAD: answers have no body */
+    char host_header[320];
 };
 
 enum rs_load_opts_result {
