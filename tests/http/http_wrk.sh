@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# http_wrk.sh BACKEND: wrk, as users run it, gets only 2xx answers, no socket errors, and the
+# http_wrk.sh BACKEND: wrk for 5 s, as users run it, gets only 2xx answers, no socket errors, and the
 # server's request count matches wrk's.
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 backend_setup "${1:-}"
 command -v wrk >/dev/null || fail "wrk is needed (tools/install-deps.sh installs it)"
 
 start_http "${BACKEND_ARGS[@]}"
-wrk -t1 -c20 -d2s "http://127.0.0.1:$HPORT/" >"$TEST_TMP/wrk.out" 2>&1 || fail "wrk failed"
+wrk -t1 -c20 -d5s "http://127.0.0.1:$HPORT/" >"$TEST_TMP/wrk.out" 2>&1 || fail "wrk failed"
 cat "$TEST_TMP/wrk.out"
 grep -q 'Non-2xx' "$TEST_TMP/wrk.out" && fail "non-2xx answers"
 grep -q 'Socket errors' "$TEST_TMP/wrk.out" && fail "socket errors"

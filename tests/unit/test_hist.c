@@ -342,6 +342,25 @@ static void test_merge(void)
     CHECK(rs_hist_mean(&merged) == rs_hist_mean(&all));
     CHECK(rs_hist_stddev(&merged) == rs_hist_stddev(&all));
 
+    /* Merge is associative: (p0 + p1) + p2 equals p0 + (p1 + p2), so runs can be combined in
+     * any grouping (ringload merge of merges). */
+    struct rs_hist left, right, tail;
+    CHECK_EQ(rs_hist_init(&left, 10000000000ull), 0);
+    CHECK_EQ(rs_hist_init(&right, 10000000000ull), 0);
+    CHECK_EQ(rs_hist_init(&tail, 10000000000ull), 0);
+    CHECK_EQ(rs_hist_merge(&left, &part[0]), 0);
+    CHECK_EQ(rs_hist_merge(&left, &part[1]), 0);
+    CHECK_EQ(rs_hist_merge(&left, &part[2]), 0);
+    CHECK_EQ(rs_hist_merge(&tail, &part[1]), 0);
+    CHECK_EQ(rs_hist_merge(&tail, &part[2]), 0);
+    CHECK_EQ(rs_hist_merge(&right, &part[0]), 0);
+    CHECK_EQ(rs_hist_merge(&right, &tail), 0);
+    CHECK(same_hist(&left, &right));
+    CHECK(left.total > 0 && left.total < 300000);
+    rs_hist_fini(&left);
+    rs_hist_fini(&right);
+    rs_hist_fini(&tail);
+
     /* Different layouts are refused and leave the destination alone. */
     struct rs_hist other;
     CHECK_EQ(rs_hist_init(&other, RS_HIST_DEFAULT_MAX), 0);
