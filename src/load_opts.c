@@ -150,6 +150,9 @@ const char *rs_load_usage(void)
            "      --json FILE        write the results and the full histogram as JSON\n"
            "      --backend B        auto, io_uring or epoll (default auto)\n"
            "      --no-verify        do not check echoed bytes (to measure the cost)\n"
+           "      --send-only        UDP: send as fast as possible (or at -R), expect no\n"
+           "                         answers: measures the send rate (e.g. into a discard)\n"
+           "      --gso              with --send-only: batches go out as one UDP_SEGMENT buffer\n"
            "  -H, --header 'N: v'    HTTP header to add (repeatable)\n"
            "      --method M         HTTP method (default GET, or POST with --body)\n"
            "      --body TEXT        HTTP request body\n"
@@ -177,6 +180,8 @@ enum {
     LO_METHOD,
     LO_BODY,
     LO_NO_KEEPALIVE,
+    LO_SEND_ONLY,
+    LO_GSO,
 };
 
 static const struct option load_long_opts[] = {
@@ -198,6 +203,8 @@ static const struct option load_long_opts[] = {
     {"method", required_argument, NULL, LO_METHOD},
     {"body", required_argument, NULL, LO_BODY},
     {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
+    {"send-only", no_argument, NULL, LO_SEND_ONLY},
+    {"gso", no_argument, NULL, LO_GSO},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -313,6 +320,12 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         case LO_NO_KEEPALIVE:
             o->no_keepalive = true;
             break;
+        case LO_SEND_ONLY:
+            o->send_only = true;
+            break;
+        case LO_GSO:
+            o->gso = true;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -353,6 +366,14 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     }
     if (o->proto == RS_LOAD_TCP && o->size == 0) {
         snprintf(err, errlen, "--size must be at least 1 for tcp://");
+        return -EINVAL;
+    }
+    if (o->gso && !o->send_only) {
+        snprintf(err, errlen, "--gso goes with --send-only (udp://)");
+        return -EINVAL;
+    }
+    if (o->send_only && o->proto != RS_LOAD_UDP) {
+        snprintf(err, errlen, "--send-only is for udp:// only");
         return -EINVAL;
     }
     if (o->proto == RS_LOAD_UDP && (o->size < 24 || o->size > 65507)) {

@@ -7,8 +7,16 @@
 
 #include <errno.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 #include "load.h"
 #include "ringsock/alloc.h"
@@ -96,9 +104,85 @@ static bool may_send(const struct udp_client *u)
 }
 
 /* Sends what is allowed now (closed loop: fill the depth; rate mode: what is due), batched. */
+/* --gso: a batch of equal-size datagrams goes to the kernel as one buffer with UDP_SEGMENT
+ * (kernel >= 4.18), one syscall and one trip through the stack for up to 64 datagrams. Returns
+ * the datagrams sent, or -errno. */
+static int send_gso(int fd, char *buf, unsigned k, size_t size)
+{
+    char ctl[CMSG_SPACE(sizeof(uint16_t))];
+    struct iovec iov = {.iov_base = buf, .iov_len = (size_t)k * size};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    uint16_t seg = (uint16_t)size;
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(seg));
+    memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+    if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0)
+        return -errno;
+    return (int)k;
+}
+
+/* --send-only: datagrams go out as fast as the socket takes them (or at -R), nothing is
+ * expected back; what is measured is the send rate. Up to 8 batches per wake-up. */
+static void udp_blast(struct udp_client *u, uint64_t now)
+{
+    struct load_thread *t = u->t;
+    size_t size = t->o->size;
+    struct mmsghdr mm[64];
+    struct iovec iov[64];
+    double gap = t->o->rate > 0 ? 1e9 / t->conn_rate : 0;
+
+    /* One GSO buffer holds at most 64 datagrams and 65507 bytes. */
+    unsigned batch = UDP_BATCH;
+    if (t->o->gso) {
+        batch = (unsigned)(65000 / size);
+        batch = batch > 64 ? 64 : batch < 1 ? 1 : batch;
+    }
+    for (int round = 0; round < 8 && t->sending; round++) {
+        unsigned k = 0;
+        for (; k < batch; k++) {
+            if (t->o->rate > 0) {
+                if (u->next_due > now)
+                    break;
+                u->next_due += (uint64_t)gap;
+            }
+            unsigned char *buf = (unsigned char *)t->scratch + (size_t)k * size;
+            build(u, u->next_seq + k, buf, size);
+            iov[k] = (struct iovec){.iov_base = buf, .iov_len = size};
+            mm[k].msg_hdr = (struct msghdr){.msg_iov = &iov[k], .msg_iovlen = 1};
+        }
+        if (k == 0)
+            return;
+        int n = t->o->gso ? send_gso(rs_poller_fd(u->p), t->scratch, k, size)
+                          : sendmmsg(rs_poller_fd(u->p), mm, k, MSG_DONTWAIT);
+        if (n < 0)
+            n = 0;
+        u->next_seq += (unsigned)n;
+        LOAD_ADD(t, udp_sent, (uint64_t)n);
+        LOAD_ADD(t, bytes_out, (uint64_t)n * size);
+        if (load_in_window(t, now)) {
+            LOAD_ADD(t, msgs, (uint64_t)n);
+            LOAD_ADD(t, msgs_all, (uint64_t)n);
+        }
+        if ((unsigned)n < k) {
+            if (t->o->rate > 0)
+                u->next_due -= (uint64_t)gap * (k - (unsigned)n);
+            break; /* the socket is full: wait for writability */
+        }
+    }
+    if (t->o->rate == 0 && t->sending)
+        rs_poller_want_out(u->p, true);
+}
+
 static void udp_pump(struct udp_client *u, uint64_t now)
 {
     struct load_thread *t = u->t;
+    if (t->o->send_only) {
+        udp_blast(u, now);
+        return;
+    }
     size_t size = t->o->size;
     struct mmsghdr mm[UDP_BATCH];
     struct iovec iov[UDP_BATCH];
@@ -237,6 +321,14 @@ static void udp_ready(struct rs_poller *p, unsigned events, void *arg)
     struct mmsghdr mm[UDP_BATCH];
     struct iovec iov[UDP_BATCH];
 
+    if (u->t->o->send_only) {
+        /* Answers, if any, are read and dropped; only the send rate counts. */
+        char sink[2048];
+        while (recv(rs_poller_fd(p), sink, sizeof(sink), MSG_DONTWAIT) > 0)
+            ;
+        udp_blast(u, rs_now_ns());
+        return;
+    }
     if (events & RS_POLL_OUT)
         rs_poller_want_out(p, false);
     for (int round = 0; round < 8 && (events & RS_POLL_IN); round++) {
@@ -345,6 +437,8 @@ bool load_udp_tick(struct load_thread *t, uint64_t now)
         }
         if (u->outstanding > 0)
             all_done = false;
+        if (t->o->send_only && !t->sending)
+            rs_poller_want_out(u->p, false);
     }
     return all_done;
 }
@@ -357,7 +451,7 @@ void load_udp_free(struct load_thread *t)
     for (unsigned i = 0; i < t->nconns; i++) {
         struct udp_client *u = &us[i];
         /* What is still marked lost never came back. */
-        for (uint32_t k = 0; u->win && k < u->nslots; k++)
+        for (uint32_t k = 0; u->win && !t->o->send_only && k < u->nslots; k++)
             if (u->win[k].state == SLOT_LOST || u->win[k].state == SLOT_PENDING)
                 LOAD_INC(t, udp_lost);
         rs_free(u->win);

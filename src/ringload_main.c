@@ -102,7 +102,9 @@ static void *thread_main(void *arg)
     t->loop = rs_loop_new(&cfg, &t->stats, &err);
     if (!t->loop)
         goto out_err;
-    t->scratch = rs_malloc(o->size * 32 + 1);
+    /* One message (TCP), or a batch of up to 64 datagrams (UDP, GSO included). */
+    size_t scratch = o->proto == RS_LOAD_UDP ? o->size * 64 : o->size;
+    t->scratch = rs_malloc((scratch < 65536 ? 65536 : scratch) + 1);
     if (!t->scratch) {
         err = -ENOMEM;
         goto out_err;

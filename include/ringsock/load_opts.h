@@ -40,6 +40,8 @@ struct rs_load_opts {
     const char *body;
     size_t body_len;
     bool no_keepalive; /* one connection per request */
+    bool send_only;    /* udp: measure the send rate, expect no answers */
+    bool gso;          /* udp --send-only: batches as one UDP_SEGMENT buffer */
     bool head_only;    /* HEAD: answers have no body */
     char host_header[320];
 };
