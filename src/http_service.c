@@ -18,8 +18,9 @@
 #include "ringsock/log.h"
 #include "services.h"
 
-#define HTTP_FILL      65536
-#define HTTP_LINGER_NS 2000000000ull /* how long a lingering close reads before closing */
+#define HTTP_FILL        65536
+#define HTTP_CACHED_BODY 4096 /* fixed bodies up to this size are kept in prebuilt answers */
+#define HTTP_LINGER_NS   2000000000ull /* how long a lingering close reads before closing */
 
 struct http_conn {
     struct rs_conn *c;
@@ -52,11 +53,55 @@ struct http_worker {
     char date[64]; /* "Date: ...\r\n" */
     size_t date_len;
     time_t date_sec;
+    /* The answer to the fixed body, prebuilt once a second (with the Date) for HTTP/1.1
+     * keep-alive, HTTP/1.0 keep-alive and close, so the common case is one copy, no printf. */
+    struct {
+        char buf[512 + HTTP_CACHED_BODY];
+        size_t head_len, len;
+    } fixed[3];
+    bool fixed_ok;
     struct rs_timer tick;
     struct http_conn *live;
     struct http_conn *free;
     char fill[HTTP_FILL];
 };
+
+static const char *reason(int status);
+
+/* Writes an answer's head into buf (at least 512 bytes); returns its length. */
+static size_t format_head(const struct http_worker *w, char *buf, size_t cap, int status,
+                          bool keep_alive, bool http10, size_t len)
+{
+    int n = snprintf(buf, cap,
+                     "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
+                     "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), (int)w->date_len, w->date, len,
+                     status == 405 ? "Allow: GET, HEAD, POST\r\n" : "",
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10    ? "Connection: keep-alive\r\n"
+                                 : "");
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Index into fixed[] for a connection's answer style. */
+static int fixed_variant(bool keep_alive, bool http10)
+{
+    return !keep_alive ? 2 : http10 ? 1 : 0;
+}
+
+static void build_fixed(struct http_worker *w)
+{
+    const struct rs_http_config *cfg = w->cfg;
+    w->fixed_ok = cfg->body_len <= HTTP_CACHED_BODY;
+    if (!w->fixed_ok)
+        return;
+    for (int v = 0; v < 3; v++) {
+        size_t h = format_head(w, w->fixed[v].buf, 512, 200, v != 2, v == 1, cfg->body_len);
+        memcpy(w->fixed[v].buf + h, cfg->body, cfg->body_len);
+        w->fixed[v].head_len = h;
+        w->fixed[v].len = h + cfg->body_len;
+    }
+}
 
 static void update_date(struct http_worker *w)
 {
@@ -67,6 +112,7 @@ static void update_date(struct http_worker *w)
     w->date_sec = now;
     gmtime_r(&now, &tm);
     w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    build_fixed(w);
 }
 
 static const char *reason(int status)
@@ -104,16 +150,14 @@ static void respond(struct http_conn *hc, int status, bool keep_alive, bool http
                     const char *body, size_t len, bool head_only, bool repeat_fill)
 {
     struct http_worker *w = hc->w;
+    if (status == 200 && body == w->cfg->body && !repeat_fill && w->fixed_ok) {
+        const int v = fixed_variant(keep_alive, http10);
+        rs_conn_send(hc->c, w->fixed[v].buf, head_only ? w->fixed[v].head_len : w->fixed[v].len);
+        return;
+    }
     char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
-                     "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), (int)w->date_len, w->date, len,
-                     status == 405 ? "Allow: GET, HEAD, POST\r\n" : "",
-                     !keep_alive ? "Connection: close\r\n"
-                     : http10    ? "Connection: keep-alive\r\n"
-                                 : "");
-    if (rs_conn_send(hc->c, head, (size_t)n) < 0)
+    size_t n = format_head(w, head, sizeof(head), status, keep_alive, http10, len);
+    if (rs_conn_send(hc->c, head, n) < 0)
         return;
     if (head_only)
         return;
