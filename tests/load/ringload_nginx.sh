@@ -12,8 +12,10 @@ start_server echo
 NPORT=$PORT
 stop_server
 mkdir -p "$TEST_TMP/ngx"
+# One process (no master/worker pair): the pid the harness kills is all of nginx, so no
+# orphaned worker outlives the test.
 cat >"$TEST_TMP/ngx/nginx.conf" <<NGX
-worker_processes 1;
+master_process off;
 daemon off;
 error_log $TEST_TMP/ngx/error.log;
 pid $TEST_TMP/ngx/nginx.pid;
@@ -70,4 +72,6 @@ got=$(sum_status "$TEST_TMP/short.json")
 conns=$(jq .connects "$TEST_TMP/short.json")
 ((conns * 10 >= got && got > 100)) || fail "$got answers over $conns connections: no reconnects?"
 (($(jq '.errors | add' "$TEST_TMP/short.json") == 0)) || fail "errors: $(jq -c .errors "$TEST_TMP/short.json")"
+kill -TERM "$NGX_PID"
+wait_pid "$NGX_PID" 5 || fail "nginx did not stop on SIGTERM"
 pass
