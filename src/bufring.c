@@ -19,7 +19,6 @@ int rs_bufring_init(struct rs_bufring *br, char *base, uint32_t count, uint32_t 
     br->base = base;
     br->count = count;
     br->size = size;
-    br->out = 0;
     return 0;
 }
 

@@ -480,7 +480,6 @@ static void http_on_eof(struct rs_conn *c)
 {
     /* Whether lingering or not, what is owed is sent before the close (the peer's FIN may
      * come in the same read as its last request). */
-    (void)rs_conn_udata(c);
     rs_conn_close_after_flush(c);
 }
 

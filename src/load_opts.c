@@ -284,13 +284,7 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
             o->json_path = optarg;
             break;
         case LO_BACKEND:
-            if (strcmp(optarg, "auto") == 0)
-                o->backend = RS_BACKEND_AUTO;
-            else if (strcmp(optarg, "io_uring") == 0 || strcmp(optarg, "uring") == 0)
-                o->backend = RS_BACKEND_URING;
-            else if (strcmp(optarg, "epoll") == 0)
-                o->backend = RS_BACKEND_EPOLL;
-            else
+            if (rs_backend_parse(optarg, &o->backend) < 0)
                 return bad(err, errlen, "--backend", optarg);
             break;
         case LO_NO_VERIFY:

@@ -250,8 +250,7 @@ static void udp_pump(struct udp_client *u, uint64_t now)
             if (err == EAGAIN || err == ENOBUFS) {
                 rs_poller_want_out(u->p, true);
             } else {
-                LOAD_INC(t, err_write);
-                u->t->sending = u->t->sending; /* keep going; ICMP errors are transient */
+                LOAD_INC(t, err_write); /* ICMP errors are transient: keep going */
             }
             LOAD_ADD(t, udp_sent, (uint64_t)n);
             LOAD_ADD(t, bytes_out, (uint64_t)n * size);

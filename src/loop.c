@@ -34,6 +34,19 @@ const char *rs_backend_name(enum rs_backend_kind kind)
     return "auto";
 }
 
+int rs_backend_parse(const char *s, enum rs_backend_kind *out)
+{
+    if (strcmp(s, "auto") == 0)
+        *out = RS_BACKEND_AUTO;
+    else if (strcmp(s, "io_uring") == 0 || strcmp(s, "uring") == 0)
+        *out = RS_BACKEND_URING;
+    else if (strcmp(s, "epoll") == 0)
+        *out = RS_BACKEND_EPOLL;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 const char *rs_backend_features(const struct rs_loop *l)
 {
     return l->be->features ? l->be->features(l) : "";

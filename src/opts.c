@@ -325,13 +325,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             o->threads = (unsigned)v;
             break;
         case OPT_BACKEND:
-            if (strcmp(optarg, "auto") == 0)
-                o->backend = RS_BACKEND_AUTO;
-            else if (strcmp(optarg, "io_uring") == 0 || strcmp(optarg, "uring") == 0)
-                o->backend = RS_BACKEND_URING;
-            else if (strcmp(optarg, "epoll") == 0)
-                o->backend = RS_BACKEND_EPOLL;
-            else {
+            if (rs_backend_parse(optarg, &o->backend) < 0) {
                 snprintf(err, errlen, "invalid --backend '%s' (want auto, io_uring or epoll)",
                          optarg);
                 return -EINVAL;

@@ -235,7 +235,7 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-static uint64_t stat(const _Atomic uint64_t *v)
+static uint64_t counter(const _Atomic uint64_t *v)
 {
     return atomic_load_explicit(v, memory_order_relaxed);
 }
@@ -244,19 +244,19 @@ static uint64_t stat(const _Atomic uint64_t *v)
 static void print_worker(unsigned id, const struct rs_stats *st, bool udp)
 {
     printf("ringsock: worker %u: conns %" PRIu64 ", bytes in %" PRIu64 " out %" PRIu64, id,
-           stat(&st->conns_accepted), stat(&st->bytes_in), stat(&st->bytes_out));
-    if (stat(&st->http_requests) || stat(&st->http_errors))
+           counter(&st->conns_accepted), counter(&st->bytes_in), counter(&st->bytes_out));
+    if (counter(&st->http_requests) || counter(&st->http_errors))
         printf("; http requests %" PRIu64 ", errors %" PRIu64 ", timeouts %" PRIu64,
-               stat(&st->http_requests), stat(&st->http_errors), stat(&st->http_timeouts));
+               counter(&st->http_requests), counter(&st->http_errors), counter(&st->http_timeouts));
     if (udp) {
-        uint64_t in = stat(&st->dgrams_in), b = stat(&st->dgram_batches_in);
-        uint64_t out = stat(&st->dgrams_out), bo = stat(&st->dgram_batches_out);
+        uint64_t in = counter(&st->dgrams_in), b = counter(&st->dgram_batches_in);
+        uint64_t out = counter(&st->dgrams_out), bo = counter(&st->dgram_batches_out);
         printf("; datagrams in %" PRIu64 " (%" PRIu64 " batches, mean %.1f) out %" PRIu64
                " (%" PRIu64 " batches, mean %.1f), truncated %" PRIu64 ", dropped %" PRIu64
                ", kernel drops %" PRIu64,
                in, b, b ? (double)in / (double)b : 0.0, out, bo,
-               bo ? (double)out / (double)bo : 0.0, stat(&st->dgram_truncated),
-               stat(&st->dgram_dropped), stat(&st->dgram_kernel_drops));
+               bo ? (double)out / (double)bo : 0.0, counter(&st->dgram_truncated),
+               counter(&st->dgram_dropped), counter(&st->dgram_kernel_drops));
     }
     printf("\n");
 }
@@ -296,7 +296,7 @@ int rs_server_run(const struct rs_server_opts *o)
         http_cfg.body = body_file;
     }
 
-    int kind = rs_backend_choose(o->backend, o->loop.uring_no_multishot, why, sizeof(why));
+    int kind = rs_backend_choose(o->backend, why, sizeof(why));
     if (kind < 0) {
         rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
         rs_free(body_file);

@@ -111,13 +111,12 @@ static struct io_uring_buf_ring *bufring_register(struct io_uring *ring, uint32_
     return mem;
 }
 
-int rs_backend_choose(enum rs_backend_kind want, bool no_multishot, char *why, size_t whylen)
+int rs_backend_choose(enum rs_backend_kind want, char *why, size_t whylen)
 {
     struct io_uring ring;
     unsigned flags;
     int err;
 
-    (void)no_multishot;
     why[0] = '\0';
     if (want == RS_BACKEND_EPOLL)
         return RS_BACKEND_EPOLL;

@@ -13,7 +13,6 @@ struct rs_bufring {
     char *base;
     uint32_t count; /* power of two */
     uint32_t size;  /* bytes per buffer */
-    uint32_t out;   /* buffers currently held by the kernel or by us (not in the ring) */
 };
 
 /* Rounds n up to a power of two within [1, 32768] (the kernel's limit for a buffer ring). */

@@ -39,7 +39,9 @@ void rs_loop_config_default(struct rs_loop_config *cfg);
 
 /* Resolves AUTO (and checks URING) against this kernel. Returns the backend to use, or -errno
  * if the one asked for is unavailable; why[] says why io_uring was not chosen, if it was not. */
-int rs_backend_choose(enum rs_backend_kind want, bool no_multishot, char *why, size_t whylen);
+int rs_backend_choose(enum rs_backend_kind want, char *why, size_t whylen);
+/* Parses auto, io_uring (or uring) or epoll. Returns 0 or -EINVAL. */
+int rs_backend_parse(const char *s, enum rs_backend_kind *out);
 const char *rs_backend_name(enum rs_backend_kind kind);
 /* Describes the io_uring features in use ("multishot accept, multishot recv, buffer ring"). */
 const char *rs_backend_features(const struct rs_loop *l);
