@@ -290,12 +290,20 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
         c->read_paused = false;
         l->be->conn_read_resume(c);
     }
+    /* What is left is the backend's to send: epoll's flush goes on until EAGAIN, io_uring asks
+     * for another flush when its send completes (rs__conn_want_flush). */
     if (c->outq.bytes > 0)
-        mark_dirty(c);
-    else if (c->flush_close && !c->send_busy)
+        return;
+    if (c->flush_close && !c->send_busy)
         rs_conn_close(c);
     else if (c->flush_shut && !c->send_busy)
         shutdown(c->fd, SHUT_WR);
+}
+
+void rs__conn_want_flush(struct rs_conn *c)
+{
+    if (!c->closing && c->outq.bytes > 0)
+        mark_dirty(c);
 }
 
 void rs__conn_release(struct rs_conn *c)

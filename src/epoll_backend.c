@@ -196,11 +196,17 @@ static void ep_conn_flush(struct rs_conn *c)
             rs__conn_fail(c, -errno);
             return;
         }
-        if ((size_t)w < total)
-            RS_STAT_INC(c->loop->stats, short_sends);
         written += (size_t)w;
         rs__conn_sent(c, (size_t)w);
+        if ((size_t)w < total) {
+            /* The send buffer is full: EPOLLOUT (edge) says when to go on, no EAGAIN call. */
+            RS_STAT_INC(c->loop->stats, short_sends);
+            return;
+        }
     }
+    /* Stopped at the budget with the socket still writable: no edge will come, so ask. */
+    if (written >= EP_WRITE_BUDGET)
+        rs__conn_want_flush(c);
 }
 
 static void ep_conn_read_pause(struct rs_conn *c)

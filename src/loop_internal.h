@@ -203,8 +203,10 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
 void rs__conn_eof(struct rs_conn *c);
 /* A connect finished (0 or -errno): tells the service, then starts receiving or closes. */
 void rs__conn_connected(struct rs_conn *c, int err);
-/* The kernel took n bytes from the head of the queue. */
+/* The kernel took n bytes from the head of the queue. The rest is not re-queued here. */
 void rs__conn_sent(struct rs_conn *c, size_t n);
+/* Queued bytes remain after a send completed: flush again at the end of the turn. */
+void rs__conn_want_flush(struct rs_conn *c);
 /* The connection failed (-errno): counted and closed. */
 void rs__conn_fail(struct rs_conn *c, int err);
 /* Nothing is in flight any more for a closing connection: close the fd and recycle it. */

@@ -529,12 +529,13 @@ static void ur_on_send(struct rs_loop *l, struct io_uring_cqe *cqe)
     if (cqe->res >= 0) {
         if ((size_t)cqe->res < c->send_len)
             RS_STAT_INC(l->stats, short_sends);
-        rs__conn_sent(c, (size_t)cqe->res); /* re-queues the rest for the next flush */
-    } else if (cqe->res == -EAGAIN || cqe->res == -EINTR) {
-        rs__conn_sent(c, 0);
-    } else if (cqe->res != -ECANCELED) {
+        rs__conn_sent(c, (size_t)cqe->res);
+    } else if (cqe->res != -EAGAIN && cqe->res != -EINTR && cqe->res != -ECANCELED) {
         rs__conn_fail(c, cqe->res);
     }
+    /* The rest of a short send, and whatever was queued while it was in flight (its flush
+     * found a send busy), goes out next: one send in flight, in order. */
+    rs__conn_want_flush(c);
     if (c->closing)
         ur_maybe_release(c);
 }
