@@ -10,6 +10,7 @@
                                         spectrum appended to LAT
   benchlib.py sockperf CSV LAT OUT key=value...
                                         a row from sockperf pp's summary (--full-rtt)
+  benchlib.py wrk CSV OUT key=value...   a row from wrk --latency's output
   benchlib.py report CSV LAT META MD PNG [--title T]
                                         the Markdown summary with ratios, and the plots
 """
@@ -125,7 +126,8 @@ def ringload_cmd(csv_path, lat_path, json_path, args):
     row.setdefault("max_us", f'{r["latency"]["max_us"]:.1f}')
     row.setdefault("errors", str(errors))
     append(csv_path, COLUMNS, row)
-    for p, us in r.get("percentile_curve", []):
+    curve = r.get("percentile_curve", []) if r["histogram"]["total"] > 0 else []
+    for p, us in curve:
         append(lat_path, LAT_COLUMNS, {"scenario": row["scenario"], "case": row["case"],
                                        "round": row["round"], "side": row["side"],
                                        "percentile": f"{p:.6f}", "latency_us": f"{us:.3f}"})
@@ -166,6 +168,36 @@ def sockperf_cmd(csv_path, lat_path, out_path, args):
         append(lat_path, LAT_COLUMNS, {"scenario": row["scenario"], "case": row["case"],
                                        "round": row["round"], "side": row["side"],
                                        "percentile": f"{p:.6f}", "latency_us": f"{us:.3f}"})
+
+
+def wrk_cmd(csv_path, out_path, args):
+    """A row from wrk --latency's output: requests/s, latency distribution, errors."""
+    import re
+    with open(out_path, errors="replace") as f:
+        text = f.read()
+    row = parse_kv(args)
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    if not m:
+        sys.exit(f"benchlib: no wrk summary in {out_path}")
+    row.setdefault("throughput", f"{float(m.group(1)):.0f}")
+    row.setdefault("unit", "req/s")
+    scale = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
+    for pct, val, unit in re.findall(r"^\s+(50|90|99)%\s+([0-9.]+)(us|ms|s|m)\s*$", text, re.M):
+        row.setdefault({"50": "p50_us", "90": "p90_us", "99": "p99_us"}[pct],
+                       f"{float(val) * scale[unit]:.1f}")
+    lat = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([0-9.]+)(us|ms|s|m)", text, re.M)
+    if lat:
+        row.setdefault("max_us", f"{float(lat.group(1)) * scale[lat.group(2)]:.1f}")
+    errs = 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                     text)
+    if sock:
+        errs += sum(int(x) for x in sock.groups())
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if non2xx:
+        errs += int(non2xx.group(1))
+    row.setdefault("errors", str(errs))
+    append(csv_path, COLUMNS, row)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +400,30 @@ def ratio_table(groups, cases, conn_mode):
                        f"| {ratio(b.m('p99_us'), a.m('p99_us'))} |")
     if n == 0:
         out.append("| – | – | – | – | – | – |")
+    out += generator_table(groups, conn_mode)
     return out
+
+
+def generator_table(groups, conn_mode):
+    """ringload against a peer generator on the same server, connections and depth (they sit in
+    different cases, each case comparing servers under one generator)."""
+    rows = []
+    for a in groups:
+        if not a.generator.startswith("ringload"):
+            continue
+        for b in groups:
+            if (b.generator.startswith("ringload") or b.server != a.server
+                    or b.conns != a.conns or b.depth != a.depth or b.case == a.case):
+                continue
+            rows.append(f"| {a.server} | {fmt(a.conns)} | {a.generator} | {b.generator} "
+                        f"| {ratio(a.m('throughput'), b.m('throughput'))} "
+                        f"| {ratio(a.per_cpu('gen'), b.per_cpu('gen'))} |")
+    if not rows or conn_mode:
+        return []
+    return ["", "Generators against the same server (ringload / peer): throughput, and work per "
+            "generator CPU-second.", "",
+            "| server | connections | ours | peer | throughput | per generator CPU-second |",
+            "|---|---|---|---|---|---|"] + rows
 
 
 def ratio(a, b):
@@ -478,6 +533,8 @@ def main(argv):
         ringload_cmd(args[0], args[1], args[2], args[3:])
     elif cmd == "sockperf":
         sockperf_cmd(args[0], args[1], args[2], args[3:])
+    elif cmd == "wrk":
+        wrk_cmd(args[0], args[1], args[2:])
     elif cmd == "report":
         title = args[6] if len(args) > 6 and args[5] == "--title" else args[0]
         report(args[0], args[1], args[2], args[3], args[4], title)

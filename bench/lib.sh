@@ -66,7 +66,7 @@ bench_port_of() {
 # bench_stop PID: SIGTERM to its process group, SIGKILL after 5 s; waits for it.
 bench_stop() {
     local pid=$1
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
@@ -140,7 +140,8 @@ bench_row_ringload() {
 }
 
 # bench_version CMD: the first line a peer prints of its version.
-bench_version() {
+bench_version() (
+    set +e +o pipefail
     case $1 in
     nginx) nginx -v 2>&1 | head -1 ;;
     wrk) wrk -v 2>&1 | head -1 | cut -d' ' -f1-2 ;;
@@ -150,7 +151,8 @@ bench_version() {
     iperf3) iperf3 --version 2>&1 | head -1 | cut -d' ' -f1-2 ;;
     *) echo "$1" ;;
     esac
-}
+    exit 0
+)
 
 # bench_meta KEY VALUE: a line of the run's description (written as "# key: value" atop the CSV).
 bench_meta() { printf '# %s: %s\n' "$1" "$2" >>"$WORK/meta"; }

@@ -88,6 +88,8 @@ WORK=$(mktemp -d /tmp/ringsock-bench.XXXXXX)
 source "$BENCH_DIR/lib.sh"
 trap 'bench_stop_all; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
+set -E
+trap 'echo "bench: failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 flags=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)
 cflags=$(grep -E '^CMAKE_C_FLAGS(_RELWITHDEBINFO|_RELEASE|_DEBUG)?:' "$BUILD/CMakeCache.txt" 2>/dev/null |
