@@ -45,7 +45,7 @@ else
     exit 2
 fi
 ROUNDS=${ROUNDS:-3}
-SECS=${SECS:-$( ((QUICK)) && echo 1 || echo 4)}
+SECS=${SECS:-$( ((QUICK)) && echo 1 || echo 3)}
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --rounds wants a positive count" >&2; exit 2; }
 [[ $SECS =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: --seconds wants whole seconds" >&2; exit 2; }
 
