@@ -6,6 +6,7 @@
 #include "loop_internal.h"
 #include "ringsock/alloc.h"
 #include "ringsock/net.h"
+#include "ringsock/probes.h"
 
 /* Connection lifetime, send queue and backpressure: the part of the loop that is the same for
  * every backend. A connection is never freed inside one of its callbacks: closing marks it and
@@ -92,6 +93,7 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
         return;
     }
     RS_STAT_INC(l->stats, conns_accepted);
+    RS_PROBE2(accept, l->cfg.id, fd);
     c->fd = fd;
     rs_net_set_nodelay(fd);
     rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
@@ -148,6 +150,7 @@ void rs__conn_connected(struct rs_conn *c, int err)
     c->peer = NULL;
     if (c->closing)
         return;
+    RS_PROBE3(connect, l->cfg.id, c->fd, err);
     if (err == 0)
         RS_STAT_INC(l->stats, conns_accepted);
     if (c->ops->on_connect)
@@ -258,12 +261,15 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
 {
     struct rs_loop *l = c->loop;
     RS_STAT_ADD(l->stats, bytes_in, len);
+    RS_STAT_INC(l->stats, recvs);
+    c->bytes_in += len;
     if (c->closing)
         return;
     c->ops->on_data(c, data, len);
     if (!c->closing && !c->read_paused && c->outq.bytes >= l->cfg.write_queue) {
         c->read_paused = true;
         RS_STAT_INC(l->stats, backpressure);
+        RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
         l->be->conn_read_pause(c);
     }
 }
@@ -282,12 +288,14 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
 {
     struct rs_loop *l = c->loop;
     RS_STAT_ADD(l->stats, bytes_out, n);
+    c->bytes_out += n;
     rs_outq_consume(&c->outq, &l->chunks, n);
     if (c->closing)
         return;
     /* Resume reading at half the cap, so a slow reader does not toggle it every send. */
     if (c->read_paused && c->outq.bytes <= l->cfg.write_queue / 2) {
         c->read_paused = false;
+        RS_PROBE3(backpressure_off, l->cfg.id, c->fd, c->outq.bytes);
         l->be->conn_read_resume(c);
     }
     /* What is left is the backend's to send: epoll's flush goes on until EAGAIN, io_uring asks
@@ -311,6 +319,7 @@ void rs__conn_release(struct rs_conn *c)
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_err);
     RS_STAT_INC(c->loop->stats, conns_closed);
+    RS_PROBE5(close, c->loop->cfg.id, c->fd, c->close_err, c->bytes_in, c->bytes_out);
     conn_recycle(c);
 }
 

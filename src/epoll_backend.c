@@ -378,7 +378,7 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
         if (p->closing && !p->released && !p->in_armed)
             rs__poller_release(p);
     }
-    return 0;
+    return n;
 }
 
 static const char *ep_features(const struct rs_loop *l)

@@ -6,6 +6,7 @@
 
 #include "loop_internal.h"
 #include "ringsock/alloc.h"
+#include "ringsock/probes.h"
 
 #define RS_BACKOFF_MIN_MS 10
 #define RS_BACKOFF_MAX_MS 1000
@@ -126,6 +127,11 @@ out_free_slabs:
 out_free_loop:
     rs_free(l);
     return NULL;
+}
+
+unsigned rs_loop_id(const struct rs_loop *l)
+{
+    return l->cfg.id;
 }
 
 void rs_loop_free(struct rs_loop *l)
@@ -349,9 +355,15 @@ int rs_loop_run(struct rs_loop *l)
         if (loop_done(l))
             return 0;
         int64_t timeout = l->again ? 0 : rs_timer_next_ns(&l->timers, rs_now_ns());
-        int err = l->be->wait(l, timeout);
-        if (err < 0 && err != -EINTR && err != -ETIME && err != -EAGAIN && err != -EBUSY)
-            return err;
+        int n = l->be->wait(l, timeout);
+        if (n < 0 && n != -EINTR && n != -ETIME && n != -EAGAIN && n != -EBUSY)
+            return n;
+        /* One reap: CQEs (io_uring) or epoll events handled this turn; 0 after a timeout. */
+        RS_PROBE2(loop_reap, l->cfg.id, n > 0 ? n : 0);
+        if (n > 0) {
+            RS_STAT_INC(l->stats, loop_batches);
+            RS_STAT_ADD(l->stats, loop_events, (uint64_t)n);
+        }
         rs_timer_run(&l->timers, rs_now_ns());
         loop_run_again(l);
         rs__loop_end_turn(l);

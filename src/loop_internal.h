@@ -119,6 +119,8 @@ struct rs_conn {
     struct rs_conn *dirty_next; /* flush/close list */
     struct rs_conn *pend_next;  /* backend retry list */
     size_t send_len;            /* bytes handed to the in-flight send */
+    uint64_t bytes_in;          /* received and sent over the connection's life: probes */
+    uint64_t bytes_out;
     struct msghdr msg;
     struct iovec iov[RS_SEND_IOV];
 };
@@ -145,7 +147,8 @@ struct rs_backend_ops {
     int (*poll_arm)(struct rs_poller *p);
     /* Poller: stop watching; released (fd closed) by the core once nothing is in flight. */
     void (*poll_stop)(struct rs_poller *p);
-    /* Wait up to timeout_ns (-1: forever) for events and dispatch them. Returns 0 or -errno. */
+    /* Wait up to timeout_ns (-1: forever) for events and dispatch them. Returns how many it
+     * dispatched (CQEs or epoll events, 0 after a timeout), or -errno. */
     int (*wait)(struct rs_loop *l, int64_t timeout_ns);
     const char *(*features)(const struct rs_loop *l);
 };

@@ -94,6 +94,7 @@ static void *thread_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     rs_loop_config_default(&cfg);
     cfg.backend = o->backend;
+    cfg.id = t->id;
     cfg.max_conns = t->nconns + 16;
     size_t inflight = (size_t)o->depth * o->size;
     cfg.write_queue = inflight * 2 > cfg.write_queue ? inflight * 2 : cfg.write_queue;

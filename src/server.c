@@ -315,6 +315,7 @@ int rs_server_run(const struct rs_server_opts *o)
         ws[i].opts = o;
         ws[i].cfg = o->loop;
         ws[i].cfg.backend = (enum rs_backend_kind)kind;
+        ws[i].cfg.id = i;
         ws[i].http_cfg = &http_cfg;
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             ws[i].fds[a] = ws[i].ufds[a] = -1;

@@ -12,6 +12,7 @@
 
 #include "ringsock/alloc.h"
 #include "ringsock/log.h"
+#include "ringsock/probes.h"
 #include "services.h"
 
 #define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
@@ -26,6 +27,7 @@ struct udp_slot {
 struct rs_udp_sock {
     struct rs_poller *p;
     struct rs_stats *stats;
+    unsigned worker; /* for probes */
     struct rs_udp_config cfg;
     char *bufs; /* nslots * buf_size */
     struct udp_slot *slots;
@@ -113,6 +115,7 @@ static void udp_flush(struct rs_udp_sock *u)
         uint64_t bytes = 0;
         for (int j = 0; j < n; j++)
             bytes += u->mm[j].msg_len;
+        RS_PROBE3(udp_send, u->worker, fd, n);
         RS_STAT_INC(u->stats, dgram_batches_out);
         RS_STAT_ADD(u->stats, dgrams_out, (uint64_t)n);
         RS_STAT_ADD(u->stats, dgram_bytes_out, bytes);
@@ -133,6 +136,7 @@ static int udp_drop_batch(struct rs_udp_sock *u, int fd, unsigned k)
     int n = recvmmsg(fd, u->mm, k, MSG_DONTWAIT, NULL);
     if (n < 0)
         return -errno;
+    RS_PROBE3(udp_recv, u->worker, fd, n);
     RS_STAT_INC(u->stats, dgram_batches_in);
     RS_STAT_ADD(u->stats, dgrams_in, (uint64_t)n);
     RS_STAT_ADD(u->stats, dgram_dropped, (uint64_t)n);
@@ -190,6 +194,7 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
                 RS_STAT_INC(u->stats, errors);
             break;
         }
+        RS_PROBE3(udp_recv, u->worker, fd, n);
         RS_STAT_INC(u->stats, dgram_batches_in);
         RS_STAT_ADD(u->stats, dgrams_in, (uint64_t)n);
         for (int j = 0; j < n; j++) {
@@ -227,6 +232,7 @@ struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_u
     if (u->cfg.batch > 1024)
         u->cfg.batch = 1024;
     u->stats = stats;
+    u->worker = rs_loop_id(l);
     u->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     u->nslots = u->cfg.queue + u->cfg.batch;
     u->bufs = rs_malloc((size_t)u->nslots * u->cfg.buf_size);

@@ -19,6 +19,7 @@
 #include "loop_internal.h"
 #include "ringsock/alloc.h"
 #include "ringsock/bufring.h"
+#include "ringsock/probes.h"
 
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
@@ -41,6 +42,7 @@ struct ur {
     struct rs_bufring br;
     uint32_t br_mask;
     uint32_t br_added; /* buffers handed back since the last advance */
+    unsigned id;       /* the worker's, for probes */
     bool ms_accept, ms_recv;
     bool wake_armed;
     struct rs_conn *retry; /* connections that need an SQE they could not get */
@@ -205,6 +207,7 @@ static int ur_init(struct rs_loop *l)
                               (int)u->br_mask, (int)i);
     io_uring_buf_ring_advance(u->brr, (int)entries);
 
+    u->id = l->cfg.id;
     bool no_ms = l->cfg.uring_no_multishot;
     u->ms_accept = !no_ms && kernel_at_least(5, 19);
     u->ms_recv = !no_ms && kernel_at_least(6, 0);
@@ -247,7 +250,8 @@ static struct io_uring_sqe *ur_sqe(struct ur *u)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     if (!sqe) {
-        io_uring_submit(&u->ring);
+        int n = io_uring_submit(&u->ring);
+        RS_PROBE2(loop_submit, u->id, n);
         sqe = io_uring_get_sqe(&u->ring);
     }
     return sqe;
@@ -701,6 +705,8 @@ static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
         ts.tv_nsec = timeout_ns % 1000000000;
         tsp = &ts;
     }
+    /* What this turn queued; read before the submit, one load from the SQ ring. */
+    RS_PROBE2(loop_submit, u->id, io_uring_sq_ready(&u->ring));
     int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
     if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
         return ret;
@@ -745,7 +751,7 @@ static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
         u->br_added = 0;
     }
     ur_run_retry(l, u);
-    return 0;
+    return (int)n;
 }
 
 const struct rs_backend_ops rs__uring_backend = {

@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-d
       python3 linux-perf
       util-linux procps
       iproute2
-      socat sockperf gnuplot-nox python3)
+      socat sockperf gnuplot-nox python3
+      systemtap-sdt-dev bpftrace)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

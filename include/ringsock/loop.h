@@ -25,6 +25,7 @@ enum rs_backend_kind {
 
 struct rs_loop_config {
     enum rs_backend_kind backend; /* URING or EPOLL (AUTO is resolved by rs_backend_choose) */
+    unsigned id;                  /* worker number, the first argument of every probe */
     uint32_t buf_count;           /* io_uring provided receive buffers (power of two) */
     uint32_t buf_size;            /* bytes per receive buffer (also epoll's read size) */
     size_t write_queue;           /* per-connection cap on queued output: backpressure */
@@ -65,6 +66,8 @@ typedef void (*rs_accept_fn)(struct rs_conn *c, void *arg);
 struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *stats, int *err);
 /* Frees the loop; every connection must be closed (rs_loop_run has returned). */
 void rs_loop_free(struct rs_loop *l);
+/* The worker number given in the config (cfg.id). */
+unsigned rs_loop_id(const struct rs_loop *l);
 
 /* Starts accepting on a listening socket (the loop takes ownership of fd). Returns 0/-errno. */
 int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg);

@@ -6,12 +6,15 @@
 #include <stdio.h>
 
 /* Per-worker counters. Each has one writer (its worker); a reporter reads them from another
- * thread with relaxed loads, so a plain load+store (no locked instruction) is enough. */
+ * thread with relaxed loads, so a plain load+store (no locked instruction) is enough.
+ * recvs: TCP receives that delivered data (reads, recv completions). loop_batches: loop turns
+ * that reaped at least one event; loop_events: the CQEs (io_uring) or epoll events they held. */
 #define RS_STATS_FIELDS(X)                                                                         \
     X(conns_accepted)                                                                              \
     X(conns_closed)                                                                                \
     X(bytes_in)                                                                                    \
     X(bytes_out)                                                                                   \
+    X(recvs)                                                                                       \
     X(errors)                                                                                      \
     X(resets)                                                                                      \
     X(enobufs)                                                                                     \
@@ -20,6 +23,8 @@
     X(accept_backoffs)                                                                             \
     X(conns_refused)                                                                               \
     X(stale_completions)                                                                           \
+    X(loop_batches)                                                                                \
+    X(loop_events)                                                                                 \
     X(dgrams_in)                                                                                   \
     X(dgrams_out)                                                                                  \
     X(dgram_bytes_in)                                                                              \
