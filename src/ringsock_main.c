@@ -15,6 +15,9 @@ int main(int argc, char **argv)
     char err[256];
 
     rs_log_set_prog("ringsock");
+    /* Line-buffered even into a pipe or file: the listening line and --stats lines are read
+     * while the server runs. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int r = rs_server_opts_parse(argc, argv, &o, err, sizeof(err));
     if (r < 0) {
         rs_log_error("%s", err);

@@ -18,6 +18,7 @@
 #include "ringsock/log.h"
 #include "ringsock/net.h"
 #include "services.h"
+#include "stats_live.h"
 
 struct worker {
     struct rs_stats stats; /* first: 64-byte aligned, written only by this worker */
@@ -240,6 +241,25 @@ static uint64_t counter(const _Atomic uint64_t *v)
     return atomic_load_explicit(v, memory_order_relaxed);
 }
 
+/* Starts the --stats view, if asked for. NULL when not asked for or memory is short (then
+ * the server runs without it, and says so). */
+static struct rs_stats_live *live_start(const struct rs_server_opts *o, struct worker *ws,
+                                        const struct rs_stats **ptrs)
+{
+    if (!o->stats_ns)
+        return NULL;
+    bool http = false;
+    for (unsigned a = 0; a < o->ntcp; a++)
+        http = http || o->tcp_http[a];
+    for (unsigned i = 0; i < o->threads; i++)
+        ptrs[i] = &ws[i].stats;
+    struct rs_stats_live *sl = rs_stats_live_new(
+        ptrs, o->threads, (o->nudp ? RS_LIVE_UDP : 0) | (http ? RS_LIVE_HTTP : 0), rs_now_ns());
+    if (!sl)
+        rs_log_warn("--stats: out of memory; running without it");
+    return sl;
+}
+
 /* One line per worker at exit, so an uneven spread over workers shows. */
 static void print_worker(unsigned id, const struct rs_stats *st, bool udp)
 {
@@ -305,7 +325,9 @@ int rs_server_run(const struct rs_server_opts *o)
 
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
-    if (!ws || !args) {
+    const struct rs_stats **stats_ptrs = rs_calloc(o->threads, sizeof(*stats_ptrs));
+    struct rs_stats_live *live = NULL;
+    if (!ws || !args || !stats_ptrs) {
         rs_log_error("out of memory");
         goto out_free;
     }
@@ -356,10 +378,26 @@ int rs_server_run(const struct rs_server_opts *o)
     }
     if (ok) {
         print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why);
-        /* Wait for the first signal; a second one cuts the grace period short. */
+        live = live_start(o, ws, stats_ptrs);
+        uint64_t next_stats = rs_now_ns() + o->stats_ns;
+        /* Wait for the first signal; a second one cuts the grace period short. In between,
+         * print the --stats lines when they are due. */
         unsigned signals = 0;
         while (!all_done(ws, started)) {
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000};
+            uint64_t wait_ns = 100 * 1000000;
+            if (live) {
+                uint64_t now = rs_now_ns();
+                if (now >= next_stats) {
+                    rs_stats_live_print(live, stdout, now);
+                    next_stats += o->stats_ns;
+                    if (next_stats <= now) /* fell behind (stopped process): skip, no burst */
+                        next_stats = now + o->stats_ns;
+                }
+                if (next_stats - now < wait_ns)
+                    wait_ns = next_stats - now;
+            }
+            struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
+                                  .tv_nsec = (long)(wait_ns % 1000000000)};
             if (sigtimedwait(&sigs, NULL, &ts) < 0)
                 continue;
             signals++;
@@ -406,6 +444,8 @@ out_close_fds:
                 close(ws[i].ufds[a]);
         }
 out_free:
+    rs_stats_live_free(live);
+    rs_free(stats_ptrs);
     rs_free(args);
     rs_free(ws);
     rs_free(body_file);

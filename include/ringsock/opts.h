@@ -38,6 +38,7 @@ struct rs_server_opts {
     enum rs_backend_kind backend;
     int backlog;
     unsigned shutdown_ms;
+    uint64_t stats_ns; /* --stats: interval of the live per-worker lines, 0 = none */
     struct rs_loop_config loop;
 };
 

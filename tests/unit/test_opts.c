@@ -86,6 +86,22 @@ int main(void)
     const char *u4[] = {"ringsock", "--udp-batch", "0"};
     CHECK_EQ(parse(&o, err, 3, u4), -EINVAL);
 
+    /* --stats: seconds, fractions and units; off by default. */
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 0);
+    const char *s1[] = {"ringsock", "--stats", "2"};
+    CHECK_EQ(parse(&o, err, 3, s1), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 2000000000ull);
+    const char *s2[] = {"ringsock", "echo", "--stats", "0.5"};
+    CHECK_EQ(parse(&o, err, 4, s2), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 500000000ull);
+    const char *s3[] = {"ringsock", "--stats", "10ms"};
+    CHECK_EQ(parse(&o, err, 3, s3), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 10000000ull);
+    const char *s4[] = {"ringsock", "--stats", "0"};
+    CHECK_EQ(parse(&o, err, 3, s4), -EINVAL);
+    CHECK(strstr(err, "--stats") != NULL && strstr(err, "out of range") != NULL);
+
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
     const char *a3[] = {"ringsock", "echo", "--version"};
@@ -97,6 +113,9 @@ int main(void)
         {"ringsock", "--threads", "x"},   {"ringsock", "--backend", "kqueue"},
         {"ringsock", "--tcp", "1.2.3.4"}, {"ringsock", "frobnicate", NULL},
         {"ringsock", "--buf-size", "12"}, {"ringsock", "--tcp", NULL},
+        {"ringsock", "--stats", "0"},     {"ringsock", "--stats", "-1"},
+        {"ringsock", "--stats", "x"},     {"ringsock", "--stats", "5ms"},
+        {"ringsock", "--stats", "1q"},    {"ringsock", "--stats", NULL},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int argc = bad[i][2] ? 3 : 2;
