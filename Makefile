@@ -34,10 +34,11 @@ test-asan: asan
 	@cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-# ThreadSanitizer where it fits: the multi-threaded server paths (workers, start-up, stop).
+# ThreadSanitizer where it fits: the multi-threaded server paths (workers, start-up, stop, and
+# the --stats reporter reading the workers' counters).
 test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose)\.|^integ\.cli$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats)\.|^integ\.cli$$'
 
 # The parsers under libFuzzer (clang), a short smoke run from the seed corpus.
 test-fuzz: deps
