@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # stats.sh BACKEND: ringsock --stats. Bad intervals are refused (exit 2, one line). With
-# --stats 1 --threads 2 under a 3 s ringload run plus a streamcheck run: a block of lines (one
+# --stats 1 --threads 2 under a 3 s ringload run (20000 messages/s: traffic, not a CPU hog that
+# would disturb tests running beside it) plus a streamcheck run: a block of lines (one
 # per worker and w=all) about once a second, as many blocks as seconds ran (within one), the
 # per-worker accepts over all blocks adding up to the connections made, rates above zero
 # during the load, and zero (with no connection open) once it is over.
@@ -36,7 +37,7 @@ start_server echo "${BACKEND_ARGS[@]}" --threads "$THREADS" --stats 1
 load_out="$TEST_TMP/ringload.out"
 rc=0
 run_bounded 30 "$load_out" "$TEST_TMP/ringload.err" "$RINGLOAD" "tcp://$HOST:$PORT" \
-    -c "$LOAD_CONNS" -d 3s || rc=$?
+    -c "$LOAD_CONNS" -d 3s -R 20000 || rc=$?
 ((rc == 0)) || fail "ringload failed (status $rc): $(tail -n 3 "$TEST_TMP/ringload.err")"
 run_client stream --count "$STREAM_CONNS" --bytes 256k --timeout 30 "$HOST" "$PORT" ||
     fail "stream check failed"
@@ -107,15 +108,22 @@ conns=$((LOAD_CONNS + STREAM_CONNS))
 ((all_sum == conns)) || fail "w=all accepts add up to $all_sum, made $conns"
 expect_total conns_accepted "$conns"
 
-# During the load: messages, bytes and batches moved in at least two blocks.
+# During the load: messages, bytes and batches moved in at least two blocks, and a block that
+# falls wholly inside the load shows about the rate ringload sent (one 64-byte message per
+# receive at this rate; the bounds leave room for a generator catching up).
 busy=0
+at_rate=0
 for line in "${totals[@]}"; do
     if positive "$(field "$line" msgs_per_s)" && positive "$(field "$line" in_bytes_per_s)" &&
         positive "$(field "$line" out_bytes_per_s)" && positive "$(field "$line" batch)"; then
         busy=$((busy + 1))
     fi
+    rate=$(field "$line" msgs_per_s)
+    rate=${rate%.*}
+    ((rate >= 10000 && rate <= 30000)) && at_rate=$((at_rate + 1))
 done
 ((busy >= 2)) || fail "only $busy blocks show traffic during a 3 s load"
+((at_rate >= 1)) || fail "no block shows about the 20000 msgs/s ringload sent"
 
 # Once it is over: nothing moves and nothing is open, on every worker.
 for ((i = ${#lines[@]} - THREADS - 1; i < ${#lines[@]}; i++)); do
