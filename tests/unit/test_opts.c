@@ -86,6 +86,25 @@ int main(void)
     const char *u4[] = {"ringsock", "--udp-batch", "0"};
     CHECK_EQ(parse(&o, err, 3, u4), -EINVAL);
 
+    /* sockperf: sockperf's default port for TCP and UDP; --max-msg within 14..16m. */
+    const char *s1[] = {"ringsock", "sockperf"};
+    CHECK_EQ(parse(&o, err, 2, s1), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_SOCKPERF);
+    CHECK_EQ(o.ntcp, 1);
+    CHECK_EQ(o.nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 11111);
+    CHECK_EQ(rs_addr_port(&o.udp[0]), 11111);
+    CHECK_EQ(o.max_msg, 65536);
+    const char *s2[] = {"ringsock", "sockperf", "--udp", "127.0.0.1:0", "--max-msg", "1m"};
+    CHECK_EQ(parse(&o, err, 6, s2), RS_OPTS_RUN);
+    CHECK_EQ(o.ntcp, 0);
+    CHECK_EQ(o.max_msg, 1 << 20);
+    const char *s3[] = {"ringsock", "sockperf", "--max-msg", "13"};
+    CHECK_EQ(parse(&o, err, 4, s3), -EINVAL);
+    CHECK(strstr(err, "--max-msg") != NULL);
+    const char *s4[] = {"ringsock", "sockperf", "--max-msg", "17m"};
+    CHECK_EQ(parse(&o, err, 4, s4), -EINVAL);
+
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
     const char *a3[] = {"ringsock", "echo", "--version"};
