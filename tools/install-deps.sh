@@ -3,6 +3,7 @@
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
+      sockperf
       util-linux procps
       iproute2)
 missing=()
