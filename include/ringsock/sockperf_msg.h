@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 /* sockperf's message header, as sockperf 3.7's client and server put it on the wire (observed
- * with tcpdump and strace; README.md has the evidence). Every message, UDP or TCP, starts with
+ * with tcpdump and strace, and by probing `sockperf sr` with crafted messages; the unit test
+ * holds a captured exchange and the probed flags). Every message, UDP or TCP, starts with
  * 14 bytes in network byte order:
  *
  *   bytes 0..7    sequence number (u64), counted by the client from 1
