@@ -92,6 +92,9 @@ const char *rs_server_usage(void)
            "  echo                 send every byte back, in order (default)\n"
            "  discard              read and drop\n"
            "  http                 HTTP/1.1 responder on the --tcp listeners\n"
+           "  sockperf             answer sockperf's clients (sockperf pp|ul|tp, with or without\n"
+           "                       --tcp) as `sockperf sr` does; default TCP and UDP on\n"
+           "                       127.0.0.1:11111, sockperf's default port\n"
            "\n"
            "options:\n"
            "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
@@ -117,6 +120,8 @@ const char *rs_server_usage(void)
            "                       past it datagrams are dropped and counted (default 256)\n"
            "  --udp-rcvbuf SIZE    SO_RCVBUF of UDP sockets (default 4m)\n"
            "  --udp-sndbuf SIZE    SO_SNDBUF of UDP sockets (default: kernel's)\n"
+           "  --max-msg SIZE       sockperf: longest message (14..16m, default 64k); a longer\n"
+           "                       one closes its TCP connection, a datagram is dropped\n"
            "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
            "                       sockets (default: one per CPU)\n"
            "  --backend B          auto, io_uring or epoll (default auto)\n"
@@ -172,6 +177,7 @@ enum {
     OPT_MAX_BODY,
     OPT_KEEPALIVE_TIMEOUT,
     OPT_STATS,
+    OPT_MAX_MSG,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -203,6 +209,7 @@ static const struct option long_opts[] = {
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"stats", required_argument, NULL, OPT_STATS},
+    {"max-msg", required_argument, NULL, OPT_MAX_MSG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -236,6 +243,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->max_body = 1 << 20;
     o->header_timeout_ms = 10000;
     o->keepalive_timeout_ms = 60000;
+    o->max_msg = 65536;
     rs_loop_config_default(&o->loop);
     err[0] = '\0';
 
@@ -291,6 +299,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                 o->header_timeout_ms = v;
             else
                 o->keepalive_timeout_ms = v;
+            break;
+        case OPT_MAX_MSG:
+            if ((e = rs_parse_size(optarg, 14, 16 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_msg = (uint32_t)v;
             break;
         case OPT_UDP:
             if (o->nudp >= RS_MAX_ADDRS) {
@@ -411,8 +424,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             o->service = RS_SVC_DISCARD;
         else if (strcmp(arg, "http") == 0)
             o->service = RS_SVC_HTTP;
+        else if (strcmp(arg, "sockperf") == 0)
+            o->service = RS_SVC_SOCKPERF;
         else {
-            snprintf(err, errlen, "unknown service '%s' (want echo, discard or http)", arg);
+            snprintf(err, errlen, "unknown service '%s' (want echo, discard, http or sockperf)",
+                     arg);
             return -EINVAL;
         }
         if (optind + 1 < argc) {
@@ -434,8 +450,9 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
         }
     }
     if (o->ntcp == 0 && o->nudp == 0) {
-        rs_addr_parse("127.0.0.1:7000", &o->tcp[0]);
-        rs_addr_parse("127.0.0.1:7000", &o->udp[0]);
+        const char *def = o->service == RS_SVC_SOCKPERF ? "127.0.0.1:11111" : "127.0.0.1:7000";
+        rs_addr_parse(def, &o->tcp[0]);
+        rs_addr_parse(def, &o->udp[0]);
         o->ntcp = o->nudp = 1;
     }
     for (unsigned i = 0; i < o->nudp; i++) {

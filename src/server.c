@@ -32,6 +32,7 @@ struct worker {
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
     const struct rs_http_config *http_cfg;
     struct http_worker *http;
+    struct sockperf_worker *sockperf;
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -74,7 +75,19 @@ static void *worker_main(void *p)
         w->init_err = err;
         goto out_report;
     }
-    rs_accept_fn fn = o->service == RS_SVC_DISCARD ? rs_discard_accept : rs_echo_accept;
+    rs_accept_fn fn = rs_echo_accept;
+    void *fn_arg = NULL;
+    if (o->service == RS_SVC_DISCARD) {
+        fn = rs_discard_accept;
+    } else if (o->service == RS_SVC_SOCKPERF) {
+        w->sockperf = rs_sockperf_worker_new(o->max_msg, &w->stats);
+        if (!w->sockperf) {
+            w->init_err = -ENOMEM;
+            goto out_report;
+        }
+        fn = rs_sockperf_accept;
+        fn_arg = w->sockperf;
+    }
     for (unsigned i = 0; i < o->ntcp && !w->http; i++) {
         if (!o->tcp_http[i])
             continue;
@@ -88,7 +101,7 @@ static void *worker_main(void *p)
         if (o->tcp_http[i])
             err = rs_loop_listen(w->loop, w->fds[i], rs_http_accept, w->http);
         else
-            err = rs_loop_listen(w->loop, w->fds[i], fn, NULL);
+            err = rs_loop_listen(w->loop, w->fds[i], fn, fn_arg);
         if (err < 0) {
             w->init_err = err;
             goto out_report;
@@ -100,7 +113,10 @@ static void *worker_main(void *p)
         .buf_size = o->udp_buf,
         .queue = o->udp_queue,
         .budget = o->udp_batch * 8,
-        .discard = o->service == RS_SVC_DISCARD,
+        .max_msg = o->max_msg,
+        .mode = o->service == RS_SVC_DISCARD    ? RS_UDP_DISCARD
+                : o->service == RS_SVC_SOCKPERF ? RS_UDP_SOCKPERF
+                                                : RS_UDP_ECHO,
     };
     for (unsigned i = 0; i < o->nudp; i++) {
         if (w->ufds[i] < 0)
@@ -177,7 +193,7 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
                             enum rs_backend_kind kind, const char *features, const char *why)
 {
     char buf[RS_ADDR_STRLEN];
-    static const char *const names[] = {"echo", "discard", "http"};
+    static const char *const names[] = {"echo", "discard", "http", "sockperf"};
     printf("ringsock: %s listening on", names[o->service]);
     for (unsigned a = 0; a < o->ntcp; a++)
         printf(" %s://%s", o->tcp_http[a] ? "http" : "tcp",
@@ -261,13 +277,18 @@ static struct rs_stats_live *live_start(const struct rs_server_opts *o, struct w
 }
 
 /* One line per worker at exit, so an uneven spread over workers shows. */
-static void print_worker(unsigned id, const struct rs_stats *st, bool udp)
+static void print_worker(unsigned id, const struct rs_stats *st, bool udp, bool sockperf)
 {
     printf("ringsock: worker %u: conns %" PRIu64 ", bytes in %" PRIu64 " out %" PRIu64, id,
            counter(&st->conns_accepted), counter(&st->bytes_in), counter(&st->bytes_out));
     if (counter(&st->http_requests) || counter(&st->http_errors))
         printf("; http requests %" PRIu64 ", errors %" PRIu64 ", timeouts %" PRIu64,
                counter(&st->http_requests), counter(&st->http_errors), counter(&st->http_timeouts));
+    if (sockperf)
+        printf("; sockperf messages answered %" PRIu64 ", not answered %" PRIu64
+               ", malformed %" PRIu64,
+               counter(&st->sockperf_replies), counter(&st->sockperf_unanswered),
+               counter(&st->sockperf_malformed));
     if (udp) {
         uint64_t in = counter(&st->dgrams_in), b = counter(&st->dgram_batches_in);
         uint64_t out = counter(&st->dgrams_out), bo = counter(&st->dgram_batches_out);
@@ -423,12 +444,13 @@ int rs_server_run(const struct rs_server_opts *o)
         rs_stats_sum(&total, &ws[i].stats);
         rs_loop_free(ws[i].loop);
         rs_http_worker_free(ws[i].http);
+        rs_sockperf_worker_free(ws[i].sockperf);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             rs_udp_echo_free(ws[i].udp[a]);
     }
     if (ok) {
         for (unsigned i = 0; i < started; i++)
-            print_worker(i, &ws[i].stats, o->nudp > 0);
+            print_worker(i, &ws[i].stats, o->nudp > 0, o->service == RS_SVC_SOCKPERF);
         printf("ringsock: totals ");
         rs_stats_print(stdout, &total);
         printf("\n");

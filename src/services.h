@@ -31,13 +31,31 @@ void rs_http_worker_free(struct http_worker *w);
 /* Accept callback; arg is the worker's struct http_worker. */
 void rs_http_accept(struct rs_conn *c, void *arg);
 
-/* Batched datagram echo (or discard) on one non-blocking UDP socket of one worker. */
+/* sockperf responder over TCP (sockperf_service.c): answers the messages of sockperf's
+ * clients (pp, ul, tp) as `sockperf sr --tcp` does. */
+struct sockperf_worker;
+/* Per-worker state (message buffers, connection pool). NULL on no memory. max_msg caps a
+ * message's length: a longer one closes its connection. */
+struct sockperf_worker *rs_sockperf_worker_new(uint32_t max_msg, struct rs_stats *stats);
+void rs_sockperf_worker_free(struct sockperf_worker *w);
+/* Accept callback; arg is the worker's struct sockperf_worker. */
+void rs_sockperf_accept(struct rs_conn *c, void *arg);
+
+/* What a UDP socket does with each datagram. */
+enum rs_udp_mode {
+    RS_UDP_ECHO,     /* send it back */
+    RS_UDP_DISCARD,  /* count it */
+    RS_UDP_SOCKPERF, /* answer it as `sockperf sr` would, if it asks for an answer */
+};
+
+/* Batched datagram echo (or discard, or sockperf) on one non-blocking UDP socket of one worker. */
 struct rs_udp_config {
     uint32_t batch;    /* datagrams per recvmmsg/sendmmsg */
     uint32_t buf_size; /* bytes per datagram slot; larger datagrams are counted as truncated */
     uint32_t queue;    /* replies that may wait for writability; past it, drops */
     uint32_t budget;   /* datagrams read per turn before yielding */
-    bool discard;
+    uint32_t max_msg;  /* RS_UDP_SOCKPERF: longest message answered */
+    enum rs_udp_mode mode;
 };
 
 struct rs_udp_sock;

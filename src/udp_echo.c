@@ -1,10 +1,12 @@
-/* Datagram echo and discard, batched: recvmmsg fills a ring of datagram slots at its tail and
- * sendmmsg sends the replies from its head, each to its sender. Replies the kernel cannot take
- * yet (EAGAIN) wait in the ring for writability; the ring holds at most queue + batch
- * datagrams, and while it is full what arrives is read and dropped, counted, never blocked on.
- * A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Each turn reads
- * at most `budget` datagrams, then yields so other work on the worker runs. Kernel drops on the
- * socket come from SO_RXQ_OVFL (kernel >= 2.6.33). */
+/* Datagram echo, discard and sockperf responder, batched: recvmmsg fills a ring of datagram
+ * slots at its tail and sendmmsg sends the replies from its head, each to its sender. The
+ * sockperf mode answers in place: a datagram that is one whole sockperf message asking for an
+ * answer has its client flag cleared and goes back; others are counted and skipped. Replies the
+ * kernel cannot take yet (EAGAIN) wait in the ring for writability; the ring holds at most queue +
+ * batch datagrams, and while it is full what arrives is read and dropped, counted, never blocked
+ * on. A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Each turn
+ * reads at most `budget` datagrams, then yields so other work on the worker runs. Kernel drops on
+ * the socket come from SO_RXQ_OVFL (kernel >= 2.6.33). */
 
 #include <errno.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "ringsock/alloc.h"
 #include "ringsock/log.h"
 #include "ringsock/probes.h"
+#include "ringsock/sockperf_msg.h"
 #include "services.h"
 
 #define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
@@ -125,6 +128,39 @@ static void udp_flush(struct rs_udp_sock *u)
     rs_poller_want_out(u->p, false);
 }
 
+/* Decides whether a whole (not truncated) datagram is answered; in sockperf mode it becomes
+ * the reply in place. One datagram is one sockperf message: its length field must be the
+ * datagram's length. */
+static bool udp_answer(struct rs_udp_sock *u, char *buf, uint32_t len)
+{
+    uint64_t hidden;
+
+    switch (u->cfg.mode) {
+    case RS_UDP_ECHO:
+        return true;
+    case RS_UDP_DISCARD:
+        return false;
+    case RS_UDP_SOCKPERF:
+        break;
+    }
+    uint32_t mlen = len >= RS_SOCKPERF_HDR_LEN ? rs_sockperf_msg_len(buf) : 0;
+    if (mlen != len || !rs_sockperf_len_ok(mlen, u->cfg.max_msg)) {
+        RS_STAT_INC(u->stats, sockperf_malformed);
+        if (rs_ratelimit_ok(&u->rl, &hidden))
+            rs_log_warn("sockperf: a datagram of %u bytes is not a sockperf message (length field "
+                        "%u, --max-msg %u); dropped (%llu similar hidden)",
+                        len, mlen, u->cfg.max_msg, (unsigned long long)hidden);
+        return false;
+    }
+    if (!rs_sockperf_wants_reply(rs_sockperf_flags(buf))) {
+        RS_STAT_INC(u->stats, sockperf_unanswered);
+        return false;
+    }
+    rs_sockperf_make_reply(buf);
+    RS_STAT_INC(u->stats, sockperf_replies);
+    return true;
+}
+
 /* Reads into scratch and drops: the reply ring is full. Returns datagrams read, or -errno. */
 static int udp_drop_batch(struct rs_udp_sock *u, int fd, unsigned k)
 {
@@ -202,15 +238,18 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
             struct udp_slot *s = slot_at(u, u->tail + (unsigned)j);
             RS_STAT_ADD(u->stats, dgram_bytes_in, u->mm[j].msg_len);
             note_overflow(u, mh);
-            s->valid = !(mh->msg_flags & MSG_TRUNC) && !u->cfg.discard;
-            if (mh->msg_flags & MSG_TRUNC)
-                RS_STAT_INC(u->stats, dgram_truncated);
             s->alen = mh->msg_namelen;
             s->len = u->mm[j].msg_len;
+            if (mh->msg_flags & MSG_TRUNC) {
+                RS_STAT_INC(u->stats, dgram_truncated);
+                s->valid = false;
+            } else {
+                s->valid = udp_answer(u, slot_buf(u, u->tail + (unsigned)j), s->len);
+            }
         }
         u->tail += (unsigned)n;
         budget -= (uint32_t)n;
-        if (u->cfg.discard)
+        if (u->cfg.mode == RS_UDP_DISCARD)
             u->head = u->tail;
         udp_flush(u); /* each batch received is a batch sent */
         if ((unsigned)n < k)

@@ -13,6 +13,7 @@ enum rs_service_kind {
     RS_SVC_ECHO,
     RS_SVC_DISCARD,
     RS_SVC_HTTP,
+    RS_SVC_SOCKPERF,
 };
 
 struct rs_server_opts {
@@ -34,6 +35,7 @@ struct rs_server_opts {
     uint32_t udp_queue; /* replies per socket that may wait for writability */
     int udp_rcvbuf, udp_sndbuf;
     const char *join_iface; /* interface for multicast --udp groups */
+    uint32_t max_msg;       /* sockperf: longest message; a longer one closes its connection */
     unsigned threads;
     enum rs_backend_kind backend;
     int backlog;
@@ -57,7 +59,8 @@ int rs_unescape_body(const char *s, char *out, size_t cap, size_t *len);
 
 /* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
  * -EINVAL with a one-line reason in err. Defaults: echo on TCP and UDP 127.0.0.1:7000 (when
- * neither --tcp nor --udp is given), one thread per CPU, backend auto. */
+ * neither --tcp nor --udp is given; sockperf: 127.0.0.1:11111, sockperf's own default port),
+ * one thread per CPU, backend auto. */
 int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen);
 
 /* The usage text. */

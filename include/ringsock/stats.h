@@ -47,7 +47,10 @@
     X(http_err_414)                                                                                \
     X(http_err_431)                                                                                \
     X(http_err_501)                                                                                \
-    X(http_err_505)
+    X(http_err_505)                                                                                \
+    X(sockperf_replies)                                                                            \
+    X(sockperf_unanswered)                                                                         \
+    X(sockperf_malformed)
 
 struct rs_stats {
 #define RS_STATS_DECL(name) _Atomic uint64_t name;

@@ -102,6 +102,25 @@ int main(void)
     CHECK_EQ(parse(&o, err, 3, s4), -EINVAL);
     CHECK(strstr(err, "--stats") != NULL && strstr(err, "out of range") != NULL);
 
+    /* sockperf: sockperf's default port for TCP and UDP; --max-msg within 14..16m. */
+    const char *p1[] = {"ringsock", "sockperf"};
+    CHECK_EQ(parse(&o, err, 2, p1), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_SOCKPERF);
+    CHECK_EQ(o.ntcp, 1);
+    CHECK_EQ(o.nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 11111);
+    CHECK_EQ(rs_addr_port(&o.udp[0]), 11111);
+    CHECK_EQ(o.max_msg, 65536);
+    const char *p2[] = {"ringsock", "sockperf", "--udp", "127.0.0.1:0", "--max-msg", "1m"};
+    CHECK_EQ(parse(&o, err, 6, p2), RS_OPTS_RUN);
+    CHECK_EQ(o.ntcp, 0);
+    CHECK_EQ(o.max_msg, 1 << 20);
+    const char *p3[] = {"ringsock", "sockperf", "--max-msg", "13"};
+    CHECK_EQ(parse(&o, err, 4, p3), -EINVAL);
+    CHECK(strstr(err, "--max-msg") != NULL);
+    const char *p4[] = {"ringsock", "sockperf", "--max-msg", "17m"};
+    CHECK_EQ(parse(&o, err, 4, p4), -EINVAL);
+
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
     const char *a3[] = {"ringsock", "echo", "--version"};
