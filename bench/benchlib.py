@@ -26,7 +26,7 @@ COLUMNS = [
     "scenario", "case", "round", "side", "server", "generator", "conns", "depth", "size",
     "seconds", "throughput", "unit", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
     "srv_user_s", "srv_sys_s", "gen_user_s", "gen_sys_s", "errors", "open_s", "rss_kib",
-    "rss_per_conn_b",
+    "rss_per_conn_b", "kmem_per_conn_b",
 ]
 LAT_COLUMNS = ["scenario", "case", "round", "side", "percentile", "latency_us"]
 HZ = os.sysconf("SC_CLK_TCK")
@@ -324,16 +324,21 @@ def report(csv_path, lat_path, meta_path, md_path, png_path, title):
                "[min–max] over rounds. CPU seconds are per run.")
     out.append("")
     if conn_mode:
+        out.append("RSS per connection: the server's resident memory while holding them, less "
+                   "before, per connection. Kernel slab per connection: the machine's slab "
+                   "memory (both ends' sockets and the server's kernel-side state), same way.")
+        out.append("")
         out.append("| case | side | connections | open s | opened/s | server RSS MiB | "
-                   "RSS per connection B | server CPU s | errors |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "RSS per connection B | kernel slab per connection B | server CPU s "
+                   "| errors |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for g in groups:
             rss = g.m("rss_kib")
             out.append(
                 f"| {g.case} | {g.side} | {fmt(g.conns)} | {fmt(g.m('open_s'))} "
                 f"| {fmt(g.m('throughput'), 'rate')} | {fmt(rss / 1024 if rss else None)} "
-                f"| {fmt(g.m('rss_per_conn_b'))} | {fmt(g.cpu('srv'))} "
-                f"| {sum(int(num(x) or 0) for x in g.col('errors'))} |")
+                f"| {fmt(g.m('rss_per_conn_b'))} | {fmt(g.m('kmem_per_conn_b'))} "
+                f"| {fmt(g.cpu('srv'))} | {sum(int(num(x) or 0) for x in g.col('errors'))} |")
     else:
         out.append("| case | side | throughput | [min–max] | p50 us | p99 us | p99.9 us "
                    "| server CPU s (user+sys) | per server CPU-s | generator CPU s "
@@ -363,11 +368,12 @@ def report(csv_path, lat_path, meta_path, md_path, png_path, title):
 def ratio_table(groups, cases, conn_mode):
     out = ["## Ratios", ""]
     if conn_mode:
-        out.append("RSS per connection and time to open: peer / ringsock (above 1: ringsock "
-                   "uses less).")
+        out.append("Memory per connection and time to open: peer / ringsock (above 1: "
+                   "ringsock uses less).")
         out.append("")
-        out.append("| case | ringsock side | peer | RSS per connection | time to open |")
-        out.append("|---|---|---|---|---|")
+        out.append("| case | ringsock side | peer | RSS per connection | kernel slab per "
+                   "connection | time to open |")
+        out.append("|---|---|---|---|---|---|")
     else:
         out.append("ringsock (or ringload) / peer, same case, same run. Throughput and work per "
                    "CPU-second: above 1 is better for ringsock; p99: peer / ringsock, above 1 "
@@ -391,6 +397,7 @@ def ratio_table(groups, cases, conn_mode):
             if conn_mode:
                 out.append(f"| {case} | {a.side} | {b.side} "
                            f"| {ratio(b.m('rss_per_conn_b'), a.m('rss_per_conn_b'))} "
+                           f"| {ratio(b.m('kmem_per_conn_b'), a.m('kmem_per_conn_b'))} "
                            f"| {ratio(b.m('open_s'), a.m('open_s'))} |")
                 continue
             who = {"srv": "server", "gen": "generator", "all": "server+generator"}[kind]

@@ -29,11 +29,12 @@ bench_wait_listen() {
 }
 
 # bench_start NAME CMD...: starts a server pinned to SRV_CPU in its own process group, output to
-# $WORK/NAME.log; sets BENCH_PID.
+# $WORK/NAME.log; sets BENCH_PID. BENCH_WRAP (an array, e.g. a prlimit command) goes in front.
+BENCH_WRAP=()
 bench_start() {
     local name=$1
     shift
-    "${SRV_CPU[@]}" setsid "$@" >"$WORK/$name.log" 2>&1 &
+    "${SRV_CPU[@]}" setsid "${BENCH_WRAP[@]}" "$@" >"$WORK/$name.log" 2>&1 &
     BENCH_PID=$!
     BENCH_PIDS+=("$BENCH_PID")
     echo "bench: started $name (pid $BENCH_PID)" >&2
@@ -156,3 +157,17 @@ bench_version() (
 
 # bench_meta KEY VALUE: a line of the run's description (written as "# key: value" atop the CSV).
 bench_meta() { printf '# %s: %s\n' "$1" "$2" >>"$WORK/meta"; }
+
+# bench_sockperf_pp PID PORT ROUND CASE SIDE SERVER [--tcp]: sockperf pp (64 bytes, round-trip
+# times) against a server that answers sockperf; one row, and its percentiles as a spectrum.
+bench_sockperf_pp() {
+    local spid=$1 sport=$2 round=$3 case=$4 side=$5 server=$6
+    shift 6
+    bench_measure "$spid" "$WORK/sp.out" sockperf pp "$@" -i 127.0.0.1 -p "$sport" -t "$SECS" \
+        -m 64 --full-rtt
+    ((GEN_RC == 0)) || { echo "bench: sockperf pp against $side failed:" >&2; cat "$WORK/sp.out" >&2; return 1; }
+    bench_py sockperf "$CSV" "$LAT" "$WORK/sp.out" "scenario=$SCENARIO" "seconds=$SECS" \
+        "case=$case" "round=$round" "side=$side" "server=$server" generator=sockperf-pp \
+        conns=1 depth=1 size=64 "srv_user_s=$SRV_USER" "srv_sys_s=$SRV_SYS" \
+        "gen_user_s=$GEN_USER" "gen_sys_s=$GEN_SYS"
+}

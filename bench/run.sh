@@ -86,7 +86,7 @@ STAMP=$(date +%Y-%m-%d-%H%M)
 ((QUICK)) && STAMP=$STAMP-quick
 WORK=$(mktemp -d /tmp/ringsock-bench.XXXXXX)
 source "$BENCH_DIR/lib.sh"
-trap 'bench_stop_all; rm -rf "$WORK"' EXIT
+trap 'set +e; bench_stop_all; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 set -E
 trap 'echo "bench: failed (exit $?) at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND" >&2' ERR

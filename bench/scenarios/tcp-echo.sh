@@ -3,7 +3,8 @@
 #   ringsock-io_uring, ringsock-epoll (1 worker each) and socat (a process per connection,
 #   `socat TCP-LISTEN:...,fork PIPE`), at 1, 100 and 1000 connections, depth 1 and 16;
 #   then ping-pong latency of one connection: ringload -> ringsock beside sockperf's own
-#   TCP ping-pong (`sockperf pp --tcp --full-rtt` -> `sockperf sr --tcp`).
+#   TCP ping-pong (`sockperf pp --tcp --full-rtt` -> `sockperf sr --tcp`); and sockperf's own
+#   client against both servers (`ringsock sockperf` answers it as `sockperf sr` does).
 
 scenario_tcp_echo() {
     local conns=(1 100 1000) depths=(1 16) warm=0.5s
@@ -25,6 +26,8 @@ scenario_tcp_echo() {
     bench_start sockperf sockperf sr --tcp -i 127.0.0.1 -p "$p"
     bench_wait_listen "$p" tcp "$BENCH_PID"
     pid[sockperf]=$BENCH_PID port[sockperf]=$p
+    bench_start_ringsock rs-sockperf sockperf --tcp 127.0.0.1:0 --threads 1
+    pid[ringsock-sockperf]=$BENCH_PID port[ringsock-sockperf]=$RS_TCP_PORT
 
     local r c d side
     for r in $(seq "$ROUNDS"); do
@@ -41,13 +44,13 @@ scenario_tcp_echo() {
             tcp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
                 --warmup "$warm"
         done
-        bench_measure "${pid[sockperf]}" "$WORK/sp.out" sockperf pp --tcp -i 127.0.0.1 \
-            -p "${port[sockperf]}" -t "$SECS" -m 64 --full-rtt
-        ((GEN_RC == 0)) || { cat "$WORK/sp.out" >&2; return 1; }
-        bench_py sockperf "$CSV" "$LAT" "$WORK/sp.out" "scenario=$SCENARIO" "seconds=$SECS" \
-            case=pingpong "round=$r" side=sockperf server=sockperf-sr generator=sockperf-pp \
-            conns=1 depth=1 size=64 "srv_user_s=$SRV_USER" "srv_sys_s=$SRV_SYS" \
-            "gen_user_s=$GEN_USER" "gen_sys_s=$GEN_SYS"
+        bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf \
+            sockperf-sr --tcp
+        # The same client against both servers.
+        for side in ringsock-sockperf sockperf; do
+            bench_sockperf_pp "${pid[$side]}" "${port[$side]}" "$r" pingpong-sockperf-client \
+                "$side" "${side/#sockperf/sockperf-sr}" --tcp
+        done
     done
 }
 

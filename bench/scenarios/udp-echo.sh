@@ -4,7 +4,8 @@
 #             and udp-ref-echo, the classic one-datagram-at-a-time recvfrom/sendto loop
 #             (bench/udp_ref_echo.c), at 1, 16 and 64 sockets;
 #   pingpong: one socket, one datagram in flight: ringload -> ringsock beside sockperf's own
-#             UDP ping-pong (`sockperf pp --full-rtt` -> `sockperf sr`);
+#             UDP ping-pong (`sockperf pp --full-rtt` -> `sockperf sr`), and sockperf's client
+#             against both servers (`ringsock sockperf` answers it as `sockperf sr` does);
 #   send:     the generators' send rate, 64-byte datagrams from one socket into a sink:
 #             ringload --send-only (sendmmsg) and --gso (UDP_SEGMENT) and sockperf tp into
 #             ringsock discard, iperf3 -u -b 0 into its own server.
@@ -30,6 +31,8 @@ scenario_udp_echo() {
     bench_start sockperf sockperf sr -i 127.0.0.1 -p "$p"
     bench_wait_listen "$p" udp "$BENCH_PID"
     pid[sockperf]=$BENCH_PID port[sockperf]=$p
+    bench_start_ringsock rs-sockperf sockperf --udp 127.0.0.1:0 --threads 1
+    pid[ringsock-sockperf]=$BENCH_PID port[ringsock-sockperf]=$RS_UDP_PORT
     bench_start_ringsock sink discard --udp 127.0.0.1:0 --threads 1
     pid[sink]=$BENCH_PID port[sink]=$RS_UDP_PORT
 
@@ -45,13 +48,12 @@ scenario_udp_echo() {
             udp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
                 --warmup "$warm"
         done
-        bench_measure "${pid[sockperf]}" "$WORK/sp.out" sockperf pp -i 127.0.0.1 \
-            -p "${port[sockperf]}" -t "$SECS" -m 64 --full-rtt
-        ((GEN_RC == 0)) || { cat "$WORK/sp.out" >&2; return 1; }
-        bench_py sockperf "$CSV" "$LAT" "$WORK/sp.out" "scenario=$SCENARIO" "seconds=$SECS" \
-            case=pingpong "round=$r" side=sockperf server=sockperf-sr generator=sockperf-pp \
-            conns=1 depth=1 size=64 "srv_user_s=$SRV_USER" "srv_sys_s=$SRV_SYS" \
-            "gen_user_s=$GEN_USER" "gen_sys_s=$GEN_SYS"
+        bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf \
+            sockperf-sr
+        for side in ringsock-sockperf sockperf; do
+            bench_sockperf_pp "${pid[$side]}" "${port[$side]}" "$r" pingpong-sockperf-client \
+                "$side" "${side/#sockperf/sockperf-sr}"
+        done
         udp_send_run "$r" "${pid[sink]}" "${port[sink]}"
     done
 }

@@ -20,7 +20,7 @@ rc=$?
 for pid in $(grep -oE 'started [^ ]+ \(pid [0-9]+\)' "$OUT/stderr" | grep -oE '[0-9]+\)$' | tr -d ')'); do
     kill -0 "$pid" 2>/dev/null && fail "server pid $pid still running after bench/run.sh"
 done
-(($(grep -c 'started ' "$OUT/stderr") >= 4)) || fail "expected 4 servers started: $(cat "$OUT/stderr")"
+(($(grep -c 'started ' "$OUT/stderr") >= 5)) || fail "expected 5 servers started: $(cat "$OUT/stderr")"
 
 shopt -s nullglob
 csv=("$OUT"/tcp-echo-*-quick.csv)
@@ -57,6 +57,13 @@ assert pp == {"ringsock-io_uring", "ringsock-epoll", "sockperf"}, pp
 for r in rows:
     if r["case"] == "pingpong":
         ok(r)
+# sockperf's own client against ringsock's responder and sockperf sr: the same generator.
+spc = [r for r in rows if r["case"] == "pingpong-sockperf-client"]
+assert sorted((r["side"], r["server"], r["generator"]) for r in spc) == sorted(
+    [("ringsock-sockperf", "ringsock-sockperf", "sockperf-pp"),
+     ("sockperf", "sockperf-sr", "sockperf-pp")] * 2), spc
+for r in spc:
+    ok(r)
 lat = list(csv.DictReader(open(sys.argv[2])))
 assert {r["side"] for r in lat if r["case"] == "pingpong"} == pp
 PY
@@ -64,6 +71,8 @@ grep -q '^## Ratios' "${md[0]}" || fail "no ratios in the Markdown"
 grep -qE '^\| c100-d1 \| ringsock-io_uring \| socat \| [0-9.]+x \| [0-9.]+x \(server\)' "${md[0]}" ||
     fail "no io_uring/socat ratio row: $(cat "${md[0]}")"
 grep -qE '^\| pingpong \| ringsock-io_uring \| sockperf \| [0-9.]+x' "${md[0]}" || fail "no ping-pong ratio"
+grep -qE '^\| pingpong-sockperf-client \| ringsock-sockperf \| sockperf \| [0-9.]+x \| [0-9.]+x \(server\)' \
+    "${md[0]}" || fail "no same-client sockperf ratio"
 cmp -s "${md[0]}" <(sed -n '/^# tcp-echo/,$p' "$OUT/stdout" | head -n "$(wc -l <"${md[0]}")") ||
     fail "stdout does not show the Markdown written"
 echo "PASS"
