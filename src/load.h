@@ -120,6 +120,12 @@ static inline uint64_t load_pattern_word(uint32_t id, uint64_t seq, uint64_t wor
     return x;
 }
 
+/* The --source address of connection id (round-robin), or NULL when none was given. */
+static inline const struct rs_addr *load_source(const struct rs_load_opts *o, uint32_t id)
+{
+    return o->nsources ? &o->sources[id % o->nsources] : NULL;
+}
+
 /* Fills buf with bytes [off, off+len) of message seq of id. */
 void load_pattern_fill(uint32_t id, uint64_t seq, uint64_t off, unsigned char *buf, size_t len);
 /* Returns the index of the first byte of buf that differs from the pattern, or len. */

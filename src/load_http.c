@@ -333,7 +333,8 @@ static void http_open(struct http_client *cl)
     cl->state = ST_HEAD;
     cl->first_byte = false;
     cl->connect_ns = rs_now_ns();
-    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, &http_ops, cl, &err);
+    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, load_source(cl->t->o, cl->id),
+                            &http_ops, cl, &err);
     if (!cl->c)
         LOAD_INC(cl->t, err_connect);
 }

@@ -129,6 +129,92 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
     return 0;
 }
 
+/* One address literal, IPv4 or IPv6 (brackets optional), port 0. */
+static int parse_ip(const char *s, size_t len, struct rs_addr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(buf) - 1)
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        out->len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        out->len = sizeof(*sin6);
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The address bytes of a (network order, so memcmp orders them). */
+static unsigned char *ip_bytes(struct rs_addr *a, size_t *len)
+{
+    if (a->ss.ss_family == AF_INET6) {
+        *len = 16;
+        return ((struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+    }
+    *len = 4;
+    return (unsigned char *)&((struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+}
+
+int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
+                     size_t errlen)
+{
+    const char *p = s;
+    if (!*s) {
+        snprintf(err, errlen, "--source needs an address");
+        return -EINVAL;
+    }
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *dash = memchr(p, '-', len);
+        struct rs_addr first, last;
+        size_t flen = dash ? (size_t)(dash - p) : len;
+        if (parse_ip(p, flen, &first) < 0 ||
+            (dash && parse_ip(dash + 1, len - flen - 1, &last) < 0)) {
+            snprintf(err, errlen,
+                     "invalid --source '%.*s' (want addresses like 127.0.0.2 or ::1, or a range "
+                     "127.0.0.1-127.0.0.8, comma-separated)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        if (!dash)
+            last = first;
+        size_t blen, llen;
+        unsigned char *fb = ip_bytes(&first, &blen), *lb = ip_bytes(&last, &llen);
+        if (first.ss.ss_family != last.ss.ss_family || memcmp(fb, lb, blen) > 0) {
+            snprintf(err, errlen, "invalid --source range '%.*s' (want FIRST-LAST, one family)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        for (;;) {
+            if (*n >= cap) {
+                snprintf(err, errlen, "too many --source addresses (at most %u)", cap);
+                return -EINVAL;
+            }
+            out[(*n)++] = first;
+            if (memcmp(fb, lb, blen) == 0)
+                break;
+            for (size_t i = blen; i-- > 0;) /* the next address, with carry */
+                if (++fb[i] != 0)
+                    break;
+        }
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
 const char *rs_load_usage(void)
 {
     return "usage: ringload [options] URL\n"
@@ -158,6 +244,12 @@ const char *rs_load_usage(void)
            "      --body TEXT        HTTP request body\n"
            "      --no-keepalive     HTTP: one connection per request (Connection: close)\n"
            "      --depth applies to HTTP too: requests pipelined per connection\n"
+           "      --source LIST      local addresses to connect from, used in turn by each\n"
+           "                         connection: 127.0.0.2,127.0.0.3 or 127.0.0.1-127.0.0.8\n"
+           "                         (repeatable; alias --source-ip). Each address has its\n"
+           "                         own ephemeral port range (IP_BIND_ADDRESS_NO_PORT), so N\n"
+           "                         addresses hold about N x 28k connections to one port\n"
+           "\n"
            "      --progress, --no-progress  one line per second on stderr (default: when\n"
            "                         stderr is a terminal)\n"
            "  -h, --help, -v, --version\n"
@@ -182,6 +274,7 @@ enum {
     LO_NO_KEEPALIVE,
     LO_SEND_ONLY,
     LO_GSO,
+    LO_SOURCE,
 };
 
 static const struct option load_long_opts[] = {
@@ -205,6 +298,8 @@ static const struct option load_long_opts[] = {
     {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
     {"send-only", no_argument, NULL, LO_SEND_ONLY},
     {"gso", no_argument, NULL, LO_GSO},
+    {"source", required_argument, NULL, LO_SOURCE},
+    {"source-ip", required_argument, NULL, LO_SOURCE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -320,6 +415,11 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         case LO_GSO:
             o->gso = true;
             break;
+        case LO_SOURCE:
+            if (rs_parse_sources(optarg, o->sources, RS_LOAD_MAX_SOURCES, &o->nsources, err,
+                                 errlen) < 0)
+                return -EINVAL;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -373,6 +473,20 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     if (o->proto == RS_LOAD_UDP && (o->size < 24 || o->size > 65507)) {
         snprintf(err, errlen, "--size for udp:// must be 24..65507 (a 24-byte header is checked)");
         return -EINVAL;
+    }
+    if (o->nsources && o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--source is for tcp:// and http://");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < o->nsources; i++) {
+        if (o->sources[i].ss.ss_family != o->target.ss.ss_family) {
+            char a[RS_ADDR_STRLEN];
+            bool v6 = o->target.ss.ss_family == AF_INET6;
+            snprintf(err, errlen, "--source %s is %s but the target %s is %s",
+                     rs_addr_format_ip(&o->sources[i], a, sizeof(a)), v6 ? "IPv4" : "IPv6", o->host,
+                     v6 ? "IPv6" : "IPv4");
+            return -EINVAL;
+        }
     }
     return RS_LOAD_RUN;
 }

@@ -51,6 +51,21 @@ int rs_net_set_bufs(int fd, int sndbuf, int rcvbuf)
     return 0;
 }
 
+int rs_net_bind_source(int fd, const struct rs_addr *src)
+{
+    int one = 1;
+    struct rs_addr a = *src;
+    rs_addr_set_port(&a, 0);
+    /* Without it, bind() picks a port for the source address alone and 28k connections
+     * exhaust the range whatever the destination. Old kernels: plain bind, fewer ports. */
+    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 &&
+        errno != ENOPROTOOPT)
+        return -errno;
+    if (bind(fd, (const struct sockaddr *)&a.ss, a.len) < 0)
+        return -errno;
+    return 0;
+}
+
 int rs_net_set_nodelay(int fd)
 {
     int one = 1;

@@ -25,6 +25,12 @@ int rs_net_local_addr(int fd, struct rs_addr *out);
 /* Applies SO_SNDBUF / SO_RCVBUF when non-zero. Returns 0 or -errno. */
 int rs_net_set_bufs(int fd, int sndbuf, int rcvbuf);
 
+/* Binds an unconnected socket to the source address src (its port is ignored) with
+ * IP_BIND_ADDRESS_NO_PORT (kernel >= 4.2), so the port is picked at connect() for the whole
+ * 4-tuple: each source address gets the full ephemeral range per destination. Returns 0 or
+ * -errno (-EADDRNOTAVAIL: src is not an address of this machine). */
+int rs_net_bind_source(int fd, const struct rs_addr *src);
+
 /* Sets TCP_NODELAY (echo and request/response traffic must not wait for Nagle). */
 int rs_net_set_nodelay(int fd);
 

@@ -39,6 +39,52 @@ static void sched_order(void)
     load_sched_fini(&s);
 }
 
+static void sources(void)
+{
+    struct rs_addr a[8];
+    unsigned n = 0;
+    char err[300], buf[RS_ADDR_STRLEN];
+
+    /* A list and a range, appended in order, port 0. */
+    CHECK_EQ(rs_parse_sources("127.0.0.9,127.0.0.1-127.0.0.3", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK(strcmp(rs_addr_format(&a[0], buf, sizeof(buf)), "127.0.0.9:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[1], buf, sizeof(buf)), "127.0.0.1:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[3], buf, sizeof(buf)), "127.0.0.3:0") == 0);
+    /* Repeated --source adds; a range carries over octets. */
+    CHECK_EQ(rs_parse_sources("10.0.0.255-10.0.1.0", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 6);
+    CHECK(strcmp(rs_addr_format_ip(&a[5], buf, sizeof(buf)), "10.0.1.0") == 0);
+    /* IPv6, brackets optional, ranges carry across bytes too. */
+    n = 0;
+    CHECK_EQ(rs_parse_sources("[::1],fd00::ff-fd00::101", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(a[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(rs_addr_format_ip(&a[0], buf, sizeof(buf)), "::1") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[2], buf, sizeof(buf)), "fd00::100") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[3], buf, sizeof(buf)), "fd00::101") == 0);
+    /* The cap, reversed and mixed ranges, garbage, empty items: one line each. */
+    const char *bad[] = {"127.0.0.1-127.0.0.9",
+                         "127.0.0.5-127.0.0.1",
+                         "127.0.0.1-::1",
+                         "localhost",
+                         "127.0.0.1:80",
+                         "",
+                         "127.0.0.1,",
+                         ",127.0.0.1",
+                         "1.2.3.4-",
+                         "300.0.0.1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 0;
+        err[0] = '\0';
+        int r = rs_parse_sources(bad[i], a, 8, &n, err, sizeof(err));
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad source '%s': r=%d err='%s'\n", bad[i], r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -128,5 +174,6 @@ int main(void)
     CHECK_EQ(parse(&o, err, 2, a5), RS_LOAD_HELP);
 
     sched_order();
+    sources();
     return check_done("test_load_opts");
 }
