@@ -164,6 +164,39 @@ static void progress_line(struct load_thread *ts, unsigned n, double elapsed, ui
     *last = msgs;
 }
 
+/* File descriptors a run needs besides its connections: stdio, per-thread rings, eventfds,
+ * epoll instances, the JSON file, and some room. */
+static unsigned fd_need(const struct rs_load_opts *o)
+{
+    return o->conns + 64 + 8 * o->threads;
+}
+
+/* Raises the RLIMIT_NOFILE soft limit to the hard one when the run needs more than the soft
+ * limit. Returns 0, or -EMFILE with a one-line reason in err if even the hard limit is too low
+ * (the hard limit is the administrator's, so it is never raised here). */
+static int fd_limit_raise(const struct rs_load_opts *o, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    unsigned need = fd_need(o);
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors, more than the hard limit "
+                 "(RLIMIT_NOFILE %llu): raise it first, e.g. ulimit -n %u (as root), or "
+                 "prlimit --nofile=%u --pid $$",
+                 o->conns, need, (unsigned long long)rl.rlim_max, need, need);
+        return -EMFILE;
+    }
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        snprintf(err, errlen, "cannot raise RLIMIT_NOFILE to %llu: %s",
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
 /* Checks that every --source address can be bound on this machine, so a typo fails now with
  * its address named instead of as thousands of failed connects. Returns 0 or -errno. */
 static int sources_check(const struct rs_load_opts *o, char *err, size_t errlen)
@@ -205,7 +238,7 @@ int main(int argc, char **argv)
         printf("ringload %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
     }
-    if (sources_check(&o, err, sizeof(err)) < 0) {
+    if (fd_limit_raise(&o, err, sizeof(err)) < 0 || sources_check(&o, err, sizeof(err)) < 0) {
         rs_log_error("%s", err);
         return 2;
     }
