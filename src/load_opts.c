@@ -215,6 +215,27 @@ int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned 
     }
 }
 
+int rs_parse_rate(const char *s, double *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    double r = strtod(s, &end);
+    if (errno || end == s || !isfinite(r))
+        return -EINVAL;
+    if (strcmp(end, "k") == 0 || strcmp(end, "K") == 0)
+        r *= 1e3;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "M") == 0)
+        r *= 1e6;
+    else if (strcmp(end, "/s") != 0 && *end != '\0')
+        return -EINVAL;
+    if (!(r > 0) || r > 1e9)
+        return -EINVAL;
+    *out = r;
+    return 0;
+}
+
 const char *rs_load_usage(void)
 {
     return "usage: ringload [options] URL\n"
@@ -250,6 +271,21 @@ const char *rs_load_usage(void)
            "                         own ephemeral port range (IP_BIND_ADDRESS_NO_PORT), so N\n"
            "                         addresses hold about N x 28k connections to one port\n"
            "\n"
+           "      --idle             tcp:// and http://: open -c connections, send nothing and\n"
+           "                         hold them for -d once all are open, check they are alive,\n"
+           "                         close them. Reports connects established and failed (by\n"
+           "                         errno), time to open them all, connect rate and connect\n"
+           "                         time, connections the peer closed, the check's outcome\n"
+           "      --idle-check C     echo (send -s bytes, expect them back within --timeout;\n"
+           "                         default for tcp://), http (send the request, expect an\n"
+           "                         HTTP/1.x answer; default for http://) or none\n"
+           "      --connect-rate N   --idle: at most N connects started per second in total\n"
+           "                         (k and m suffixes: 5k; default: no limit)\n"
+           "      --max-connecting N --idle: at most N connects in flight at once, in total\n"
+           "                         (default 1024), so the peer's SYN and accept queues\n"
+           "                         (listen backlog, net.core.somaxconn) do not overflow\n"
+           "      --connect-timeout T  --idle: a connect not done by then fails (default 5s)\n"
+           "\n"
            "      --progress, --no-progress  one line per second on stderr (default: when\n"
            "                         stderr is a terminal)\n"
            "  -h, --help, -v, --version\n"
@@ -275,6 +311,11 @@ enum {
     LO_SEND_ONLY,
     LO_GSO,
     LO_SOURCE,
+    LO_IDLE,
+    LO_IDLE_CHECK,
+    LO_CONNECT_RATE,
+    LO_MAX_CONNECTING,
+    LO_CONNECT_TIMEOUT,
 };
 
 static const struct option load_long_opts[] = {
@@ -300,6 +341,11 @@ static const struct option load_long_opts[] = {
     {"gso", no_argument, NULL, LO_GSO},
     {"source", required_argument, NULL, LO_SOURCE},
     {"source-ip", required_argument, NULL, LO_SOURCE},
+    {"idle", no_argument, NULL, LO_IDLE},
+    {"idle-check", required_argument, NULL, LO_IDLE_CHECK},
+    {"connect-rate", required_argument, NULL, LO_CONNECT_RATE},
+    {"max-connecting", required_argument, NULL, LO_MAX_CONNECTING},
+    {"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -314,6 +360,7 @@ static int bad(char *err, size_t errlen, const char *flag, const char *val)
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen)
 {
     uint64_t v;
+    bool idle_opts = false; /* an option that only --idle takes was given */
     memset(o, 0, sizeof(*o));
     o->threads = 1;
     o->conns = 10;
@@ -324,6 +371,8 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     o->verify = true;
     o->progress = -1;
     o->backend = RS_BACKEND_AUTO;
+    o->max_connecting = 1024;
+    o->connect_timeout_ns = 5000000000ull;
     err[0] = '\0';
 
     opterr = 0;
@@ -420,6 +469,36 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
                                  errlen) < 0)
                 return -EINVAL;
             break;
+        case LO_IDLE:
+            o->idle = true;
+            break;
+        case LO_IDLE_CHECK:
+            if (strcmp(optarg, "echo") == 0)
+                o->idle_check = RS_IDLE_CHECK_ECHO;
+            else if (strcmp(optarg, "http") == 0)
+                o->idle_check = RS_IDLE_CHECK_HTTP;
+            else if (strcmp(optarg, "none") == 0)
+                o->idle_check = RS_IDLE_CHECK_NONE;
+            else
+                return bad(err, errlen, "--idle-check (want echo, http or none)", optarg);
+            idle_opts = true;
+            break;
+        case LO_CONNECT_RATE:
+            if (rs_parse_rate(optarg, &o->connect_rate) < 0)
+                return bad(err, errlen, "--connect-rate", optarg);
+            idle_opts = true;
+            break;
+        case LO_MAX_CONNECTING:
+            if (rs_parse_size(optarg, 1, 1000000, &v) < 0)
+                return bad(err, errlen, "--max-connecting", optarg);
+            o->max_connecting = (unsigned)v;
+            idle_opts = true;
+            break;
+        case LO_CONNECT_TIMEOUT:
+            if (rs_parse_duration(optarg, &o->connect_timeout_ns) < 0 || o->connect_timeout_ns == 0)
+                return bad(err, errlen, "--connect-timeout", optarg);
+            idle_opts = true;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -487,6 +566,31 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
                      v6 ? "IPv6" : "IPv4");
             return -EINVAL;
         }
+    }
+    if (!o->idle) {
+        if (idle_opts) {
+            snprintf(err, errlen,
+                     "--idle-check, --connect-rate, --max-connecting and "
+                     "--connect-timeout go with --idle");
+            return -EINVAL;
+        }
+        return RS_LOAD_RUN;
+    }
+    if (o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--idle is for tcp:// and http://");
+        return -EINVAL;
+    }
+    if (o->rate > 0 || o->depth > 1 || o->warmup_ns || o->no_keepalive || !o->verify) {
+        snprintf(err, errlen,
+                 "-R, --depth, --warmup, --no-keepalive and --no-verify do not apply "
+                 "to --idle");
+        return -EINVAL;
+    }
+    if (o->idle_check == RS_IDLE_CHECK_AUTO)
+        o->idle_check = o->proto == RS_LOAD_HTTP ? RS_IDLE_CHECK_HTTP : RS_IDLE_CHECK_ECHO;
+    if (o->idle_check == RS_IDLE_CHECK_HTTP && o->proto != RS_LOAD_HTTP) {
+        snprintf(err, errlen, "--idle-check http needs an http:// URL");
+        return -EINVAL;
     }
     return RS_LOAD_RUN;
 }
