@@ -216,25 +216,25 @@ static unsigned fd_need(const struct rs_load_opts *o)
 static int fd_limit_raise(const struct rs_load_opts *o, char *err, size_t errlen)
 {
     struct rlimit rl;
+    uint64_t limit;
     unsigned need = fd_need(o);
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
         return 0;
-    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+    int e = rs_fd_limit_raise(&limit);
+    if (e == 0 && limit >= need)
+        return 0;
+    if (e < 0)
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors; cannot raise RLIMIT_NOFILE "
+                 "from %llu: %s",
+                 o->conns, need, (unsigned long long)rl.rlim_cur, strerror(-e));
+    else
         snprintf(err, errlen,
                  "-c %u needs about %u file descriptors, more than the hard limit "
                  "(RLIMIT_NOFILE %llu): raise it first, e.g. ulimit -n %u (as root), or "
                  "prlimit --nofile=%u --pid $$",
-                 o->conns, need, (unsigned long long)rl.rlim_max, need, need);
-        return -EMFILE;
-    }
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot raise RLIMIT_NOFILE to %llu: %s",
-                 (unsigned long long)rl.rlim_max, strerror(e));
-        return -e;
-    }
-    return 0;
+                 o->conns, need, (unsigned long long)limit, need, need);
+    return -EMFILE;
 }
 
 /* Checks that every --source address can be bound on this machine, so a typo fails now with

@@ -36,7 +36,7 @@ struct rs_server_opts {
     const char *join_iface; /* interface for multicast --udp groups */
     unsigned threads;
     enum rs_backend_kind backend;
-    int backlog;
+    int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */
     unsigned shutdown_ms;
     struct rs_loop_config loop;
 };
