@@ -100,6 +100,7 @@ struct load_idle {
     unsigned started;        /* connects started (clients are opened in index order) */
     unsigned connecting;     /* connects in flight */
     unsigned scan;           /* connect timeouts: clients before this one are not connecting */
+    unsigned held;           /* established and not lost (nor being checked) */
     unsigned checking;       /* checks outstanding */
     unsigned max_connecting; /* this thread's share of --max-connecting */
     double rate;             /* this thread's share of --connect-rate, 0 = no limit */

@@ -66,6 +66,7 @@ static void idle_lost(struct idle_client *cl)
     if (cl->state == IC_OPEN) {
         LOAD_INC(t, peer_closed);
         cl->state = IC_DONE;
+        t->idle.held--;
     } else if (cl->state == IC_CHECKING) {
         LOAD_INC(t, check_closed);
         idle_check_done(cl);
@@ -82,6 +83,7 @@ static void on_connect(struct rs_conn *c, int err)
     } else {
         cl->state = IC_OPEN;
         t->idle.connecting--;
+        t->idle.held++;
         t->idle.t_last = now;
         LOAD_INC(t, connects);
         rs_hist_record(&t->hist_connect, now - cl->start_ns);
@@ -238,6 +240,7 @@ static void idle_check_start(struct load_thread *t)
             len = o->size;
         }
         cl->state = IC_CHECKING;
+        t->idle.held--;
         cl->got = 0;
         t->idle.checking++;
         if (rs_conn_send(cl->c, msg, len) < 0) {
@@ -272,8 +275,8 @@ bool load_idle_tick(struct load_thread *t, uint64_t now)
     }
         /* fall through */
     case LOAD_IDLE_HOLD:
-        if (now < id->hold_end)
-            return false;
+        if (now < id->hold_end && id->held > 0)
+            return false; /* with nothing left to hold, the hold is over */
         id->phase = LOAD_IDLE_CHECK;
         id->check_start = now;
         if (t->o->idle_check != RS_IDLE_CHECK_NONE)

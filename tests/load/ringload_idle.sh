@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# ringload_idle.sh BACKEND: ringload --idle against ringsock, both on BACKEND. 3000 idle
+# connections from two source addresses are all established and held (the server holds one
+# descriptor each, split evenly over the sources), pass the echo liveness check, and match the
+# server's totals; --connect-rate paces the opening. A peer that never answers (discard) and
+# one that closes idle connections (http with a short keep-alive timeout) fail the run and are
+# counted as such.
+source "$(dirname "${BASH_SOURCE[0]}")/load_lib.sh"
+backend_setup "${1:-}"
+LB=(--backend "${BACKEND%-oneshot}")
+N=3000
+hard=$(ulimit -Hn)
+[[ $hard == unlimited ]] || ((hard >= N + 500)) || skip "hard RLIMIT_NOFILE $hard < $((N + 500))"
+command -v ss >/dev/null || skip "ss (iproute2) is not installed"
+
+# idle_start NAME ARGS...: ringload --idle in the background; sets IDLE_PID.
+idle_start() {
+    local name=$1
+    shift
+    log "ringload --idle $*"
+    "$RINGLOAD" --no-progress --idle "${LB[@]}" "$@" >"$TEST_TMP/$name.out" 2>"$TEST_TMP/$name.err" &
+    IDLE_PID=$!
+    track_pid "$IDLE_PID"
+}
+# idle_wait NAME: waits (bounded) for the ringload started by idle_start; sets LOAD_RC.
+idle_wait() {
+    LOAD_RC=0
+    wait_pid "$IDLE_PID" 60 || LOAD_RC=$?
+    cat "$TEST_TMP/$1.out"
+    [[ -s $TEST_TMP/$1.err ]] && head -n 5 "$TEST_TMP/$1.err"
+    ((LOAD_RC != 124)) || fail "ringload --idle ($1) still ran after 60 s"
+}
+
+start_server echo "${BACKEND_ARGS[@]}" --threads 2
+base=$(server_fd_count)
+idle_start hold "tcp://127.0.0.1:$PORT" -c $N -t 2 -d 3s --source 127.0.0.1,127.0.0.2 \
+    --latency --json "$TEST_TMP/hold.json"
+holding() { grep -q "^ringload: holding $N connections" "$TEST_TMP/hold.err"; }
+wait_until 30 holding || fail "no 'holding $N connections' line: $(cat "$TEST_TMP/hold.err")"
+fds=$(server_fd_count)
+((fds - base == N)) || fail "server holds $((fds - base)) connections, want $N"
+for src in 127.0.0.1 127.0.0.2; do
+    n=$(ss -Htn state established "( dport = :$PORT and src $src )" | wc -l)
+    ((n == N / 2)) || fail "$n connections from $src, want $((N / 2))"
+done
+idle_wait hold
+((LOAD_RC == 0)) || fail "ringload --idle exited $LOAD_RC"
+j=$TEST_TMP/hold.json
+[[ $(jq -r .mode "$j") == idle ]] || fail "mode is not idle"
+(($(jnum "$j" .idle.established) == N && $(jnum "$j" .idle.failed) == 0)) ||
+    fail "established/failed: $(jq -c '.idle | {established, failed, failures}' "$j")"
+(($(jnum "$j" .idle.closed_by_peer) == 0)) || fail "the server closed idle connections"
+(($(jnum "$j" .idle.check.ok) == N && $(jnum "$j" .idle.check.failed) == 0)) ||
+    fail "liveness check: $(jq -c .idle.check "$j")"
+(($(jnum "$j" .histogram.total) == N)) || fail "connect histogram holds $(jq .histogram.total "$j")"
+jq -e '.idle.open_s > 0 and .idle.connects_per_sec > 0 and .idle.hold_s >= 3' "$j" >/dev/null ||
+    fail "open/hold times: $(jq -c '.idle | {open_s, connects_per_sec, hold_s}' "$j")"
+grep -q 'Connect Time Distribution' "$TEST_TMP/hold.out" || fail "--latency table missing"
+
+# Paced: 400 connects at 2000/s take about 0.2 s, not a burst.
+idle_start rate "tcp://127.0.0.1:$PORT" -c 400 -d 100ms --connect-rate 2000 --max-connecting 8 \
+    --json "$TEST_TMP/rate.json"
+idle_wait rate
+((LOAD_RC == 0)) || fail "paced ringload --idle exited $LOAD_RC"
+jq -e '.idle.open_s > 0.18 and .idle.open_s < 2' "$TEST_TMP/rate.json" >/dev/null ||
+    fail "400 connects at 2000/s opened in $(jq .idle.open_s "$TEST_TMP/rate.json") s"
+stop_server
+expect_total conns_accepted $((N + 400))
+expect_total conns_closed $((N + 400))
+expect_total bytes_in $(((N + 400) * 64))
+expect_total errors 0
+
+# A peer that holds connections but never answers fails the check: every one unanswered.
+start_server discard "${BACKEND_ARGS[@]}"
+idle_start discard "tcp://127.0.0.1:$PORT" -c 200 -d 200ms --timeout 500ms \
+    --json "$TEST_TMP/discard.json"
+idle_wait discard
+((LOAD_RC == 1)) || fail "against discard: exit $LOAD_RC, want 1"
+(($(jnum "$TEST_TMP/discard.json" .idle.check.unanswered) == 200)) ||
+    fail "discard: $(jq -c .idle.check "$TEST_TMP/discard.json")"
+stop_server
+
+# A peer that closes idle connections: counted as closed by the peer, the run fails, and the
+# hold ends once nothing is left to hold (long before -d 30s).
+# http_port: the port of the running server's http:// listener.
+http_port() {
+    grep -oE 'http://127\.0\.0\.1:[0-9]+' <<<"$SERVER_LINE" | sed 's/.*://'
+}
+start_server echo "${BACKEND_ARGS[@]}" --http 127.0.0.1:0 --keepalive-timeout 300
+idle_start http "http://127.0.0.1:$(http_port)/" -c 200 -d 30s --json "$TEST_TMP/http.json"
+idle_wait http
+((LOAD_RC == 1)) || fail "against a closing peer: exit $LOAD_RC, want 1"
+(($(jnum "$TEST_TMP/http.json" .idle.closed_by_peer) == 200)) ||
+    fail "closed by peer: $(jq -c .idle "$TEST_TMP/http.json")"
+jq -e '.idle.hold_s < 10' "$TEST_TMP/http.json" >/dev/null || fail "the hold went on for nothing"
+stop_server
+
+# The same server answers the HTTP check while connections stay open.
+start_server echo "${BACKEND_ARGS[@]}" --http 127.0.0.1:0
+idle_start http2 "http://127.0.0.1:$(http_port)/" -c 200 -d 200ms --json "$TEST_TMP/http2.json"
+idle_wait http2
+((LOAD_RC == 0)) || fail "http check: exit $LOAD_RC"
+(($(jnum "$TEST_TMP/http2.json" .idle.check.ok) == 200)) || fail "http check failed"
+stop_server
+pass
