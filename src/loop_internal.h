@@ -107,6 +107,7 @@ struct rs_conn {
     bool flush_shut;    /* shutdown(SHUT_WR) once the queue is empty */
     bool close_started; /* the backend began closing (cancels sent or fd about to close) */
     bool recv_cancel;   /* a cancel for the receive is in flight (io_uring) */
+    bool op_cancel;     /* a cancel for the send or connect is in flight (io_uring) */
     bool readable;      /* epoll: data may be waiting (edge seen, not drained) */
     bool on_dirty;      /* on the loop's flush list */
     bool on_pending;    /* on the backend's retry/read list */
