@@ -120,8 +120,7 @@ struct rs_conn {
     struct rs_conn *dirty_next; /* flush/close list */
     struct rs_conn *pend_next;  /* backend retry list */
     size_t send_len;            /* bytes handed to the in-flight send */
-    struct msghdr msg;
-    struct iovec iov[RS_SEND_IOV];
+    void *send_state;           /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };
 
 struct rs_backend_ops {
