@@ -48,7 +48,7 @@ test-fuzz: deps
 test: test-release test-asan test-tsan test-fuzz
 
 format:
-	@clang-format -i src/*.c include/ringsock/*.h tests/unit/*.c tests/integ/*.c tests/tools/*.c
+	@clang-format -i src/*.c include/ringsock/*.h tests/unit/*.c tests/integ/*.c tests/load/*.c tests/http/*.c tests/fuzz/*.c
 
 clean:
 	@rm -rf $(BUILD)

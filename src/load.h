@@ -209,6 +209,7 @@ void load_fmt_ns(char *buf, size_t n, double ns);       /* "12.34us" */
 double load_within_stdev(const struct rs_hist *h);      /* % of values within one stdev, as wrk */
 struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
 struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
+struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
 
 /* --idle's summary and JSON (load_idle_report.c); load_report hands over to it. */
 int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,

@@ -140,6 +140,21 @@ static int write_idle_json(const struct idle_summary *s, const char *path)
                   load_latency_json(&s->h), "histogram", load_hist_json(&s->h), "idle", idle);
     json_object_set_new(root, "cpu",
                         json_pack("{s:f,s:f}", "user_s", s->cpu_user, "sys_s", s->cpu_sys));
+    /* The load runs' keys, so tools that read those read these too: the rate is of connects,
+     * the latency and its curve are connect times, and every failure is an error. */
+    json_object_set_new(root, "errors",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I}", "connect", (json_int_t)s->failed, "read",
+                                  (json_int_t)(s->peer_closed + s->check_closed), "write",
+                                  (json_int_t)0, "timeout", (json_int_t)s->check_unanswered,
+                                  "verify", (json_int_t)s->check_wrong));
+    json_object_set_new(root, "msgs_per_sec", json_real(s->connects_per_sec));
+    json_object_set_new(root, "depth", json_integer(1));
+    json_object_set_new(root, "percentile_curve", load_curve_json(&s->h));
+    json_object_set_new(root, "udp",
+                        json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "sent", 0, "received", 0, "lost", 0,
+                                  "duplicated", 0, "corrupt", 0, "late", 0));
+    json_object_set_new(root, "http",
+                        json_pack("{s:i,s:i,s:i,s:i}", "2xx", 0, "3xx", 0, "4xx", 0, "5xx", 0));
     int rc = root ? json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS) : -1;
     json_decref(root);
     return rc == 0 ? 0 : -EIO;

@@ -184,6 +184,27 @@ json_t *load_latency_json(const struct rs_hist *h)
                      "max_us", (double)h->max / 1e3, "percentiles_us", pj);
 }
 
+/* The percentile spectrum HdrHistogram prints: percentiles that halve the distance to 100% in
+ * five steps per halving (0, 12.9, 24.2, ... 50, ... 99, 99.9 ...), up to where one value is
+ * left, then 100. Each point is [percentile, latency in us]; a percentile plot draws these with
+ * x = 1 / (1 - p/100) on a log axis. */
+json_t *load_curve_json(const struct rs_hist *h)
+{
+    json_t *curve = json_array();
+    if (h->total == 0)
+        return curve;
+    for (unsigned i = 0;; i++) {
+        double rest = exp2(-(double)i / 5.0); /* 1 - p/100 */
+        if (rest * (double)h->total < 1.0 || i > 200)
+            break;
+        double p = 100.0 * (1.0 - rest);
+        json_array_append_new(curve, json_pack("[f,f]", p, (double)rs_hist_percentile(h, p) / 1e3));
+    }
+    json_array_append_new(curve,
+                          json_pack("[f,f]", 100.0, (double)rs_hist_percentile(h, 100) / 1e3));
+    return curve;
+}
+
 static int write_json(const struct summary *s, const char *path)
 {
     const struct rs_hist *h = &s->h;
@@ -225,6 +246,7 @@ static int write_json(const struct summary *s, const char *path)
     json_object_set_new(root, "http", http);
     json_object_set_new(root, "connects", json_integer((json_int_t)s->connects));
     json_object_set_new(root, "mode", json_string("load"));
+    json_object_set_new(root, "percentile_curve", load_curve_json(h));
     json_object_set_new(root, "histogram", load_hist_json(h));
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);

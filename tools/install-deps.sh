@@ -3,8 +3,10 @@
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
+      python3 linux-perf
       util-linux procps
-      iproute2)
+      iproute2
+      socat sockperf gnuplot-nox python3)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,6 +19,13 @@ j=$TEST_TMP/tcp.json
 msgs=$(jnum "$j" .messages)
 ((msgs > 1000)) || fail "only $msgs TCP messages in 2 s"
 (($(jnum "$j" .histogram.total) == msgs)) || fail "histogram total differs from messages"
+# The percentile spectrum for plots: starts at p0 = min, rises, ends at p100 = max, and agrees
+# with the fixed percentiles.
+jq -e '.percentile_curve as $c | ($c | length) > 20 and $c[0][0] == 0 and $c[-1][0] == 100
+    and ([range(1; $c | length) | $c[.][0] > $c[. - 1][0] and $c[.][1] >= $c[. - 1][1]] | all)
+    and ($c[-1][1] == .latency.max_us)
+    and ([$c[] | select(.[0] == 50)][0][1] == .latency.percentiles_us["50"])' "$j" >/dev/null ||
+    fail "percentile_curve malformed: $(jq -c '.percentile_curve[0:3], .percentile_curve[-2:]' "$j")"
 
 ringload_run udp "${LB[@]}" "udp://127.0.0.1:$UPORT" -c 8 -d 2s --depth 8 -s 512 \
     --json "$TEST_TMP/udp.json"
