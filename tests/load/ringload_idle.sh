@@ -56,6 +56,10 @@ j=$TEST_TMP/hold.json
 jq -e '.idle.open_s > 0 and .idle.connects_per_sec > 0 and .idle.hold_s >= 3' "$j" >/dev/null ||
     fail "open/hold times: $(jq -c '.idle | {open_s, connects_per_sec, hold_s}' "$j")"
 grep -q 'Connect Time Distribution' "$TEST_TMP/hold.out" || fail "--latency table missing"
+# A load run's keys too, for tools that read those: connect times, connects/s, no errors.
+jq -e '(.errors | add) == 0 and .msgs_per_sec == .idle.connects_per_sec
+    and (.percentile_curve | length) > 10 and .latency.max_us > 0 and .latency_of == "connect"' \
+    "$j" >/dev/null || fail "load-run keys: $(jq -c '{errors, msgs_per_sec, latency}' "$j")"
 
 # Paced: 400 connects at 2000/s take about 0.2 s, not a burst.
 idle_start rate "tcp://127.0.0.1:$PORT" -c 400 -d 100ms --connect-rate 2000 --max-connecting 8 \
@@ -64,10 +68,24 @@ idle_wait rate
 ((LOAD_RC == 0)) || fail "paced ringload --idle exited $LOAD_RC"
 jq -e '.idle.open_s > 0.18 and .idle.open_s < 2' "$TEST_TMP/rate.json" >/dev/null ||
     fail "400 connects at 2000/s opened in $(jq .idle.open_s "$TEST_TMP/rate.json") s"
+# merge adds --idle runs up (runs from several processes or machines), and keeps them apart
+# from load runs.
+"$RINGLOAD" merge --json "$TEST_TMP/merged.json" "$j" "$TEST_TMP/rate.json" >"$TEST_TMP/merged.out" ||
+    fail "merge of two --idle runs failed"
+jq -e ".idle.established == $((N + 400)) and .idle.check.ok == $((N + 400))
+    and .histogram.total == $((N + 400)) and .runs == 2 and .idle.failed == 0" \
+    "$TEST_TMP/merged.json" >/dev/null || fail "merged: $(jq -c .idle "$TEST_TMP/merged.json")"
+ringload_run load "tcp://127.0.0.1:$PORT" -c 1 -d 200ms --json "$TEST_TMP/load.json"
+rc=0
+"$RINGLOAD" merge "$j" "$TEST_TMP/load.json" >/dev/null 2>"$TEST_TMP/mix.err" || rc=$?
+((rc != 0)) || fail "merging an --idle run with a load run succeeded"
+rc=0
+"$RINGLOAD" merge "$TEST_TMP/load.json" "$j" >/dev/null 2>"$TEST_TMP/mix.err" || rc=$?
+((rc != 0)) || fail "merging a load run with an --idle run succeeded"
 stop_server
-expect_total conns_accepted $((N + 400))
-expect_total conns_closed $((N + 400))
-expect_total bytes_in $(((N + 400) * 64))
+expect_total conns_accepted $((N + 401))
+expect_total conns_closed $((N + 401))
+expect_total bytes_in $(((N + 400) * 64 + $(jnum "$TEST_TMP/load.json" .bytes_out)))
 expect_total errors 0
 
 # A peer that holds connections but never answers fails the check: every one unanswered.
