@@ -98,7 +98,7 @@ static void on_data(struct rs_conn *c, const void *data, size_t len)
     const struct rs_load_opts *o = t->o;
     LOAD_ADD(t, bytes_in, len);
     if (cl->state != IC_CHECKING)
-        return; /* unasked-for bytes while held: a check that follows sees them as wrong */
+        return; /* unasked-for bytes while held (a banner, an error): in bytes_in only */
     size_t want = o->idle_check == RS_IDLE_CHECK_HTTP ? HTTP_PREFIX_LEN : o->size;
     size_t take = want - cl->got < len ? want - cl->got : len;
     bool ok = o->idle_check == RS_IDLE_CHECK_HTTP
@@ -215,7 +215,7 @@ static void idle_expire_connects(struct load_thread *t, uint64_t now)
         struct idle_client *cl = &cls[id->scan];
         if (cl->state != IC_CONNECTING)
             continue;
-        if (now - cl->start_ns < t->o->connect_timeout_ns)
+        if (now < cl->start_ns || now - cl->start_ns < t->o->connect_timeout_ns)
             break;
         idle_connect_failed(cl, -ETIMEDOUT);
         if (cl->c)
