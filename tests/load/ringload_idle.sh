@@ -75,7 +75,14 @@ jq -e '.idle.open_s > 0.18 and .idle.open_s < 2' "$TEST_TMP/rate.json" >/dev/nul
 jq -e ".idle.established == $((N + 400)) and .idle.check.ok == $((N + 400))
     and .histogram.total == $((N + 400)) and .runs == 2 and .idle.failed == 0" \
     "$TEST_TMP/merged.json" >/dev/null || fail "merged: $(jq -c .idle "$TEST_TMP/merged.json")"
-ringload_run load "tcp://127.0.0.1:$PORT" -c 1 -d 200ms --json "$TEST_TMP/load.json"
+# --source works for load runs too: the echo connection comes from 127.0.0.3.
+"$RINGLOAD" --no-progress "${LB[@]}" "tcp://127.0.0.1:$PORT" -c 1 -d 1s --source 127.0.0.3 \
+    --json "$TEST_TMP/load.json" >"$TEST_TMP/load.out" 2>&1 &
+lpid=$!
+track_pid "$lpid"
+from3() { [[ -n $(ss -Htn state established "( dport = :$PORT and src 127.0.0.3 )") ]]; }
+wait_until 5 from3 || fail "no connection from --source 127.0.0.3 during a load run"
+wait_pid "$lpid" 20 || fail "ringload load run with --source failed: $(cat "$TEST_TMP/load.out")"
 rc=0
 "$RINGLOAD" merge "$j" "$TEST_TMP/load.json" >/dev/null 2>"$TEST_TMP/mix.err" || rc=$?
 ((rc != 0)) || fail "merging an --idle run with a load run succeeded"
