@@ -87,6 +87,16 @@ const char *rs_addr_format(const struct rs_addr *a, char *buf, size_t size)
     return buf;
 }
 
+const char *rs_addr_format_ip(const struct rs_addr *a, char *buf, size_t size)
+{
+    const void *src = a->ss.ss_family == AF_INET6
+                          ? (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr
+                          : (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+    if (!inet_ntop(a->ss.ss_family, src, buf, (socklen_t)size))
+        snprintf(buf, size, "(unknown family %d)", a->ss.ss_family);
+    return buf;
+}
+
 int rs_addr_port(const struct rs_addr *a)
 {
     if (a->ss.ss_family == AF_INET6)

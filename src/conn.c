@@ -108,7 +108,8 @@ static void mark_dirty(struct rs_conn *c);
 static void conn_recycle(struct rs_conn *c);
 
 struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
-                                const struct rs_conn_ops *ops, void *udata, int *err)
+                                const struct rs_addr *src, const struct rs_conn_ops *ops,
+                                void *udata, int *err)
 {
     /* io_uring waits for the connect itself; epoll needs a non-blocking socket. */
     int type =
@@ -129,6 +130,8 @@ struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
         *err = -errno;
         goto out_free_conn;
     }
+    if (src && (*err = rs_net_bind_source(c->fd, src)) < 0)
+        goto out_free_conn;
     rs_net_set_nodelay(c->fd);
     rs_net_set_bufs(c->fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = ops;

@@ -35,9 +35,14 @@
     X(http_3xx)                                                                                    \
     X(http_4xx)                                                                                    \
     X(http_5xx)                                                                                    \
-    X(sched_behind)  /* sends over 1 ms late with room to send: the generator fell behind */       \
-    X(sched_blocked) /* sends due while the connection had --depth outstanding: server slow */     \
-    X(p99_ns)        /* published about once a second for the progress line */
+    X(sched_behind)     /* sends over 1 ms late with room to send: the generator fell behind */    \
+    X(sched_blocked)    /* sends due while the connection had --depth outstanding: server slow */  \
+    X(p99_ns)           /* published about once a second for the progress line */                  \
+    X(peer_closed)      /* --idle: established connections the peer closed before the check */     \
+    X(check_ok)         /* --idle: connections that answered the liveness check */                 \
+    X(check_unanswered) /* ... that did not answer within --timeout */                             \
+    X(check_closed)     /* ... that the peer closed (or reset) instead of answering */             \
+    X(check_wrong)      /* ... that answered with other bytes */
 
 struct load_counters {
 #define LOAD_DECL(name) _Atomic uint64_t name;
@@ -70,6 +75,41 @@ bool load_sched_pop_due(struct load_sched *s, uint64_t now, uint32_t *idx);
 /* Due time of the earliest entry, UINT64_MAX if none. */
 uint64_t load_sched_next(const struct load_sched *s);
 
+/* --idle: connect failures are counted per errno below this (others at 0). */
+#define LOAD_ERRNO_MAX 160
+
+/* --idle: what the threads share so the hold starts once every one has opened its share. */
+struct load_idle_shared {
+    _Atomic unsigned opened;        /* threads done opening (established or failed, each one) */
+    _Atomic uint64_t hold_start_ns; /* 0 until the last thread is done opening */
+    _Atomic unsigned threads;
+};
+
+enum load_idle_phase {
+    LOAD_IDLE_OPEN,  /* connecting, paced by --connect-rate and --max-connecting */
+    LOAD_IDLE_WAIT,  /* this thread is done; others are still opening */
+    LOAD_IDLE_HOLD,  /* everything is open: nothing is sent for --duration */
+    LOAD_IDLE_CHECK, /* each held connection is checked, up to --timeout */
+    LOAD_IDLE_DONE,
+};
+
+struct load_idle {
+    struct load_idle_shared *shared;
+    enum load_idle_phase phase;
+    bool counted;            /* counted in shared->opened */
+    unsigned started;        /* connects started (clients are opened in index order) */
+    unsigned connecting;     /* connects in flight */
+    unsigned scan;           /* connect timeouts: clients before this one are not connecting */
+    unsigned held;           /* established and not lost (nor being checked) */
+    unsigned checking;       /* checks outstanding */
+    unsigned max_connecting; /* this thread's share of --max-connecting */
+    double rate;             /* this thread's share of --connect-rate, 0 = no limit */
+    uint64_t t_first;        /* first connect started */
+    uint64_t t_last;         /* last connection established */
+    uint64_t hold_start, hold_end, check_start, check_end;
+    uint32_t failures[LOAD_ERRNO_MAX]; /* failed connects by errno */
+};
+
 struct load_thread {
     struct rs_stats stats;    /* the loop's counters (first: 64-byte aligned) */
     struct load_counters cnt; /* read by the progress reporter */
@@ -100,6 +140,7 @@ struct load_thread {
     uint64_t last_sample_ns, last_sample_msgs;
     uint32_t nsamples; /* per-second message counts, for the thread stats */
     uint64_t samples[LOAD_MAX_SECONDS];
+    struct load_idle idle;
     int err; /* set when the thread could not run */
 };
 
@@ -120,6 +161,12 @@ static inline uint64_t load_pattern_word(uint32_t id, uint64_t seq, uint64_t wor
     return x;
 }
 
+/* The --source address of connection id (round-robin), or NULL when none was given. */
+static inline const struct rs_addr *load_source(const struct rs_load_opts *o, uint32_t id)
+{
+    return o->nsources ? &o->sources[id % o->nsources] : NULL;
+}
+
 /* Fills buf with bytes [off, off+len) of message seq of id. */
 void load_pattern_fill(uint32_t id, uint64_t seq, uint64_t off, unsigned char *buf, size_t len);
 /* Returns the index of the first byte of buf that differs from the pattern, or len. */
@@ -136,6 +183,13 @@ int load_http_start(struct load_thread *t);
 bool load_http_tick(struct load_thread *t, uint64_t now);
 void load_http_fire(struct load_thread *t, uint64_t now);
 void load_http_free(struct load_thread *t);
+int load_idle_start(struct load_thread *t);
+bool load_idle_tick(struct load_thread *t, uint64_t now);
+uint64_t load_idle_tick_ms(const struct load_thread *t);
+void load_idle_free(struct load_thread *t);
+/* Builds the HTTP request (t->request) from the options, once per thread. Returns 0 or
+ * -ENOMEM. */
+int load_http_build_request(struct load_thread *t);
 int load_udp_start(struct load_thread *t);
 bool load_udp_tick(struct load_thread *t, uint64_t now);
 void load_udp_fire(struct load_thread *t, uint64_t now);
@@ -146,6 +200,22 @@ void load_sched_arm(struct load_thread *t);
 
 /* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
 int load_merge(int argc, char **argv);
+
+/* Report helpers shared by the summaries (load_report.c). */
+#define LOAD_NPCTS 7
+extern const double load_pcts[LOAD_NPCTS]; /* the percentiles shown: 50 .. 100 */
+struct json_t;
+void load_fmt_ns(char *buf, size_t n, double ns);       /* "12.34us" */
+double load_within_stdev(const struct rs_hist *h);      /* % of values within one stdev, as wrk */
+struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
+struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
+struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
+
+/* --idle's summary and JSON (load_idle_report.c); load_report hands over to it. */
+int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
+                     double cpu_user, double cpu_sys, const char *backend);
+/* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
+int load_idle_merge(int argc, char **argv);
 
 /* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
 int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,

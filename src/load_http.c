@@ -333,23 +333,15 @@ static void http_open(struct http_client *cl)
     cl->state = ST_HEAD;
     cl->first_byte = false;
     cl->connect_ns = rs_now_ns();
-    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, &http_ops, cl, &err);
+    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, load_source(cl->t->o, cl->id),
+                            &http_ops, cl, &err);
     if (!cl->c)
         LOAD_INC(cl->t, err_connect);
 }
 
-int load_http_start(struct load_thread *t)
+int load_http_build_request(struct load_thread *t)
 {
     const struct rs_load_opts *o = t->o;
-    struct http_client *cls = rs_calloc(t->nconns, sizeof(*cls));
-    if (!cls)
-        return -ENOMEM;
-    t->clients = cls;
-    if (o->rate > 0 && load_sched_init(&t->sched, t->nconns) < 0)
-        return -ENOMEM;
-    if (rs_hist_init(&t->hist_connect, RS_HIST_DEFAULT_MAX) < 0 ||
-        rs_hist_init(&t->hist_ttfb, RS_HIST_DEFAULT_MAX) < 0)
-        return -ENOMEM;
     /* One request, built once and sent as it is. */
     size_t cap = 1024 + o->nheaders * 300 + o->body_len;
     t->request = rs_malloc(cap);
@@ -367,6 +359,23 @@ int load_http_start(struct load_thread *t)
     if (o->body_len)
         memcpy(t->request + n, o->body, o->body_len);
     t->request_len = (size_t)n + o->body_len;
+    return 0;
+}
+
+int load_http_start(struct load_thread *t)
+{
+    const struct rs_load_opts *o = t->o;
+    struct http_client *cls = rs_calloc(t->nconns, sizeof(*cls));
+    if (!cls)
+        return -ENOMEM;
+    t->clients = cls;
+    if (o->rate > 0 && load_sched_init(&t->sched, t->nconns) < 0)
+        return -ENOMEM;
+    if (rs_hist_init(&t->hist_connect, RS_HIST_DEFAULT_MAX) < 0 ||
+        rs_hist_init(&t->hist_ttfb, RS_HIST_DEFAULT_MAX) < 0)
+        return -ENOMEM;
+    if (load_http_build_request(t) < 0)
+        return -ENOMEM;
 
     for (unsigned i = 0; i < t->nconns; i++) {
         struct http_client *cl = &cls[i];

@@ -129,6 +129,113 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
     return 0;
 }
 
+/* One address literal, IPv4 or IPv6 (brackets optional), port 0. */
+static int parse_ip(const char *s, size_t len, struct rs_addr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(buf) - 1)
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        out->len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        out->len = sizeof(*sin6);
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The address bytes of a (network order, so memcmp orders them). */
+static unsigned char *ip_bytes(struct rs_addr *a, size_t *len)
+{
+    if (a->ss.ss_family == AF_INET6) {
+        *len = 16;
+        return ((struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+    }
+    *len = 4;
+    return (unsigned char *)&((struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+}
+
+int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
+                     size_t errlen)
+{
+    const char *p = s;
+    if (!*s) {
+        snprintf(err, errlen, "--source needs an address");
+        return -EINVAL;
+    }
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *dash = memchr(p, '-', len);
+        struct rs_addr first, last;
+        size_t flen = dash ? (size_t)(dash - p) : len;
+        if (parse_ip(p, flen, &first) < 0 ||
+            (dash && parse_ip(dash + 1, len - flen - 1, &last) < 0)) {
+            snprintf(err, errlen,
+                     "invalid --source '%.*s' (want addresses like 127.0.0.2 or ::1, or a range "
+                     "127.0.0.1-127.0.0.8, comma-separated)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        if (!dash)
+            last = first;
+        size_t blen, llen;
+        unsigned char *fb = ip_bytes(&first, &blen), *lb = ip_bytes(&last, &llen);
+        if (first.ss.ss_family != last.ss.ss_family || memcmp(fb, lb, blen) > 0) {
+            snprintf(err, errlen, "invalid --source range '%.*s' (want FIRST-LAST, one family)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        for (;;) {
+            if (*n >= cap) {
+                snprintf(err, errlen, "too many --source addresses (at most %u)", cap);
+                return -EINVAL;
+            }
+            out[(*n)++] = first;
+            if (memcmp(fb, lb, blen) == 0)
+                break;
+            for (size_t i = blen; i-- > 0;) /* the next address, with carry */
+                if (++fb[i] != 0)
+                    break;
+        }
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+int rs_parse_rate(const char *s, double *out)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -EINVAL;
+    errno = 0;
+    double r = strtod(s, &end);
+    if (errno || end == s || !isfinite(r))
+        return -EINVAL;
+    if (strcmp(end, "k") == 0 || strcmp(end, "K") == 0)
+        r *= 1e3;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "M") == 0)
+        r *= 1e6;
+    else if (strcmp(end, "/s") != 0 && *end != '\0')
+        return -EINVAL;
+    if (!(r > 0) || r > 1e9)
+        return -EINVAL;
+    *out = r;
+    return 0;
+}
+
 const char *rs_load_usage(void)
 {
     return "usage: ringload [options] URL\n"
@@ -158,6 +265,27 @@ const char *rs_load_usage(void)
            "      --body TEXT        HTTP request body\n"
            "      --no-keepalive     HTTP: one connection per request (Connection: close)\n"
            "      --depth applies to HTTP too: requests pipelined per connection\n"
+           "      --source LIST      local addresses to connect from, used in turn by each\n"
+           "                         connection: 127.0.0.2,127.0.0.3 or 127.0.0.1-127.0.0.8\n"
+           "                         (repeatable; alias --source-ip). Each address has its\n"
+           "                         own ephemeral port range (IP_BIND_ADDRESS_NO_PORT), so N\n"
+           "                         addresses hold about N x 28k connections to one port\n"
+           "\n"
+           "      --idle             tcp:// and http://: open -c connections, send nothing and\n"
+           "                         hold them for -d once all are open, check they are alive,\n"
+           "                         close them. Reports connects established and failed (by\n"
+           "                         errno), time to open them all, connect rate and connect\n"
+           "                         time, connections the peer closed, the check's outcome\n"
+           "      --idle-check C     echo (send -s bytes, expect them back within --timeout;\n"
+           "                         default for tcp://), http (send the request, expect an\n"
+           "                         HTTP/1.x answer; default for http://) or none\n"
+           "      --connect-rate N   --idle: at most N connects started per second in total\n"
+           "                         (k and m suffixes: 5k; default: no limit)\n"
+           "      --max-connecting N --idle: at most N connects in flight at once, in total\n"
+           "                         (default 1024), so the peer's SYN and accept queues\n"
+           "                         (listen backlog, net.core.somaxconn) do not overflow\n"
+           "      --connect-timeout T  --idle: a connect not done by then fails (default 5s)\n"
+           "\n"
            "      --progress, --no-progress  one line per second on stderr (default: when\n"
            "                         stderr is a terminal)\n"
            "  -h, --help, -v, --version\n"
@@ -182,6 +310,12 @@ enum {
     LO_NO_KEEPALIVE,
     LO_SEND_ONLY,
     LO_GSO,
+    LO_SOURCE,
+    LO_IDLE,
+    LO_IDLE_CHECK,
+    LO_CONNECT_RATE,
+    LO_MAX_CONNECTING,
+    LO_CONNECT_TIMEOUT,
 };
 
 static const struct option load_long_opts[] = {
@@ -205,6 +339,13 @@ static const struct option load_long_opts[] = {
     {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
     {"send-only", no_argument, NULL, LO_SEND_ONLY},
     {"gso", no_argument, NULL, LO_GSO},
+    {"source", required_argument, NULL, LO_SOURCE},
+    {"source-ip", required_argument, NULL, LO_SOURCE},
+    {"idle", no_argument, NULL, LO_IDLE},
+    {"idle-check", required_argument, NULL, LO_IDLE_CHECK},
+    {"connect-rate", required_argument, NULL, LO_CONNECT_RATE},
+    {"max-connecting", required_argument, NULL, LO_MAX_CONNECTING},
+    {"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -219,6 +360,7 @@ static int bad(char *err, size_t errlen, const char *flag, const char *val)
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen)
 {
     uint64_t v;
+    bool idle_opts = false; /* an option that only --idle takes was given */
     memset(o, 0, sizeof(*o));
     o->threads = 1;
     o->conns = 10;
@@ -229,6 +371,8 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     o->verify = true;
     o->progress = -1;
     o->backend = RS_BACKEND_AUTO;
+    o->max_connecting = 1024;
+    o->connect_timeout_ns = 5000000000ull;
     err[0] = '\0';
 
     opterr = 0;
@@ -320,6 +464,41 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         case LO_GSO:
             o->gso = true;
             break;
+        case LO_SOURCE:
+            if (rs_parse_sources(optarg, o->sources, RS_LOAD_MAX_SOURCES, &o->nsources, err,
+                                 errlen) < 0)
+                return -EINVAL;
+            break;
+        case LO_IDLE:
+            o->idle = true;
+            break;
+        case LO_IDLE_CHECK:
+            if (strcmp(optarg, "echo") == 0)
+                o->idle_check = RS_IDLE_CHECK_ECHO;
+            else if (strcmp(optarg, "http") == 0)
+                o->idle_check = RS_IDLE_CHECK_HTTP;
+            else if (strcmp(optarg, "none") == 0)
+                o->idle_check = RS_IDLE_CHECK_NONE;
+            else
+                return bad(err, errlen, "--idle-check (want echo, http or none)", optarg);
+            idle_opts = true;
+            break;
+        case LO_CONNECT_RATE:
+            if (rs_parse_rate(optarg, &o->connect_rate) < 0)
+                return bad(err, errlen, "--connect-rate", optarg);
+            idle_opts = true;
+            break;
+        case LO_MAX_CONNECTING:
+            if (rs_parse_size(optarg, 1, 1000000, &v) < 0)
+                return bad(err, errlen, "--max-connecting", optarg);
+            o->max_connecting = (unsigned)v;
+            idle_opts = true;
+            break;
+        case LO_CONNECT_TIMEOUT:
+            if (rs_parse_duration(optarg, &o->connect_timeout_ns) < 0 || o->connect_timeout_ns == 0)
+                return bad(err, errlen, "--connect-timeout", optarg);
+            idle_opts = true;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -372,6 +551,45 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     }
     if (o->proto == RS_LOAD_UDP && (o->size < 24 || o->size > 65507)) {
         snprintf(err, errlen, "--size for udp:// must be 24..65507 (a 24-byte header is checked)");
+        return -EINVAL;
+    }
+    if (o->nsources && o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--source is for tcp:// and http://");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < o->nsources; i++) {
+        if (o->sources[i].ss.ss_family != o->target.ss.ss_family) {
+            char a[RS_ADDR_STRLEN];
+            bool v6 = o->target.ss.ss_family == AF_INET6;
+            snprintf(err, errlen, "--source %s is %s but the target %s is %s",
+                     rs_addr_format_ip(&o->sources[i], a, sizeof(a)), v6 ? "IPv4" : "IPv6", o->host,
+                     v6 ? "IPv6" : "IPv4");
+            return -EINVAL;
+        }
+    }
+    if (!o->idle) {
+        if (idle_opts) {
+            snprintf(err, errlen,
+                     "--idle-check, --connect-rate, --max-connecting and "
+                     "--connect-timeout go with --idle");
+            return -EINVAL;
+        }
+        return RS_LOAD_RUN;
+    }
+    if (o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--idle is for tcp:// and http://");
+        return -EINVAL;
+    }
+    if (o->rate > 0 || o->depth > 1 || o->warmup_ns || o->no_keepalive || !o->verify) {
+        snprintf(err, errlen,
+                 "-R, --depth, --warmup, --no-keepalive and --no-verify do not apply "
+                 "to --idle");
+        return -EINVAL;
+    }
+    if (o->idle_check == RS_IDLE_CHECK_AUTO)
+        o->idle_check = o->proto == RS_LOAD_HTTP ? RS_IDLE_CHECK_HTTP : RS_IDLE_CHECK_ECHO;
+    if (o->idle_check == RS_IDLE_CHECK_HTTP && o->proto != RS_LOAD_HTTP) {
+        snprintf(err, errlen, "--idle-check http needs an http:// URL");
         return -EINVAL;
     }
     return RS_LOAD_RUN;

@@ -33,7 +33,7 @@ struct summary {
     double connect_mean, connect_p99, ttfb_mean, ttfb_p50, ttfb_p99; /* ns */
 };
 
-static void fmt_ns(char *buf, size_t n, double ns)
+void load_fmt_ns(char *buf, size_t n, double ns)
 {
     if (ns < 1e3)
         snprintf(buf, n, "%.0fns", ns);
@@ -67,10 +67,10 @@ static void fmt_bytes(char *buf, size_t n, double v)
         snprintf(buf, n, "%.2fGB", v / 1073741824);
 }
 
-static const double pcts[] = {50, 75, 90, 99, 99.9, 99.99, 100};
+const double load_pcts[LOAD_NPCTS] = {50, 75, 90, 99, 99.9, 99.99, 100};
 
 /* Share of values within one standard deviation of the mean, as wrk prints it. */
-static double within_stdev(const struct rs_hist *h)
+double load_within_stdev(const struct rs_hist *h)
 {
     double mean = rs_hist_mean(h), sd = rs_hist_stddev(h);
     if (h->total == 0)
@@ -104,10 +104,10 @@ static void print_summary(const struct summary *s, bool latency)
         printf(" %.0f/s", s->rate);
     printf("%s%s\n", s->verify || http ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
     printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
-    fmt_ns(a, sizeof(a), rs_hist_mean(h));
-    fmt_ns(b, sizeof(b), rs_hist_stddev(h));
-    fmt_ns(c, sizeof(c), (double)h->max);
-    printf("    Latency   %8s  %8s  %8s  %7.2f%%\n", a, b, c, within_stdev(h));
+    load_fmt_ns(a, sizeof(a), rs_hist_mean(h));
+    load_fmt_ns(b, sizeof(b), rs_hist_stddev(h));
+    load_fmt_ns(c, sizeof(c), (double)h->max);
+    printf("    Latency   %8s  %8s  %8s  %7.2f%%\n", a, b, c, load_within_stdev(h));
     fmt_count(a, sizeof(a), s->s_mean);
     fmt_count(b, sizeof(b), s->s_sd);
     fmt_count(c, sizeof(c), s->s_max);
@@ -115,9 +115,9 @@ static void print_summary(const struct summary *s, bool latency)
     if (latency) {
         printf("  Latency Distribution%s\n",
                s->rate > 0 ? " (from intended send times: coordinated omission corrected)" : "");
-        for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
-            fmt_ns(a, sizeof(a), (double)rs_hist_percentile(h, pcts[i]));
-            printf("  %7g%%  %10s\n", pcts[i], a);
+        for (size_t i = 0; i < LOAD_NPCTS; i++) {
+            load_fmt_ns(a, sizeof(a), (double)rs_hist_percentile(h, load_pcts[i]));
+            printf("  %7g%%  %10s\n", load_pcts[i], a);
         }
     }
     fmt_bytes(a, sizeof(a), (double)s->bytes_in);
@@ -127,12 +127,12 @@ static void print_summary(const struct summary *s, bool latency)
         printf("  Status: 2xx %" PRIu64 ", 3xx %" PRIu64 ", 4xx %" PRIu64 ", 5xx %" PRIu64 "\n",
                s->http_2xx, s->http_3xx, s->http_4xx, s->http_5xx);
         if (s->have_http_times) {
-            fmt_ns(a, sizeof(a), s->connect_mean);
-            fmt_ns(b, sizeof(b), s->connect_p99);
+            load_fmt_ns(a, sizeof(a), s->connect_mean);
+            load_fmt_ns(b, sizeof(b), s->connect_p99);
             printf("  Connect: mean %s, p99 %s (%" PRIu64 " connections)", a, b, s->connects);
-            fmt_ns(a, sizeof(a), s->ttfb_mean);
-            fmt_ns(b, sizeof(b), s->ttfb_p50);
-            fmt_ns(c, sizeof(c), s->ttfb_p99);
+            load_fmt_ns(a, sizeof(a), s->ttfb_mean);
+            load_fmt_ns(b, sizeof(b), s->ttfb_p50);
+            load_fmt_ns(c, sizeof(c), s->ttfb_p99);
             printf("; time to first byte: mean %s, p50 %s, p99 %s\n", a, b, c);
         }
         if (s->http_3xx + s->http_4xx + s->http_5xx)
@@ -158,7 +158,7 @@ static void print_summary(const struct summary *s, bool latency)
     fflush(stdout);
 }
 
-static json_t *hist_json(const struct rs_hist *h)
+json_t *load_hist_json(const struct rs_hist *h)
 {
     json_t *buckets = json_array();
     for (uint32_t i = rs_hist_next_nonzero(h, 0); i < h->nbuckets;
@@ -171,11 +171,24 @@ static json_t *hist_json(const struct rs_hist *h)
                      buckets);
 }
 
+json_t *load_latency_json(const struct rs_hist *h)
+{
+    json_t *pj = json_object();
+    for (size_t i = 0; i < LOAD_NPCTS; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%g", load_pcts[i]);
+        json_object_set_new(pj, key, json_real((double)rs_hist_percentile(h, load_pcts[i]) / 1e3));
+    }
+    return json_pack("{s:f,s:f,s:f,s:f,s:o}", "mean_us", rs_hist_mean(h) / 1e3, "stdev_us",
+                     rs_hist_stddev(h) / 1e3, "min_us", (h->total ? (double)h->min : 0) / 1e3,
+                     "max_us", (double)h->max / 1e3, "percentiles_us", pj);
+}
+
 /* The percentile spectrum HdrHistogram prints: percentiles that halve the distance to 100% in
  * five steps per halving (0, 12.9, 24.2, ... 50, ... 99, 99.9 ...), up to where one value is
  * left, then 100. Each point is [percentile, latency in us]; a percentile plot draws these with
  * x = 1 / (1 - p/100) on a log axis. */
-static json_t *curve_json(const struct rs_hist *h)
+json_t *load_curve_json(const struct rs_hist *h)
 {
     json_t *curve = json_array();
     if (h->total == 0)
@@ -195,16 +208,7 @@ static json_t *curve_json(const struct rs_hist *h)
 static int write_json(const struct summary *s, const char *path)
 {
     const struct rs_hist *h = &s->h;
-    json_t *pj = json_object();
-    for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "%g", pcts[i]);
-        json_object_set_new(pj, key, json_real((double)rs_hist_percentile(h, pcts[i]) / 1e3));
-    }
-    json_t *lat =
-        json_pack("{s:f,s:f,s:f,s:f,s:o}", "mean_us", rs_hist_mean(h) / 1e3, "stdev_us",
-                  rs_hist_stddev(h) / 1e3, "min_us", (h->total ? (double)h->min : 0) / 1e3,
-                  "max_us", (double)h->max / 1e3, "percentiles_us", pj);
+    json_t *lat = load_latency_json(h);
     json_t *err = json_pack("{s:I,s:I,s:I,s:I,s:I}", "connect", (json_int_t)s->err_connect, "read",
                             (json_int_t)s->err_read, "write", (json_int_t)s->err_write, "timeout",
                             (json_int_t)s->err_timeout, "verify", (json_int_t)s->err_verify);
@@ -241,8 +245,9 @@ static int write_json(const struct summary *s, const char *path)
                                       s->ttfb_p50 / 1e3, "ttfb_p99", s->ttfb_p99 / 1e3));
     json_object_set_new(root, "http", http);
     json_object_set_new(root, "connects", json_integer((json_int_t)s->connects));
-    json_object_set_new(root, "percentile_curve", curve_json(h));
-    json_object_set_new(root, "histogram", hist_json(h));
+    json_object_set_new(root, "mode", json_string("load"));
+    json_object_set_new(root, "percentile_curve", load_curve_json(h));
+    json_object_set_new(root, "histogram", load_hist_json(h));
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
     return rc == 0 ? 0 : -EIO;
@@ -252,6 +257,8 @@ int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n
                 double cpu_user, double cpu_sys, const char *backend)
 {
     struct summary s;
+    if (o->idle)
+        return load_idle_report(o, ts, n, cpu_user, cpu_sys, backend);
     memset(&s, 0, sizeof(s));
     if (rs_hist_init(&s.h, RS_HIST_DEFAULT_MAX) < 0)
         return -ENOMEM;
@@ -353,8 +360,13 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
     json_t *buckets = hj ? json_object_get(hj, "buckets") : NULL;
     const char *tool = json_string_value(json_object_get(root, "tool"));
     const char *proto = json_string_value(json_object_get(root, "proto"));
+    const char *mode = json_string_value(json_object_get(root, "mode"));
     if (!tool || strcmp(tool, "ringload") != 0 || !proto || !json_is_array(buckets)) {
         snprintf(err, errlen, "%s: not a ringload --json result", path);
+        return -EINVAL;
+    }
+    if (mode && strcmp(mode, "idle") == 0) {
+        snprintf(err, errlen, "%s: an --idle run cannot be merged with load runs", path);
         return -EINVAL;
     }
     uint64_t max_value = jget_u64(root, "histogram.max_value");
@@ -447,6 +459,25 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
     return 0;
 }
 
+/* True if the first result file named in argv is an --idle run. */
+static bool load_merge_first_is_idle(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            i++;
+            continue;
+        }
+        if (argv[i][0] == '-')
+            continue;
+        json_t *root = json_load_file(argv[i], 0, NULL);
+        const char *mode = json_string_value(json_object_get(root, "mode"));
+        bool idle = mode && strcmp(mode, "idle") == 0;
+        json_decref(root);
+        return idle;
+    }
+    return false;
+}
+
 int load_merge(int argc, char **argv)
 {
     struct summary s;
@@ -456,6 +487,8 @@ int load_merge(int argc, char **argv)
     int nfiles = 0, rc = 1;
 
     memset(&s, 0, sizeof(s));
+    if (load_merge_first_is_idle(argc, argv))
+        return load_idle_merge(argc, argv);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
             json_out = argv[++i];

@@ -235,7 +235,8 @@ static void tcp_open(struct tcp_client *cl)
     int err;
     cl->next_seq = cl->done_seq = cl->rx_off = cl->stream_off = 0;
     cl->bad = false;
-    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, &tcp_ops, cl, &err);
+    cl->c = rs_loop_connect(cl->t->loop, &cl->t->o->target, load_source(cl->t->o, cl->id), &tcp_ops,
+                            cl, &err);
     if (!cl->c)
         LOAD_INC(cl->t, err_connect);
 }

@@ -107,6 +107,7 @@ struct rs_conn {
     bool flush_shut;    /* shutdown(SHUT_WR) once the queue is empty */
     bool close_started; /* the backend began closing (cancels sent or fd about to close) */
     bool recv_cancel;   /* a cancel for the receive is in flight (io_uring) */
+    bool op_cancel;     /* a cancel for the send or connect is in flight (io_uring) */
     bool readable;      /* epoll: data may be waiting (edge seen, not drained) */
     bool on_dirty;      /* on the loop's flush list */
     bool on_pending;    /* on the backend's retry/read list */
@@ -121,8 +122,7 @@ struct rs_conn {
     size_t send_len;            /* bytes handed to the in-flight send */
     uint64_t bytes_in;          /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
-    struct msghdr msg;
-    struct iovec iov[RS_SEND_IOV];
+    void *send_state;           /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };
 
 struct rs_backend_ops {

@@ -1,10 +1,13 @@
 #include "ringsock/net.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <string.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,7 +26,9 @@ int rs_net_listen_tcp(const struct rs_addr *addr, int backlog)
         goto out_close_fd;
     if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
         goto out_close_fd;
-    if (listen(fd, backlog) < 0)
+    /* listen() cuts a larger backlog down to net.core.somaxconn (kernel >= 5.4 allows more
+     * than 65535), so "as large as allowed" is the largest int. */
+    if (listen(fd, backlog > 0 ? backlog : INT_MAX) < 0)
         goto out_close_fd;
     return fd;
 
@@ -48,6 +53,50 @@ int rs_net_set_bufs(int fd, int sndbuf, int rcvbuf)
         return -errno;
     if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0)
         return -errno;
+    return 0;
+}
+
+int rs_net_bind_source(int fd, const struct rs_addr *src)
+{
+    int one = 1;
+    struct rs_addr a = *src;
+    rs_addr_set_port(&a, 0);
+    /* Without it, bind() picks a port for the source address alone and 28k connections
+     * exhaust the range whatever the destination. Old kernels: plain bind, fewer ports. */
+    if (setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one)) < 0 &&
+        errno != ENOPROTOOPT)
+        return -errno;
+    if (bind(fd, (const struct sockaddr *)&a.ss, a.len) < 0)
+        return -errno;
+    return 0;
+}
+
+int rs_fd_limit_raise(uint64_t *limit)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    *limit = rl.rlim_cur;
+    if (rl.rlim_cur == rl.rlim_max)
+        return 0;
+    /* An unlimited hard limit still stops at fs.nr_open, and asking for more is EPERM. */
+    rlim_t want = rl.rlim_max;
+    if (want == RLIM_INFINITY) {
+        unsigned long long nr_open = 1048576;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+        if (f) {
+            if (fscanf(f, "%llu", &nr_open) != 1)
+                nr_open = 1048576;
+            fclose(f);
+        }
+        want = (rlim_t)nr_open;
+    }
+    if (want <= rl.rlim_cur)
+        return 0;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    *limit = want;
     return 0;
 }
 

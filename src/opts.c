@@ -125,7 +125,8 @@ const char *rs_server_usage(void)
            "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
            "                       sockets (default: one per CPU)\n"
            "  --backend B          auto, io_uring or epoll (default auto)\n"
-           "  --backlog N          listen backlog (default 4096)\n"
+           "  --backlog N          listen backlog per worker socket (default: the kernel's\n"
+           "                       maximum, net.core.somaxconn)\n"
            "  --write-queue SIZE   bytes queued per connection before reading from it pauses\n"
            "                       (backpressure; default 256k)\n"
            "  --buf-size SIZE      receive buffer size (default 16k)\n"
@@ -231,7 +232,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->service = RS_SVC_ECHO;
     o->threads = cpu_count();
     o->backend = RS_BACKEND_AUTO;
-    o->backlog = 4096;
+    o->backlog = 0; /* the kernel's maximum */
     o->shutdown_ms = 2000;
     o->udp_batch = 32;
     o->udp_buf = 65536;

@@ -1,19 +1,23 @@
 /* ringload: the load generator's command line, threads and progress line. Each thread runs
  * its own loop (the server's backends) over its share of the connections; a tick drives the
- * phases: warm-up, the measured window, then draining what is outstanding up to --timeout. */
+ * phases: warm-up, the measured window, then draining what is outstanding up to --timeout
+ * (--idle: opening, holding, checking; see load_idle.c). */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "load.h"
 #include "ringsock/alloc.h"
 #include "ringsock/log.h"
+#include "ringsock/net.h"
 
 static _Atomic unsigned threads_done;
+static struct load_idle_shared idle_shared;
 
 static void publish_sample(struct load_thread *t, uint64_t now)
 {
@@ -37,6 +41,13 @@ static void tick(struct rs_timer *tm, void *arg)
     struct load_thread *t = arg;
     uint64_t now = rs_now_ns();
     (void)tm;
+    if (t->o->idle) {
+        if (load_idle_tick(t, now))
+            rs_loop_request_stop(t->loop, 0);
+        else
+            rs_loop_timer_arm(t->loop, &t->tick, load_idle_tick_ms(t));
+        return;
+    }
     if (t->sending && now >= t->t_end)
         t->sending = false;
     bool idle = t->o->proto == RS_LOAD_UDP    ? load_udp_tick(t, now)
@@ -111,7 +122,8 @@ static void *thread_main(void *arg)
     }
     t->sending = true;
     rs_timer_init(&t->send_timer, send_due, t);
-    err = o->proto == RS_LOAD_UDP    ? load_udp_start(t)
+    err = o->idle                    ? load_idle_start(t)
+          : o->proto == RS_LOAD_UDP  ? load_udp_start(t)
           : o->proto == RS_LOAD_HTTP ? load_http_start(t)
                                      : load_tcp_start(t);
     if (err < 0)
@@ -128,7 +140,9 @@ out_err:
     t->err = err;
 out:
     /* UDP counts what never came back while freeing its window. */
-    if (o->proto == RS_LOAD_UDP)
+    if (o->idle)
+        load_idle_free(t);
+    else if (o->proto == RS_LOAD_UDP)
         load_udp_free(t);
     else if (o->proto == RS_LOAD_HTTP)
         load_http_free(t);
@@ -163,6 +177,87 @@ static void progress_line(struct load_thread *ts, unsigned n, double elapsed, ui
     *last = msgs;
 }
 
+/* --idle: connections established, failed and lost so far. */
+static void idle_progress_line(struct load_thread *ts, unsigned n, double elapsed, unsigned conns)
+{
+    uint64_t est = 0, failed = 0, closed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+        closed += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_closed);
+    }
+    fprintf(stderr, "  %5.0fs  established %llu/%u  failed %llu  closed by peer %llu\n", elapsed,
+            (unsigned long long)est, conns, (unsigned long long)failed, (unsigned long long)closed);
+}
+
+/* --idle: says once, on stderr, that every connection is open and the hold has begun (a
+ * script measuring the peer while the connections are held waits for this line). */
+static void idle_announce(struct load_thread *ts, unsigned n, const struct rs_load_opts *o)
+{
+    uint64_t est = 0, failed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+    }
+    rs_log_info("holding %llu connections for %.0fs (%llu of %u failed to connect)",
+                (unsigned long long)est, (double)o->duration_ns / 1e9, (unsigned long long)failed,
+                o->conns);
+}
+
+/* File descriptors a run needs besides its connections: stdio, per-thread rings, eventfds,
+ * epoll instances, the JSON file, and some room. */
+static unsigned fd_need(const struct rs_load_opts *o)
+{
+    return o->conns + 64 + 8 * o->threads;
+}
+
+/* Raises the RLIMIT_NOFILE soft limit to the hard one when the run needs more than the soft
+ * limit. Returns 0, or -EMFILE with a one-line reason in err if even the hard limit is too low
+ * (the hard limit is the administrator's, so it is never raised here). */
+static int fd_limit_raise(const struct rs_load_opts *o, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    uint64_t limit;
+    unsigned need = fd_need(o);
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+        return 0;
+    int e = rs_fd_limit_raise(&limit);
+    if (e == 0 && limit >= need)
+        return 0;
+    if (e < 0)
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors; cannot raise RLIMIT_NOFILE "
+                 "from %llu: %s",
+                 o->conns, need, (unsigned long long)rl.rlim_cur, strerror(-e));
+    else
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors, more than the hard limit "
+                 "(RLIMIT_NOFILE %llu): raise it first, e.g. ulimit -n %u (as root), or "
+                 "prlimit --nofile=%u --pid $$",
+                 o->conns, need, (unsigned long long)limit, need, need);
+    return -EMFILE;
+}
+
+/* Checks that every --source address can be bound on this machine, so a typo fails now with
+ * its address named instead of as thousands of failed connects. Returns 0 or -errno. */
+static int sources_check(const struct rs_load_opts *o, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < o->nsources; i++) {
+        char a[RS_ADDR_STRLEN];
+        int fd = socket(o->sources[i].ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int e = fd < 0 ? -errno : rs_net_bind_source(fd, &o->sources[i]);
+        if (fd >= 0)
+            close(fd);
+        if (e < 0) {
+            rs_addr_format_ip(&o->sources[i], a, sizeof(a));
+            snprintf(err, errlen, "--source %s: cannot bind: %s%s", a, strerror(-e),
+                     e == -EADDRNOTAVAIL ? " (not an address of this machine)" : "");
+            return e;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct rs_load_opts o;
@@ -183,6 +278,10 @@ int main(int argc, char **argv)
     if (r == RS_LOAD_VERSION) {
         printf("ringload %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
+    }
+    if (fd_limit_raise(&o, err, sizeof(err)) < 0 || sources_check(&o, err, sizeof(err)) < 0) {
+        rs_log_error("%s", err);
+        return 2;
     }
     int kind = rs_backend_choose(o.backend, why, sizeof(why));
     if (kind < 0) {
@@ -213,26 +312,40 @@ int main(int argc, char **argv)
         t->t0 = t0;
         t->t_measure = t0 + o.warmup_ns;
         t->t_end = t->t_measure + o.duration_ns;
+        t->idle.shared = o.idle ? &idle_shared : NULL;
         if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
             rs_log_error("out of memory");
             return 1;
         }
     }
+    idle_shared.threads = o.threads;
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     unsigned started = 0;
     for (; started < o.threads; started++)
         if (pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]) != 0) {
             rs_log_error("cannot start thread: %s", strerror(errno));
+            /* --idle: the started threads must not wait for the others to open. */
+            idle_shared.threads = started;
+            if (started > 0 && atomic_load(&idle_shared.opened) >= started)
+                atomic_store(&idle_shared.hold_start_ns, rs_now_ns());
             break;
         }
     uint64_t last = 0;
     uint64_t next_progress = t0 + 1000000000ull;
+    bool announced = false;
     while (atomic_load(&threads_done) < started) {
         usleep(20000);
         uint64_t now = rs_now_ns();
+        if (o.idle && !announced && atomic_load(&idle_shared.hold_start_ns) != 0) {
+            idle_announce(ts, started, &o);
+            announced = true;
+        }
         if (progress && now >= next_progress) {
-            progress_line(ts, started, (double)(now - t0) / 1e9, &last);
+            if (o.idle)
+                idle_progress_line(ts, started, (double)(now - t0) / 1e9, o.conns);
+            else
+                progress_line(ts, started, (double)(now - t0) / 1e9, &last);
             next_progress += 1000000000ull;
         }
     }
@@ -261,8 +374,20 @@ int main(int argc, char **argv)
             /* HTTP: like wrk, non-2xx answers are reported, not a failure of the run. */
             msgs += LOAD_GET(&ts[i], msgs_all);
         }
-        if (bad || msgs == 0)
+        if (o.idle) {
+            /* Every connection established, held and alive at the check, or a failure. */
+            uint64_t est = 0, lost = 0, ok = 0;
+            for (unsigned i = 0; i < started; i++) {
+                est += LOAD_GET(&ts[i], connects);
+                lost += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_unanswered) +
+                        LOAD_GET(&ts[i], check_closed) + LOAD_GET(&ts[i], check_wrong);
+                ok += LOAD_GET(&ts[i], check_ok);
+            }
+            if (est < o.conns || lost > 0 || (o.idle_check != RS_IDLE_CHECK_NONE && ok < est))
+                rc = 1;
+        } else if (bad || msgs == 0) {
             rc = 1;
+        }
     }
     for (unsigned i = 0; i < o.threads; i++) {
         rs_hist_fini(&ts[i].hist);

@@ -190,7 +190,8 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
 }
 
 static void print_listening(const struct rs_server_opts *o, const struct rs_addr *bound,
-                            enum rs_backend_kind kind, const char *features, const char *why)
+                            enum rs_backend_kind kind, const char *features, const char *why,
+                            uint64_t fd_limit)
 {
     char buf[RS_ADDR_STRLEN];
     static const char *const names[] = {"echo", "discard", "http", "sockperf"};
@@ -202,9 +203,26 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
         printf(" udp://%s%s%s", rs_addr_format(&bound[RS_MAX_ADDRS + a], buf, sizeof(buf)),
                rs_addr_is_multicast(&o->udp[a]) ? "%" : "",
                rs_addr_is_multicast(&o->udp[a]) ? o->join_iface : "");
-    printf(" (%u thread%s, backend %s: %s)\n", o->threads, o->threads == 1 ? "" : "s",
-           rs_backend_name(kind), why[0] ? why : features);
+    printf(" (%u thread%s, backend %s: %s; fd limit %llu)\n", o->threads,
+           o->threads == 1 ? "" : "s", rs_backend_name(kind), why[0] ? why : features,
+           (unsigned long long)fd_limit);
     fflush(stdout);
+}
+
+/* Says, once at start, when the descriptor limit caps connections below --max-conns: past it
+ * accepting backs off on EMFILE, which looks like a slow server unless it is said. */
+static void fd_limit_warn(const struct rs_server_opts *o, uint64_t limit)
+{
+    uint64_t want = (uint64_t)o->loop.max_conns * o->threads + 64 + 16ull * o->threads;
+    if (limit >= want)
+        return;
+    rs_log_warn("file descriptor limit %llu is below --max-conns %u x %u workers: past about %llu "
+                "connections, accepting backs off until descriptors are free (raise the hard "
+                "limit: ulimit -Hn, systemd LimitNOFILE=)",
+                (unsigned long long)limit, o->loop.max_conns, o->threads,
+                (unsigned long long)(limit > 64 + 16ull * o->threads
+                                         ? limit - 64 - 16ull * o->threads
+                                         : 0));
 }
 
 /* Reads a whole file (at most 64 MiB). Returns 0 or -errno. */
@@ -343,6 +361,9 @@ int rs_server_run(const struct rs_server_opts *o)
         rs_free(body_file);
         return 1;
     }
+    /* Each connection is a descriptor: take what the hard limit allows before binding. */
+    uint64_t fd_limit = 0;
+    int fd_err = rs_fd_limit_raise(&fd_limit);
 
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
@@ -398,7 +419,11 @@ int rs_server_run(const struct rs_server_opts *o)
         }
     }
     if (ok) {
-        print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why);
+        if (fd_err < 0)
+            rs_log_warn("cannot raise the file descriptor limit: %s", strerror(-fd_err));
+        fd_limit_warn(o, fd_limit);
+        print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why,
+                        fd_limit);
         live = live_start(o, ws, stats_ptrs);
         uint64_t next_stats = rs_now_ns() + o->stats_ns;
         /* Wait for the first signal; a second one cuts the grace period short. In between,

@@ -14,6 +14,16 @@ enum rs_load_proto {
     RS_LOAD_HTTP, /* http://HOST:PORT/path */
 };
 
+#define RS_LOAD_MAX_SOURCES 256
+
+/* --idle: what each held connection does at the end to show it is still alive. */
+enum rs_idle_check {
+    RS_IDLE_CHECK_AUTO, /* echo for tcp://, http for http:// (resolved by the parser) */
+    RS_IDLE_CHECK_ECHO, /* send --size pattern bytes, expect them back */
+    RS_IDLE_CHECK_HTTP, /* send the request, expect an answer starting "HTTP/1." */
+    RS_IDLE_CHECK_NONE, /* nothing: for peers that neither echo nor speak HTTP */
+};
+
 struct rs_load_opts {
     enum rs_load_proto proto;
     struct rs_addr target;
@@ -44,6 +54,15 @@ struct rs_load_opts {
     bool gso;          /* udp --send-only: batches as one UDP_SEGMENT buffer */
     bool head_only;    /* HEAD: answers have no body */
     char host_header[320];
+    /* --idle: open --connections, send nothing for --duration, check, close */
+    bool idle;
+    enum rs_idle_check idle_check;
+    double connect_rate;         /* connects per second in total; 0 = as fast as allowed */
+    unsigned max_connecting;     /* connects in flight at once, in total */
+    uint64_t connect_timeout_ns; /* a connect not done by then fails with ETIMEDOUT */
+    /* --source: local addresses, used round-robin by connection (tcp:// and http://) */
+    struct rs_addr sources[RS_LOAD_MAX_SOURCES];
+    unsigned nsources;
 };
 
 enum rs_load_opts_result {
@@ -60,6 +79,16 @@ int rs_parse_duration(const char *s, uint64_t *ns);
  * resolved once here. Fills proto, target, host and path ("/" by default). Returns 0 or
  * -EINVAL with a one-line reason in err. */
 int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen);
+
+/* Parses a --source value: comma-separated IPv4 or IPv6 addresses (brackets optional) and
+ * ranges FIRST-LAST of one family (127.0.0.1-127.0.0.8), appended to out[*n] (port 0), at most
+ * cap in all. Returns 0 or -EINVAL with a one-line reason in err. */
+int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
+                     size_t errlen);
+
+/* Parses a rate: a positive number with an optional k (1000) or m (1e6) suffix. Returns 0 or
+ * -EINVAL. */
+int rs_parse_rate(const char *s, double *out);
 
 /* Parses ringload's command line; -EINVAL with a one-line reason in err. */
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen);

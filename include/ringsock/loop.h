@@ -103,11 +103,13 @@ int rs_poller_fd(const struct rs_poller *p);
 struct rs_loop *rs_poller_loop(const struct rs_poller *p);
 
 struct rs_addr;
-/* Opens a TCP connection to addr (kernel >= 5.5 for io_uring connect). ops->on_connect reports
- * the outcome on a later turn; bytes sent before that are queued. Returns the connection, or
- * NULL with *err set (no socket, connection limit). */
+/* Opens a TCP connection to addr (kernel >= 5.5 for io_uring connect), from the source address
+ * src when it is not NULL (see rs_net_bind_source). ops->on_connect reports the outcome on a
+ * later turn; bytes sent before that are queued. Returns the connection, or NULL with *err set
+ * (no socket, connection limit, src cannot be bound). */
 struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
-                                const struct rs_conn_ops *ops, void *udata, int *err);
+                                const struct rs_addr *src, const struct rs_conn_ops *ops,
+                                void *udata, int *err);
 
 /* Queues bytes for sending (copied). Sends happen in order, after the current callback.
  * Returns 0, -EPIPE if the connection is closing, or -ENOMEM (the connection is then closed). */

@@ -38,7 +38,7 @@ struct rs_server_opts {
     uint32_t max_msg;       /* sockperf: longest message; a longer one closes its connection */
     unsigned threads;
     enum rs_backend_kind backend;
-    int backlog;
+    int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */
     unsigned shutdown_ms;
     uint64_t stats_ns; /* --stats: interval of the live per-worker lines, 0 = none */
     struct rs_loop_config loop;

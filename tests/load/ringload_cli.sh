@@ -14,6 +14,46 @@ for bad in "ftp://127.0.0.1:1" "tcp://127.0.0.1" "tcp://127.0.0.1:70000" "-c 0 t
     (($(wc -l <"$TEST_TMP/e") == 1)) || fail "'$bad': want one line, got: $(cat "$TEST_TMP/e")"
 done
 
+# --source and --idle: bad addresses and ranges, a family that does not match the target, an
+# address of no interface here (TEST-NET-1), options that need --idle, and a connection count
+# the hard fd limit cannot hold: exit 2 with one line that names the problem.
+# expect_bad PATTERN ARGS...: ringload ARGS (after the words in BAD_PREFIX) exits 2 with one
+# stderr line matching PATTERN.
+BAD_PREFIX=()
+expect_bad() {
+    local pat=$1 rc=0
+    shift
+    "${BAD_PREFIX[@]}" "$RINGLOAD" "$@" >"$TEST_TMP/o" 2>"$TEST_TMP/e" || rc=$?
+    ((rc == 2)) || fail "'$*': exit $rc, want 2 ($(cat "$TEST_TMP/e"))"
+    (($(wc -l <"$TEST_TMP/e") == 1)) || fail "'$*': want one line, got: $(cat "$TEST_TMP/e")"
+    grep -qE -- "$pat" "$TEST_TMP/e" || fail "'$*': '$(cat "$TEST_TMP/e")' does not match '$pat'"
+    log "$*: $(cat "$TEST_TMP/e")"
+}
+expect_bad "invalid --source '127.0.0.x'" --source 127.0.0.x tcp://127.0.0.1:1
+expect_bad "range" --source 127.0.0.9-127.0.0.1 tcp://127.0.0.1:1
+expect_bad "::1 is IPv6 but the target 127.0.0.1 is IPv4" --source ::1 tcp://127.0.0.1:1
+expect_bad "127.0.0.1 is IPv4 but the target ::1 is IPv6" --source 127.0.0.1 'tcp://[::1]:1'
+expect_bad "192.0.2.1: cannot bind.*not an address of this machine" --source 192.0.2.1 \
+    tcp://127.0.0.1:1
+expect_bad "for tcp:// and http://" --source 127.0.0.1 udp://127.0.0.1:1
+expect_bad "go with --idle" --connect-rate 100 tcp://127.0.0.1:1
+expect_bad "is for tcp:// and http://" --idle udp://127.0.0.1:1
+expect_bad "--idle-check http needs an http:// URL" --idle --idle-check http tcp://127.0.0.1:1
+if command -v prlimit >/dev/null; then
+    BAD_PREFIX=(prlimit --nofile=300:300 --)
+    expect_bad "-c 1000 needs about [0-9]+ file descriptors.*hard limit.*ulimit -n" \
+        --idle -c 1000 tcp://127.0.0.1:1
+    BAD_PREFIX=()
+    # Under the hard limit, a low soft limit is raised: 1000 connections fit in 1024:2000.
+    start_server echo
+    rc=0
+    prlimit --nofile=64:2000 -- "$RINGLOAD" --no-progress --idle -c 1000 -d 100ms \
+        "tcp://127.0.0.1:$PORT" >"$TEST_TMP/raised.out" 2>&1 || rc=$?
+    ((rc == 0)) || fail "-c 1000 under a soft limit of 64 (hard 2000): exit $rc: $(cat "$TEST_TMP/raised.out")"
+    stop_server
+    expect_total conns_accepted 1000
+fi
+
 # Live progress: quiet when stderr is not a terminal, one line a second when asked.
 start_server echo
 "$RINGLOAD" -c 2 -d 2500ms "tcp://127.0.0.1:$PORT" >/dev/null 2>"$TEST_TMP/quiet.err" ||

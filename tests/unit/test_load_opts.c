@@ -39,6 +39,139 @@ static void sched_order(void)
     load_sched_fini(&s);
 }
 
+static void sources(void)
+{
+    struct rs_addr a[8];
+    unsigned n = 0;
+    char err[300], buf[RS_ADDR_STRLEN];
+
+    /* A list and a range, appended in order, port 0. */
+    CHECK_EQ(rs_parse_sources("127.0.0.9,127.0.0.1-127.0.0.3", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK(strcmp(rs_addr_format(&a[0], buf, sizeof(buf)), "127.0.0.9:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[1], buf, sizeof(buf)), "127.0.0.1:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[3], buf, sizeof(buf)), "127.0.0.3:0") == 0);
+    /* Repeated --source adds; a range carries over octets. */
+    CHECK_EQ(rs_parse_sources("10.0.0.255-10.0.1.0", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 6);
+    CHECK(strcmp(rs_addr_format_ip(&a[5], buf, sizeof(buf)), "10.0.1.0") == 0);
+    /* IPv6, brackets optional, ranges carry across bytes too. */
+    n = 0;
+    CHECK_EQ(rs_parse_sources("[::1],fd00::ff-fd00::101", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(a[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(rs_addr_format_ip(&a[0], buf, sizeof(buf)), "::1") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[2], buf, sizeof(buf)), "fd00::100") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[3], buf, sizeof(buf)), "fd00::101") == 0);
+    /* The cap, reversed and mixed ranges, garbage, empty items: one line each. */
+    const char *bad[] = {"127.0.0.1-127.0.0.9",
+                         "127.0.0.5-127.0.0.1",
+                         "127.0.0.1-::1",
+                         "localhost",
+                         "127.0.0.1:80",
+                         "",
+                         "127.0.0.1,",
+                         ",127.0.0.1",
+                         "1.2.3.4-",
+                         "300.0.0.1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 0;
+        err[0] = '\0';
+        int r = rs_parse_sources(bad[i], a, 8, &n, err, sizeof(err));
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad source '%s': r=%d err='%s'\n", bad[i], r, err);
+            check_failures++;
+        }
+    }
+
+    double r;
+    CHECK_EQ(rs_parse_rate("5000", &r), 0);
+    CHECK(r == 5000);
+    CHECK_EQ(rs_parse_rate("2.5k", &r), 0);
+    CHECK(r == 2500);
+    CHECK_EQ(rs_parse_rate("1m", &r), 0);
+    CHECK(r == 1e6);
+    CHECK_EQ(rs_parse_rate("100/s", &r), 0);
+    CHECK_EQ(rs_parse_rate("0", &r), -EINVAL);
+    CHECK_EQ(rs_parse_rate("-5", &r), -EINVAL);
+    CHECK_EQ(rs_parse_rate("5x", &r), -EINVAL);
+}
+
+static void idle_opts(void)
+{
+    struct rs_load_opts o;
+    char err[300];
+
+    /* Defaults: echo check for tcp://, 1024 connects in flight, 5 s connect timeout. */
+    const char *a1[] = {"ringload",
+                        "--idle",
+                        "-c",
+                        "3000",
+                        "-t",
+                        "2",
+                        "--source",
+                        "127.0.0.1-127.0.0.2",
+                        "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 9, a1), RS_LOAD_RUN);
+    CHECK(o.idle);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_ECHO);
+    CHECK_EQ(o.max_connecting, 1024);
+    CHECK_EQ(o.connect_timeout_ns, 5000000000ull);
+    CHECK(o.connect_rate == 0);
+    CHECK_EQ(o.nsources, 2);
+    CHECK(load_source(&o, 0) == &o.sources[0]);
+    CHECK(load_source(&o, 3) == &o.sources[1]);
+
+    const char *a2[] = {"ringload",         "--idle", "--connect-rate",    "20k",
+                        "--max-connecting", "64",     "--connect-timeout", "1s",
+                        "--source-ip",      "::1",    "http://[::1]:8080/"};
+    CHECK_EQ(parse(&o, err, 11, a2), RS_LOAD_RUN);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_HTTP); /* http:// checks with a request */
+    CHECK(o.connect_rate == 20000);
+    CHECK_EQ(o.max_connecting, 64);
+    CHECK_EQ(o.connect_timeout_ns, 1000000000ull);
+    CHECK_EQ(o.nsources, 1);
+
+    const char *a3[] = {"ringload", "--idle", "--idle-check", "none", "http://127.0.0.1:80/"};
+    CHECK_EQ(parse(&o, err, 5, a3), RS_LOAD_RUN);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_NONE);
+    CHECK(load_source(&o, 5) == NULL);
+
+    /* Without --idle, --source still works for tcp:// and http://. */
+    const char *a4[] = {"ringload", "--source", "127.0.0.2", "http://127.0.0.1:80/"};
+    CHECK_EQ(parse(&o, err, 4, a4), RS_LOAD_RUN);
+    CHECK(!o.idle);
+
+    /* Each of these is refused with one line. */
+    const char *bad[][6] = {
+        {"ringload", "--idle", "udp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "-R", "100", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--depth", "4", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--idle-check", "http", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--idle-check", "ping", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--connect-rate", "100", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--max-connecting", "10", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--max-connecting", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--connect-rate", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--connect-timeout", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "::1", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "127.0.0.1", "tcp://[::1]:9", NULL},
+        {"ringload", "--source", "127.0.0.1", "udp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "127.0.0.x", "tcp://127.0.0.1:9", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = 0;
+        while (argc < 6 && bad[i][argc])
+            argc++;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad idle case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -128,5 +261,7 @@ int main(void)
     CHECK_EQ(parse(&o, err, 2, a5), RS_LOAD_HELP);
 
     sched_order();
+    sources();
+    idle_opts();
     return check_done("test_load_opts");
 }
