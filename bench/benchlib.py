@@ -11,7 +11,7 @@
   benchlib.py sockperf CSV LAT OUT key=value...
                                         a row from sockperf pp's summary (--full-rtt)
   benchlib.py wrk CSV OUT key=value...   a row from wrk --latency's output
-  benchlib.py report CSV LAT META MD PNG [--title T]
+  benchlib.py report CSV LAT MD PNG [--title T]
                                         the Markdown summary with ratios, and the plots
 """
 import csv
@@ -294,13 +294,13 @@ def ours(g, kind):
     return is_ours(name) or "ringsock" in name or "ringload" in name
 
 
-def report(csv_path, lat_path, meta_path, md_path, png_path, title):
+def report(csv_path, lat_path, md_path, png_path, title):
+    """The Markdown and PNG of a results CSV (its "# key: value" lines describe the run), so a
+    committed CSV can be rendered again."""
     rows = read_csv(csv_path)
     lat = read_csv(lat_path)
-    meta = []
-    if os.path.exists(meta_path):
-        with open(meta_path) as f:
-            meta = [line[2:].rstrip("\n") for line in f if line.startswith("# ")]
+    with open(csv_path) as f:
+        meta = [line[2:].rstrip("\n") for line in f if line.startswith("# ")]
     order, by = [], {}
     for r in rows:
         key = (r["case"], r["side"])
@@ -422,7 +422,7 @@ def generator_table(groups, conn_mode):
             if (b.generator.startswith("ringload") or b.server != a.server
                     or b.conns != a.conns or b.depth != a.depth or b.case == a.case):
                 continue
-            rows.append(f"| {a.server} | {fmt(a.conns)} | {a.generator} | {b.generator} "
+            rows.append(f"| {a.server} | {a.conns:.0f} | {a.generator} | {b.generator} "
                         f"| {ratio(a.m('throughput'), b.m('throughput'))} "
                         f"| {ratio(a.per_cpu('gen'), b.per_cpu('gen'))} |")
     if not rows or conn_mode:
@@ -543,8 +543,8 @@ def main(argv):
     elif cmd == "wrk":
         wrk_cmd(args[0], args[1], args[2:])
     elif cmd == "report":
-        title = args[6] if len(args) > 6 and args[5] == "--title" else args[0]
-        report(args[0], args[1], args[2], args[3], args[4], title)
+        title = args[5] if len(args) > 5 and args[4] == "--title" else args[0]
+        report(args[0], args[1], args[2], args[3], title)
     else:
         sys.exit(__doc__)
 

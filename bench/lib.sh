@@ -85,11 +85,12 @@ bench_stop_all() {
 # bench_cpu PID: "user sys" seconds used so far by the server PID and its process tree.
 bench_cpu() { bench_py cpu "$1"; }
 
-# bench_settle PID: waits (at most 5 s) until the server has no child processes left, so the
-# CPU of children that served the last run is in its reaped-children time.
+# bench_settle PID BEFORE: waits (at most 5 s) until the server has no child processes left but
+# those it had before the run (BEFORE: their pids, sorted, one per line; h2o keeps a helper), so
+# the CPU of children that served the run is in its reaped-children time.
 bench_settle() {
     for _ in $(seq 50); do
-        [ -z "$(pgrep -P "$1")" ] && return 0
+        [ -z "$(comm -23 <(pgrep -P "$1" | sort) <(printf '%s' "$2"))" ] && return 0
         sleep 0.1
     done
 }
@@ -116,11 +117,13 @@ bench_gen() {
 # bench_measure PID OUTFILE CMD...: bench_gen with the server's CPU read around it. Sets GEN_*
 # and SRV_USER / SRV_SYS.
 bench_measure() {
-    local pid=$1 u0 s0 u1 s1
+    local pid=$1 u0 s0 u1 s1 kids
     shift
+    kids=$(pgrep -P "$pid" | sort || true)
+    [ -n "$kids" ] && kids+=$'\n'
     read -r u0 s0 < <(bench_cpu "$pid")
     bench_gen "$@"
-    bench_settle "$pid"
+    bench_settle "$pid" "$kids"
     read -r u1 s1 < <(bench_cpu "$pid")
     SRV_USER=$(awk -v a="$u0" -v b="$u1" 'BEGIN{printf "%.3f", b - a}')
     SRV_SYS=$(awk -v a="$s0" -v b="$s1" 'BEGIN{printf "%.3f", b - a}')

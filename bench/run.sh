@@ -113,7 +113,7 @@ for SCENARIO in "${LIST[@]}"; do
     bench_stop_all
     { cat "$WORK/meta"; cat "$CSV"; } >"$BASE.csv"
     [ -f "$LAT" ] && cp "$LAT" "$BASE-latency.csv"
-    bench_py report "$BASE.csv" "$LAT" "$WORK/meta" "$BASE.md" "$BASE.png" \
+    bench_py report "$BASE.csv" "$LAT" "$BASE.md" "$BASE.png" \
         --title "$SCENARIO, $(date -u +%Y-%m-%d), $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     cat "$BASE.md"
     echo

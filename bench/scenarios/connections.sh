@@ -16,7 +16,7 @@
 # and only indicative on a busy machine.
 
 scenario_connections() {
-    local counts=(10000 50000 100000) hold=2s
+    local counts=(10000 50000 100000) hold=1s
     ((QUICK)) && counts=(1000 5000) hold=1s
     local max=${counts[-1]} want
     want=$((max + 4096))
@@ -35,7 +35,7 @@ scenario_connections() {
     CONN_CAP=${BENCH_CONN_CAP:-$CONN_CAP}
     local k_max=$(((max + CONN_CAP - 1) / CONN_CAP))
     bench_meta peers "$(bench_version nginx)"
-    bench_meta generator "ringload $("$BUILD/ringload" --version 2>&1 | head -1) --idle -t1 --source 127.0.0.1-127.0.0.8 (max-connecting 1024 per process), hold $hold"
+    bench_meta generator "$("$BUILD/ringload" --version 2>&1 | head -1) --idle -t1 --source 127.0.0.1-127.0.0.8 (max-connecting 1024 per process), hold $hold"
     bench_meta processes "at most $CONN_CAP connections per process (fd limit $(ulimit -Hn)$( ((k_max > 1)) && echo ', cannot be raised here')): $k_max server and $k_max ringload processes at ${max}"
     bench_meta sysctl "somaxconn $(cat /proc/sys/net/core/somaxconn), tcp_max_syn_backlog $(cat /proc/sys/net/ipv4/tcp_max_syn_backlog), ip_local_port_range $(tr '\t' - </proc/sys/net/ipv4/ip_local_port_range)"
 

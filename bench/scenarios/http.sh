@@ -10,7 +10,7 @@ scenario_http() {
     local conns=(10 100 1000) warm=0s
     ((QUICK)) && conns=(100)
     bench_meta peers "$(bench_version nginx); $(bench_version h2o); $(bench_version wrk)"
-    bench_meta generator "wrk -t1 --latency; ringload $("$BUILD/ringload" --version 2>&1 | head -1) -t1; no warm-up"
+    bench_meta generator "wrk -t1 --latency; $("$BUILD/ringload" --version 2>&1 | head -1) -t1; no warm-up"
 
     local -A pid port
     bench_start_ringsock ringsock http --tcp 127.0.0.1:0 --threads 1 --body 'hello\n'

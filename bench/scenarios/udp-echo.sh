@@ -11,10 +11,10 @@
 #             ringsock discard, iperf3 -u -b 0 into its own server.
 
 scenario_udp_echo() {
-    local socks=(1 16 64) warm=0.5s
+    local socks=(1 16 64) warm=0.3s
     if ((QUICK)); then socks=(16); warm=0.2s; fi
     bench_meta peers "$(bench_version sockperf); $(bench_version iperf3); udp-ref-echo (bench/udp_ref_echo.c, cc -O2)"
-    bench_meta generator "ringload $("$BUILD/ringload" --version 2>&1 | head -1), 1 thread, 64-byte datagrams, verified; warm-up $warm"
+    bench_meta generator "$("$BUILD/ringload" --version 2>&1 | head -1), 1 thread, 64-byte datagrams, verified; warm-up $warm"
     cc -O2 -o "$WORK/udp_ref_echo" "$BENCH_DIR/udp_ref_echo.c"
 
     local -A pid port
