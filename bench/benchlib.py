@@ -11,7 +11,7 @@
   benchlib.py sockperf CSV LAT OUT key=value...
                                         a row from sockperf pp's summary (--full-rtt)
   benchlib.py wrk CSV OUT key=value...   a row from wrk --latency's output
-  benchlib.py report CSV LAT MD PNG [--title T]
+  benchlib.py report CSV LAT MD PNG [--title T] [--lat-case CASE]
                                         the Markdown summary with ratios, and the plots
 """
 import csv
@@ -294,7 +294,7 @@ def ours(g, kind):
     return is_ours(name) or "ringsock" in name or "ringload" in name
 
 
-def report(csv_path, lat_path, md_path, png_path, title):
+def report(csv_path, lat_path, md_path, png_path, title, lat_case=None):
     """The Markdown and PNG of a results CSV (its "# key: value" lines describe the run), so a
     committed CSV can be rendered again."""
     rows = read_csv(csv_path)
@@ -362,7 +362,7 @@ def report(csv_path, lat_path, md_path, png_path, title):
     out += ratio_table(groups, cases, conn_mode)
     with open(md_path, "w") as f:
         f.write("\n".join(out) + "\n")
-    plot(groups, lat, png_path, title, conn_mode)
+    plot(groups, lat, png_path, title, conn_mode, lat_case)
 
 
 def ratio_table(groups, cases, conn_mode):
@@ -439,9 +439,9 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
-def plot(groups, lat, png_path, title, conn_mode):
+def plot(groups, lat, png_path, title, conn_mode, lat_case=None):
     """Left: throughput against connections (or bars per case); right: the HDR percentile plot
-    of the case that has the most latency spectra (or, for connections, time to open)."""
+    of lat_case, or of the case with the most latency spectra (for connections: time to open)."""
     blocks, cmds = [], []
     esc = lambda s: s.replace('"', "'")
     cmds.append("set terminal pngcairo noenhanced size 1500,560 font ',10'")
@@ -453,7 +453,8 @@ def plot(groups, lat, png_path, title, conn_mode):
     for g in groups:
         if g.conns is None:
             continue
-        key = f"{g.side} depth {g.depth}" if not conn_mode else g.side
+        gen = f" / {g.generator}" if len({x.generator for x in groups}) > 1 else ""
+        key = f"{g.side}{gen} depth {g.depth}" if not conn_mode else g.side
         series.setdefault(key, []).append(g)
     multi = [k for k, v in series.items() if len({g.conns for g in v}) > 1]
     if conn_mode or multi:
@@ -493,7 +494,8 @@ def plot(groups, lat, png_path, title, conn_mode):
             spectra.setdefault(r["case"], {}).setdefault(r["side"], {}).setdefault(
                 r["percentile"], []).append(float(r["latency_us"]))
         if spectra:
-            case = max(spectra, key=lambda c: (len(spectra[c]), c))
+            case = lat_case if lat_case in spectra else max(spectra,
+                                                            key=lambda c: (len(spectra[c]), c))
             cmds.append("set logscale x; set logscale y")
             # Tic labels are format strings: %% is a percent sign.
             cmds.append("set xtics ('0%%' 1, '50%%' 2, '90%%' 10, '99%%' 100, '99.9%%' 1000, "
@@ -543,8 +545,9 @@ def main(argv):
     elif cmd == "wrk":
         wrk_cmd(args[0], args[1], args[2:])
     elif cmd == "report":
-        title = args[5] if len(args) > 5 and args[4] == "--title" else args[0]
-        report(args[0], args[1], args[2], args[3], title)
+        opts = dict(zip(args[4::2], args[5::2]))
+        report(args[0], args[1], args[2], args[3], opts.get("--title", args[0]),
+               opts.get("--lat-case"))
     else:
         sys.exit(__doc__)
 

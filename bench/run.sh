@@ -107,13 +107,14 @@ for SCENARIO in "${LIST[@]}"; do
     bench_meta load "before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
     bench_meta runs "$ROUNDS rounds x ${SECS}s$( ((QUICK)) && echo ', --quick')"
     bench_meta command "bench/run.sh $SCENARIO$( ((QUICK)) && echo ' --quick')$([ "$ROUNDS" != 3 ] && echo " --rounds $ROUNDS")"
+    LAT_CASE=
     source "$BENCH_DIR/scenarios/$SCENARIO.sh"
     echo "bench: $SCENARIO ($ROUNDS rounds x ${SECS}s)" >&2
     "scenario_${SCENARIO//-/_}"
     bench_stop_all
     { cat "$WORK/meta"; cat "$CSV"; } >"$BASE.csv"
     [ -f "$LAT" ] && cp "$LAT" "$BASE-latency.csv"
-    bench_py report "$BASE.csv" "$LAT" "$BASE.md" "$BASE.png" \
+    bench_py report "$BASE.csv" "$LAT" "$BASE.md" "$BASE.png" --lat-case "$LAT_CASE" \
         --title "$SCENARIO, $(date -u +%Y-%m-%d), $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
     cat "$BASE.md"
     echo

@@ -6,6 +6,7 @@
 # CPU-second) comes from the same runs against nginx.
 
 scenario_http() {
+    LAT_CASE=c100-ringload # the case the percentile plot shows
     # No warm-up for ringload either: wrk has none, and the generators are compared.
     local conns=(10 100 1000) warm=0s
     ((QUICK)) && conns=(100)

@@ -8,6 +8,7 @@
 #   client against both servers (`ringsock sockperf` answers it as `sockperf sr` does).
 
 scenario_tcp_echo() {
+    LAT_CASE=c100-d1 # the case the percentile plot shows
     local conns=(1 100 1000) depths=(1 16) warm=0.3s
     if ((QUICK)); then conns=(1 100); depths=(1); warm=0.2s; fi
     bench_meta peers "$(bench_version socat); $(bench_version sockperf)"

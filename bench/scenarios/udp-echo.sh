@@ -11,6 +11,7 @@
 #             ringsock discard, iperf3 -u -b 0 into its own server.
 
 scenario_udp_echo() {
+    LAT_CASE=pingpong # the case the percentile plot shows
     local socks=(1 16 64) warm=0.3s
     if ((QUICK)); then socks=(16); warm=0.2s; fi
     bench_meta peers "$(bench_version sockperf); $(bench_version iperf3); udp-ref-echo (bench/udp_ref_echo.c, cc -O2)"
