@@ -174,3 +174,42 @@ bench_sockperf_pp() {
         conns=1 depth=1 size=64 "srv_user_s=$SRV_USER" "srv_sys_s=$SRV_SYS" \
         "gen_user_s=$GEN_USER" "gen_sys_s=$GEN_SYS"
 }
+
+# bench_echo_run PROTO SIDE PID PORT ROUND CASE RINGLOAD-ARGS...: one verified ringload echo run
+# (64-byte messages, one thread) against a server on 127.0.0.1:PORT, PROTO tcp or udp; one row.
+bench_echo_run() {
+    local proto=$1 side=$2 spid=$3 sport=$4 round=$5 case=$6 unit=msg/s
+    shift 6
+    [ "$proto" = udp ] && unit=dgram/s
+    bench_measure "$spid" "$WORK/rl.out" "$BUILD/ringload" --no-progress -t 1 -s 64 \
+        -d "${SECS}s" --json "$WORK/rl.json" "$@" "$proto://127.0.0.1:$sport"
+    ((GEN_RC == 0)) || { echo "bench: ringload against $side failed:" >&2; cat "$WORK/rl.out" >&2; return 1; }
+    bench_row_ringload "$WORK/rl.json" "case=$case" "round=$round" "side=$side" "server=$side" \
+        generator=ringload "unit=$unit"
+}
+
+# bench_nginx_conf PORT WORKER_CONNECTIONS NOFILE: writes $WORK/nginx/nginx.conf, the nginx every
+# scenario compares with: one process (no master, so it is stopped by pid), one worker, no
+# access log, keep-alive without a request limit or a short timeout, `return 200 "hello\n"` on
+# 127.0.0.1:PORT with SO_REUSEPORT (several may share the port) and a deep backlog. Start it
+# with -p $WORK/nginx -g "pid FILE;".
+bench_nginx_conf() {
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<NGX
+worker_processes 1;
+master_process off;
+daemon off;
+error_log $WORK/nginx/error.log;
+worker_rlimit_nofile $3;
+events { worker_connections $2; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    server {
+        listen 127.0.0.1:$1 reuseport backlog=65535;
+        location / { return 200 "hello\n"; }
+    }
+}
+NGX
+}

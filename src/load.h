@@ -217,6 +217,15 @@ int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsig
 /* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
 int load_idle_merge(int argc, char **argv);
 
+/* Folds one parsed result into a merge's summary; returns 0, or -EINVAL with err set. */
+typedef int (*load_merge_fn)(void *summary, struct json_t *root, const char *path, char *err,
+                             size_t errlen);
+/* The loop both merges share: reads `[--json OUT] [--no-latency] FILE...`, folding each file in
+ * with fn. Returns the number of files merged, or -1 after saying on stderr which file could
+ * not be read or merged. */
+int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
+                     bool *latency);
+
 /* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
 int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
                 double cpu_user, double cpu_sys, const char *backend);

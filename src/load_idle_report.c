@@ -327,38 +327,21 @@ static int idle_merge_one(struct idle_summary *s, json_t *root, const char *path
     return 0;
 }
 
+static int idle_merge_one_fn(void *s, json_t *root, const char *path, char *err, size_t errlen)
+{
+    return idle_merge_one(s, root, path, err, errlen);
+}
+
 int load_idle_merge(int argc, char **argv)
 {
     struct idle_summary s;
-    char err[600];
     const char *json_out = NULL;
     bool latency = true;
-    int nfiles = 0, rc = 1;
+    int rc = 1;
 
     memset(&s, 0, sizeof(s));
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            json_out = argv[++i];
-            continue;
-        }
-        if (strcmp(argv[i], "--no-latency") == 0) {
-            latency = false;
-            continue;
-        }
-        json_error_t jerr;
-        json_t *root = json_load_file(argv[i], 0, &jerr);
-        if (!root) {
-            fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", argv[i], jerr.text, jerr.line);
-            goto out;
-        }
-        int e = idle_merge_one(&s, root, argv[i], err, sizeof(err));
-        json_decref(root);
-        if (e < 0) {
-            fprintf(stderr, "ringload: merge: %s\n", err);
-            goto out;
-        }
-        nfiles++;
-    }
+    if (load_merge_files(argc, argv, idle_merge_one_fn, &s, &json_out, &latency) < 0)
+        goto out;
     if (s.h.total > 0 && rs_hist_set_minmax(&s.h, s.exact_min, s.exact_max) < 0) {
         fprintf(stderr, "ringload: merge: min/max do not match the histograms\n");
         goto out;

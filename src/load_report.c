@@ -478,40 +478,55 @@ static bool load_merge_first_is_idle(int argc, char **argv)
     return false;
 }
 
-int load_merge(int argc, char **argv)
+int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
+                     bool *latency)
 {
-    struct summary s;
     char err[600];
-    const char *json_out = NULL;
-    bool latency = true;
-    int nfiles = 0, rc = 1;
-
-    memset(&s, 0, sizeof(s));
-    if (load_merge_first_is_idle(argc, argv))
-        return load_idle_merge(argc, argv);
+    int nfiles = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            json_out = argv[++i];
+            *json_out = argv[++i];
             continue;
         }
         if (strcmp(argv[i], "--no-latency") == 0) {
-            latency = false;
+            *latency = false;
             continue;
         }
         json_error_t jerr;
         json_t *root = json_load_file(argv[i], 0, &jerr);
         if (!root) {
             fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", argv[i], jerr.text, jerr.line);
-            goto out;
+            return -1;
         }
-        int e = merge_one(&s, root, argv[i], err, sizeof(err));
+        int e = fn(summary, root, argv[i], err, sizeof(err));
         json_decref(root);
         if (e < 0) {
             fprintf(stderr, "ringload: merge: %s\n", err);
-            goto out;
+            return -1;
         }
         nfiles++;
     }
+    return nfiles;
+}
+
+static int merge_one_fn(void *s, json_t *root, const char *path, char *err, size_t errlen)
+{
+    return merge_one(s, root, path, err, errlen);
+}
+
+int load_merge(int argc, char **argv)
+{
+    struct summary s;
+    const char *json_out = NULL;
+    bool latency = true;
+    int rc = 1;
+
+    memset(&s, 0, sizeof(s));
+    if (load_merge_first_is_idle(argc, argv))
+        return load_idle_merge(argc, argv);
+    int nfiles = load_merge_files(argc, argv, merge_one_fn, &s, &json_out, &latency);
+    if (nfiles < 0)
+        goto out;
     if (nfiles == 0) {
         fprintf(stderr, "ringload: merge: usage: ringload merge [--json OUT] A.json B.json ...\n");
         rc = 2;

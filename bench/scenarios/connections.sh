@@ -65,23 +65,7 @@ conn_servers_start() {
         nginx)
             if ((i == 1)); then
                 p=$(bench_freeport tcp)
-                mkdir -p "$WORK/nginx"
-                cat >"$WORK/nginx/nginx.conf" <<NGX
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $WORK/nginx/error.log;
-worker_rlimit_nofile ${LIM[1]#--nofile=*:};
-events { worker_connections $maxc; }
-http {
-    access_log off;
-    keepalive_timeout 600s;
-    server {
-        listen 127.0.0.1:$p reuseport backlog=65535;
-        location / { return 200 "hello\n"; }
-    }
-}
-NGX
+                bench_nginx_conf "$p" "$maxc" "${LIM[1]#--nofile=*:}"
             fi
             bench_start "nginx-$i" nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" \
                 -g "pid $WORK/nginx/nginx-$i.pid;"

@@ -18,25 +18,8 @@ scenario_http() {
     pid[ringsock]=$BENCH_PID port[ringsock]=$RS_HTTP_PORT
     local p
     p=$(bench_freeport tcp)
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<NGX
-worker_processes 1;
-master_process off;
-daemon off;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-worker_rlimit_nofile 16384;
-events { worker_connections 8192; }
-http {
-    access_log off;
-    keepalive_requests 1000000000;
-    server {
-        listen 127.0.0.1:$p backlog=4096;
-        location / { return 200 "hello\n"; }
-    }
-}
-NGX
-    bench_start nginx nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx"
+    bench_nginx_conf "$p" 8192 16384
+    bench_start nginx nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" -g "pid nginx.pid;"
     bench_wait_listen "$p" tcp "$BENCH_PID"
     pid[nginx]=$BENCH_PID port[nginx]=$p
     p=$(bench_freeport tcp)

@@ -37,14 +37,14 @@ scenario_tcp_echo() {
             for d in "${depths[@]}"; do
                 ((c == 1 && d > 1)) && continue # one connection pipelined: c100-d16 covers it
                 for side in ringsock-io_uring ringsock-epoll socat; do
-                    tcp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" "c$c-d$d" \
+                    bench_echo_run tcp "$side" "${pid[$side]}" "${port[$side]}" "$r" "c$c-d$d" \
                         -c "$c" --depth "$d" --warmup "$warm"
                 done
             done
         done
         # Ping-pong: one connection, one message in flight.
         for side in ringsock-io_uring ringsock-epoll; do
-            tcp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
+            bench_echo_run tcp "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
                 --warmup "$warm"
         done
         bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf \
@@ -57,13 +57,3 @@ scenario_tcp_echo() {
     done
 }
 
-# tcp_echo_run SIDE PID PORT ROUND CASE RINGLOAD-ARGS...: one ringload run against a server.
-tcp_echo_run() {
-    local side=$1 spid=$2 sport=$3 round=$4 case=$5
-    shift 5
-    bench_measure "$spid" "$WORK/rl.out" "$BUILD/ringload" --no-progress -t 1 -s 64 \
-        -d "${SECS}s" --json "$WORK/rl.json" "$@" "tcp://127.0.0.1:$sport"
-    ((GEN_RC == 0)) || { echo "bench: ringload against $side failed:" >&2; cat "$WORK/rl.out" >&2; return 1; }
-    bench_row_ringload "$WORK/rl.json" "case=$case" "round=$round" "side=$side" "server=$side" \
-        generator=ringload
-}

@@ -41,12 +41,12 @@ scenario_udp_echo() {
     for r in $(seq "$ROUNDS"); do
         for c in "${socks[@]}"; do
             for side in ringsock-io_uring ringsock-epoll udp-ref-echo; do
-                udp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" "s$c-d16" \
+                bench_echo_run udp "$side" "${pid[$side]}" "${port[$side]}" "$r" "s$c-d16" \
                     -c "$c" --depth 16 --warmup "$warm"
             done
         done
         for side in ringsock-io_uring ringsock-epoll; do
-            udp_echo_run "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
+            bench_echo_run udp "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
                 --warmup "$warm"
         done
         bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf \
@@ -59,16 +59,6 @@ scenario_udp_echo() {
     done
 }
 
-# udp_echo_run SIDE PID PORT ROUND CASE RINGLOAD-ARGS...
-udp_echo_run() {
-    local side=$1 spid=$2 sport=$3 round=$4 case=$5
-    shift 5
-    bench_measure "$spid" "$WORK/rl.out" "$BUILD/ringload" --no-progress -t 1 -s 64 \
-        -d "${SECS}s" --json "$WORK/rl.json" "$@" "udp://127.0.0.1:$sport"
-    ((GEN_RC == 0)) || { echo "bench: ringload against $side failed:" >&2; cat "$WORK/rl.out" >&2; return 1; }
-    bench_row_ringload "$WORK/rl.json" "case=$case" "round=$round" "side=$side" "server=$side" \
-        generator=ringload unit=dgram/s
-}
 
 # udp_send_run ROUND SINK-PID SINK-PORT: each generator's send rate (datagrams/s it reports
 # sent) and its CPU. The sink's CPU is not the point here.
