@@ -106,7 +106,7 @@ for SCENARIO in "${LIST[@]}"; do
     bench_meta build "$BUILD ($flags: $cflags)"
     bench_meta load "before the run: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
     bench_meta runs "$ROUNDS rounds x ${SECS}s$( ((QUICK)) && echo ', --quick')"
-    bench_meta command "bench/run.sh $SCENARIO$( ((QUICK)) && echo ' --quick')$([ "$ROUNDS" != 3 ] && echo " --rounds $ROUNDS")"
+    bench_meta command "bench/run.sh $SCENARIO$( ((QUICK)) && echo ' --quick')$([ "$ROUNDS" != 3 ] && echo " --rounds $ROUNDS")$([ "$SECS" != "$( ((QUICK)) && echo 1 || echo 3)" ] && echo " --seconds $SECS")"
     LAT_CASE=
     source "$BENCH_DIR/scenarios/$SCENARIO.sh"
     echo "bench: $SCENARIO ($ROUNDS rounds x ${SECS}s)" >&2
