@@ -122,7 +122,7 @@ struct rs_conn {
     size_t send_len;            /* bytes handed to the in-flight send */
     uint64_t bytes_in;          /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
-    void *send_state;           /* io_uring: the in-flight sendmsg's msghdr and iovecs */
+    void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };
 
 struct rs_backend_ops {
