@@ -213,3 +213,23 @@ http {
 }
 NGX
 }
+
+# bench_pingpong PROTO ROUND: the echo scenarios' ping-pong cases, one message in flight on one
+# connection or socket: ringload against ringsock on both backends beside sockperf pp against
+# sockperf sr, and sockperf pp against ringsock sockperf and sockperf sr (one client, two
+# servers). Reads the caller's pid and port arrays for ringsock-io_uring, ringsock-epoll,
+# sockperf and ringsock-sockperf.
+bench_pingpong() {
+    local proto=$1 r=$2 side flag=()
+    [ "$proto" = tcp ] && flag=(--tcp)
+    for side in ringsock-io_uring ringsock-epoll; do
+        bench_echo_run "$proto" "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 \
+            --depth 1
+    done
+    bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf sockperf-sr \
+        "${flag[@]}"
+    for side in ringsock-sockperf sockperf; do
+        bench_sockperf_pp "${pid[$side]}" "${port[$side]}" "$r" pingpong-sockperf-client \
+            "$side" "${side/#sockperf/sockperf-sr}" "${flag[@]}"
+    done
+}

@@ -8,7 +8,7 @@
 scenario_http() {
     LAT_CASE=c100-ringload # the case the percentile plot shows
     # No warm-up for ringload either: wrk has none, and the generators are compared.
-    local conns=(10 100 1000) warm=0s
+    local conns=(10 100 1000)
     ((QUICK)) && conns=(100)
     bench_meta peers "$(bench_version nginx); $(bench_version h2o); $(bench_version wrk)"
     bench_meta generator "wrk -t1 --latency; $("$BUILD/ringload" --version 2>&1 | head -1) -t1; no warm-up"
@@ -49,20 +49,20 @@ H2O
             for gen in wrk ringload; do
                 for side in ringsock nginx h2o; do
                     http_run "$side" "${pid[$side]}" "${port[$side]}" "$r" "c$c-$gen" "$gen" \
-                        "$c" 1 "$warm"
+                        "$c" 1
                 done
             done
         done
         for side in ringsock nginx h2o; do
             http_run "$side" "${pid[$side]}" "${port[$side]}" "$r" c100-ringload-depth16 \
-                ringload 100 16 "$warm"
+                ringload 100 16
         done
     done
 }
 
-# http_run SIDE PID PORT ROUND CASE GENERATOR CONNS DEPTH WARMUP
+# http_run SIDE PID PORT ROUND CASE GENERATOR CONNS DEPTH
 http_run() {
-    local side=$1 spid=$2 sport=$3 round=$4 case=$5 gen=$6 c=$7 d=$8 warm=$9
+    local side=$1 spid=$2 sport=$3 round=$4 case=$5 gen=$6 c=$7 d=$8
     local url="http://127.0.0.1:$sport/"
     if [ "$gen" = wrk ]; then
         # wrk has no warm-up: the measured window includes its connects, as users see it.
@@ -74,7 +74,7 @@ http_run() {
             "gen_sys_s=$GEN_SYS"
     else
         bench_measure "$spid" "$WORK/rl.out" "$BUILD/ringload" --no-progress -t 1 -c "$c" \
-            --depth "$d" -d "${SECS}s" --warmup "$warm" --json "$WORK/rl.json" "$url"
+            --depth "$d" -d "${SECS}s" --json "$WORK/rl.json" "$url"
         ((GEN_RC == 0)) || { echo "bench: ringload against $side failed:" >&2; cat "$WORK/rl.out" >&2; return 1; }
         bench_row_ringload "$WORK/rl.json" "case=$case" "round=$round" "side=$side" \
             "server=$side" generator=ringload

@@ -9,10 +9,11 @@
 
 scenario_tcp_echo() {
     LAT_CASE=c100-d1 # the case the percentile plot shows
-    local conns=(1 100 1000) depths=(1 16) warm=0.3s
-    if ((QUICK)); then conns=(1 100); depths=(1); warm=0.2s; fi
+    # No warm-up: a side's CPU is read over the whole run, so the work must be too.
+    local conns=(1 100 1000) depths=(1 16)
+    ((QUICK)) && conns=(1 100) depths=(1)
     bench_meta peers "$(bench_version socat); $(bench_version sockperf)"
-    bench_meta generator "$("$BUILD/ringload" --version 2>&1 | head -1), 1 thread, 64-byte messages, verified; warm-up $warm"
+    bench_meta generator "$("$BUILD/ringload" --version 2>&1 | head -1), 1 thread, 64-byte messages, verified; no warm-up"
 
     local -A pid port
     bench_start_ringsock rs-uring echo --tcp 127.0.0.1:0 --threads 1 --backend io_uring
@@ -38,22 +39,11 @@ scenario_tcp_echo() {
                 ((c == 1 && d > 1)) && continue # one connection pipelined: c100-d16 covers it
                 for side in ringsock-io_uring ringsock-epoll socat; do
                     bench_echo_run tcp "$side" "${pid[$side]}" "${port[$side]}" "$r" "c$c-d$d" \
-                        -c "$c" --depth "$d" --warmup "$warm"
+                        -c "$c" --depth "$d"
                 done
             done
         done
-        # Ping-pong: one connection, one message in flight.
-        for side in ringsock-io_uring ringsock-epoll; do
-            bench_echo_run tcp "$side" "${pid[$side]}" "${port[$side]}" "$r" pingpong -c 1 --depth 1 \
-                --warmup "$warm"
-        done
-        bench_sockperf_pp "${pid[sockperf]}" "${port[sockperf]}" "$r" pingpong sockperf \
-            sockperf-sr --tcp
-        # The same client against both servers.
-        for side in ringsock-sockperf sockperf; do
-            bench_sockperf_pp "${pid[$side]}" "${port[$side]}" "$r" pingpong-sockperf-client \
-                "$side" "${side/#sockperf/sockperf-sr}" --tcp
-        done
+        bench_pingpong tcp "$r"
     done
 }
 
