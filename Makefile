@@ -49,7 +49,7 @@ test-fuzz: deps
 test: test-release test-asan test-tsan test-fuzz
 
 format:
-	@clang-format -i src/*.c include/ringsock/*.h tests/unit/*.c tests/integ/*.c tests/load/*.c tests/http/*.c tests/fuzz/*.c
+	@clang-format -i $$(git ls-files 'src/*.[ch]' 'include/*.h' 'tests/*.[ch]')
 
 clean:
 	@rm -rf $(BUILD)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tools/profile.sh end to end on a tiny budget: tcp-echo recorded for 1 s against the built
 # binaries, then the outputs a person opens are checked: perf.data, report.txt, summary.txt with
-# the shares, folded stacks holding a ringsock function (from src/loop.c) and a kernel frame and
+# the shares, folded stacks holding a ringsock function (from src/core/loop.c) and a kernel frame and
 # adding up to perf's sample count, and a well-formed SVG with a frame per sample path.
 # Environment: RINGSOCK (the server binary; ringload sits beside it). Exit 0 pass, 1 fail,
 # 77 skip (no perf, or perf cannot record on this machine: profile.sh says why).
@@ -24,7 +24,7 @@ cat "$OUT/profile.log"
 for f in perf.data report.txt summary.txt stacks.folded flame.svg load.txt server.out; do
     [[ -s $OUT/$f ]] || fail "$f is missing or empty"
 done
-# ringsock's own frames: rs_loop_run is src/loop.c's loop, on every worker's stack.
+# ringsock's own frames: rs_loop_run is src/core/loop.c's loop, on every worker's stack.
 grep -qE '(^|;)rs_loop_run(;| )' "$OUT/stacks.folded" || fail "no rs_loop_run frame in stacks.folded"
 grep -qE '_\[k\](;| )' "$OUT/stacks.folded" || fail "no kernel frame in stacks.folded"
 grep -q '^ringsock-w0' "$OUT/stacks.folded" || fail "no stack rooted at the worker thread ringsock-w0"

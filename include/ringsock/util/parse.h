@@ -1,0 +1,25 @@
+#ifndef RINGSOCK_UTIL_PARSE_H
+#define RINGSOCK_UTIL_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parsers for the values of command-line flags (and, next, the config file): sizes, durations,
+ * rates and escaped strings, in one place for every program. */
+
+/* Parses a size with an optional binary suffix (k, m, g; "64k" = 65536) into [min, max].
+ * Returns 0 or -EINVAL (malformed) / -ERANGE (out of bounds). */
+int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Decodes \n, \r, \t and \\ (any other \x is x) into out. Returns 0 or -E2BIG. */
+int rs_unescape_body(const char *s, char *out, size_t cap, size_t *len);
+
+/* Parses "10s", "1m", "500ms", "250us", "2h" or a plain number of seconds into nanoseconds.
+ * Returns 0, -EINVAL (malformed) or -ERANGE (more than a day). */
+int rs_parse_duration(const char *s, uint64_t *ns);
+
+/* Parses a rate: a positive number with an optional k (1000) or m (1e6) suffix. Returns 0 or
+ * -EINVAL. */
+int rs_parse_rate(const char *s, double *out);
+
+#endif

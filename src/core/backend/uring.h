@@ -1,0 +1,91 @@
+#ifndef RINGSOCK_CORE_URING_H
+#define RINGSOCK_CORE_URING_H
+
+/* What the io_uring backend's files share: set-up and probing (uring_setup.c), the provided
+ * buffer ring (uring_bufring.c) and the data path (uring_io.c). Private to the backend. */
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "../loop_internal.h"
+#include "ringsock/core/bufring.h"
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+
+#define UR_SQ_ENTRIES   1024
+#define UR_CQ_ENTRIES   16384
+#define UR_BGID         0
+#define UR_SENDMSG_KEEP 256
+
+/* The msghdr and iovecs of a sendmsg in flight: the kernel may read them until it completes,
+ * so they must outlive the call, but only sends with several chunks queued need them. They come
+ * from a per-worker pool instead of sitting in every connection, idle ones included (184 of a
+ * connection's 312 bytes). */
+struct ur_sendmsg {
+    struct msghdr msg;
+    struct iovec iov[RS_SEND_IOV];
+    struct ur_sendmsg *next; /* pool free list */
+};
+
+struct ur {
+    struct io_uring ring;
+    struct io_uring_buf_ring *brr; /* shared with the kernel */
+    size_t brr_len;
+    struct rs_bufring br;
+    uint32_t br_mask;
+    uint32_t br_added; /* buffers handed back since the last advance */
+    unsigned id;       /* the worker's, for probes */
+    bool ms_accept, ms_recv;
+    bool wake_armed;
+    struct rs_conn *retry;      /* connections that need an SQE they could not get */
+    struct ur_sendmsg *sm_free; /* at most UR_SENDMSG_KEEP kept for reuse */
+    uint32_t sm_nfree;
+    bool listen_retry;
+    bool poll_retry;
+    char features[160];
+};
+
+/* uring_setup.c: the ring, the features probed for it, the buffer ring; 0 or -errno. */
+int rs__ur_init(struct rs_loop *l);
+void rs__ur_fini(struct rs_loop *l);
+const char *rs__ur_features(const struct rs_loop *l);
+
+/* uring_bufring.c: registers l->cfg.buf_count buffers of l->cfg.buf_size bytes as group
+ * UR_BGID and hands them all to the kernel. Returns 0 or -errno (nothing left registered). */
+int rs__ur_bufring_setup(struct ur *u, uint32_t count, uint32_t size);
+/* Unregisters (when the ring is still open) and frees the buffer ring. */
+void rs__ur_bufring_free(struct ur *u);
+/* Registers a ring of `entries` provided buffers with no buffers in it yet (what liburing 2.4's
+ * io_uring_setup_buf_ring does). Returns the ring, or NULL with *err set. */
+struct io_uring_buf_ring *rs__ur_bufring_register(struct io_uring *ring, uint32_t entries,
+                                                  size_t *len_out, int *err);
+
+/* Gives buffer bid back to the kernel; it becomes visible at the next rs__ur_buf_commit. */
+static inline void rs__ur_buf_recycle(struct ur *u, uint32_t bid)
+{
+    io_uring_buf_ring_add(u->brr, rs_bufring_addr(&u->br, bid), u->br.size, (unsigned short)bid,
+                          (int)u->br_mask, (int)u->br_added);
+    u->br_added++;
+}
+
+/* Publishes the buffers recycled since the last call (once per batch of completions). */
+static inline void rs__ur_buf_commit(struct ur *u)
+{
+    if (u->br_added) {
+        io_uring_buf_ring_advance(u->brr, (int)u->br_added);
+        u->br_added = 0;
+    }
+}
+
+#endif

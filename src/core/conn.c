@@ -1,0 +1,362 @@
+#include <errno.h>
+#include <sys/socket.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "ringsock/util/alloc.h"
+#include "ringsock/net/net.h"
+#include "ringsock/util/probes.h"
+
+/* Connection lifetime, send queue and backpressure: the part of the loop that is the same for
+ * every backend. A connection is never freed inside one of its callbacks: closing marks it and
+ * queues it; the backend releases it once nothing is in flight. */
+
+struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen)
+{
+    uint32_t slab = idx / RS_SLAB_CONNS;
+    if (slab >= l->nslabs)
+        return NULL;
+    struct rs_conn *c = &l->slabs[slab][idx % RS_SLAB_CONNS];
+    if (!c->in_use || c->gen != gen)
+        return NULL;
+    return c;
+}
+
+/* Takes a connection from the free list, growing the pool by a slab when it is empty.
+ * Returns NULL at the configured maximum or when memory is short. */
+static struct rs_conn *conn_alloc(struct rs_loop *l)
+{
+    if (l->nconns >= l->cfg.max_conns)
+        return NULL;
+    if (!l->free_list) {
+        if (l->nslabs >= l->max_slabs)
+            return NULL;
+        struct rs_conn *slab = rs_calloc(RS_SLAB_CONNS, sizeof(*slab));
+        if (!slab)
+            return NULL;
+        for (uint32_t i = RS_SLAB_CONNS; i-- > 0;) {
+            slab[i].idx = l->nslabs * RS_SLAB_CONNS + i;
+            slab[i].fd = -1;
+            slab[i].loop = l;
+            slab[i].next = l->free_list;
+            l->free_list = &slab[i];
+        }
+        l->slabs[l->nslabs++] = slab;
+    }
+    struct rs_conn *c = l->free_list;
+    l->free_list = c->next;
+    uint32_t idx = c->idx, gen = c->gen;
+    memset(c, 0, sizeof(*c));
+    c->loop = l;
+    c->idx = idx;
+    c->gen = gen;
+    c->fd = -1;
+    c->in_use = true;
+    l->nconns++;
+    return c;
+}
+
+static void default_on_data(struct rs_conn *c, const void *data, size_t len)
+{
+    (void)c;
+    (void)data;
+    (void)len;
+}
+
+static void default_on_eof(struct rs_conn *c)
+{
+    rs_conn_close_after_flush(c);
+}
+
+static const struct rs_conn_ops default_ops = {
+    .on_data = default_on_data,
+    .on_eof = default_on_eof,
+};
+
+void rs__loop_accepted(struct rs_listener *ls, int fd)
+{
+    struct rs_loop *l = ls->loop;
+    uint64_t hidden;
+
+    if (l->stopping) {
+        close(fd);
+        return;
+    }
+    struct rs_conn *c = conn_alloc(l);
+    if (!c) {
+        RS_STAT_INC(l->stats, conns_refused);
+        if (rs_ratelimit_ok(&l->rl_conn, &hidden))
+            rs_log_warn("connection limit reached (%u per worker), refusing (%llu more hidden)",
+                        l->cfg.max_conns, (unsigned long long)hidden);
+        close(fd);
+        return;
+    }
+    RS_STAT_INC(l->stats, conns_accepted);
+    RS_PROBE2(accept, l->cfg.id, fd);
+    c->fd = fd;
+    rs_net_set_nodelay(fd);
+    rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
+    c->ops = &default_ops;
+    ls->fn(c, ls->arg);
+    if (c->closing)
+        return;
+    l->be->conn_start(c);
+}
+
+static void mark_dirty(struct rs_conn *c);
+static void conn_recycle(struct rs_conn *c);
+
+struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
+                                const struct rs_addr *src, const struct rs_conn_ops *ops,
+                                void *udata, int *err)
+{
+    /* io_uring waits for the connect itself; epoll needs a non-blocking socket. */
+    int type =
+        SOCK_STREAM | SOCK_CLOEXEC | (l->cfg.backend == RS_BACKEND_EPOLL ? SOCK_NONBLOCK : 0);
+    struct rs_conn *c = conn_alloc(l);
+    if (!c) {
+        *err = -ENOSPC;
+        return NULL;
+    }
+    c->peer = rs_malloc(sizeof(*c->peer));
+    if (!c->peer) {
+        *err = -ENOMEM;
+        goto out_free_conn;
+    }
+    *c->peer = *addr;
+    c->fd = socket(addr->ss.ss_family, type, 0);
+    if (c->fd < 0) {
+        *err = -errno;
+        goto out_free_conn;
+    }
+    if (src && (*err = rs_net_bind_source(c->fd, src)) < 0)
+        goto out_free_conn;
+    rs_net_set_nodelay(c->fd);
+    rs_net_set_bufs(c->fd, l->cfg.sndbuf, l->cfg.rcvbuf);
+    c->ops = ops;
+    c->udata = udata;
+    c->connecting = true;
+    l->be->conn_connect(c);
+    return c;
+
+out_free_conn:
+    conn_recycle(c); /* never opened: not counted as closed, no callbacks */
+    return NULL;
+}
+
+void rs__conn_connected(struct rs_conn *c, int err)
+{
+    struct rs_loop *l = c->loop;
+    c->connecting = false;
+    rs_free(c->peer);
+    c->peer = NULL;
+    if (c->closing)
+        return;
+    RS_PROBE3(connect, l->cfg.id, c->fd, err);
+    if (err == 0)
+        RS_STAT_INC(l->stats, conns_accepted);
+    if (c->ops->on_connect)
+        c->ops->on_connect(c, err);
+    if (err < 0) {
+        c->close_err = err;
+        RS_STAT_INC(l->stats, errors);
+        rs_conn_close(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    l->be->conn_start(c);
+    if (c->outq.bytes > 0)
+        mark_dirty(c);
+}
+
+void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata)
+{
+    c->ops = ops;
+    c->udata = udata;
+}
+
+void *rs_conn_udata(const struct rs_conn *c)
+{
+    return c->udata;
+}
+
+size_t rs_conn_queued(const struct rs_conn *c)
+{
+    return c->outq.bytes;
+}
+
+struct rs_loop *rs_conn_loop(const struct rs_conn *c)
+{
+    return c->loop;
+}
+
+static void mark_dirty(struct rs_conn *c)
+{
+    if (c->on_dirty)
+        return;
+    c->on_dirty = true;
+    c->dirty_next = c->loop->dirty;
+    c->loop->dirty = c;
+}
+
+int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
+{
+    if (c->closing || c->flush_close || c->flush_shut)
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    int err = rs_outq_append(&c->outq, &c->loop->chunks, data, len);
+    if (err < 0) {
+        rs__conn_fail(c, err);
+        return err;
+    }
+    mark_dirty(c);
+    return 0;
+}
+
+void rs_conn_close(struct rs_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    /* The close list reuses the dirty link: a closing connection is never flushed. */
+    if (!c->on_dirty) {
+        c->on_dirty = true;
+        c->dirty_next = c->loop->dirty;
+        c->loop->dirty = c;
+    }
+}
+
+void rs_conn_close_after_flush(struct rs_conn *c)
+{
+    if (c->closing)
+        return;
+    c->flush_close = true;
+    if (c->outq.bytes == 0 && !c->send_busy)
+        rs_conn_close(c);
+}
+
+void rs_conn_shutdown_after_flush(struct rs_conn *c)
+{
+    if (c->closing || c->flush_shut)
+        return;
+    c->flush_shut = true;
+    if (c->outq.bytes == 0 && !c->send_busy && !c->connecting)
+        shutdown(c->fd, SHUT_WR);
+}
+
+void rs__conn_fail(struct rs_conn *c, int err)
+{
+    struct rs_loop *l = c->loop;
+    if (c->closing)
+        return;
+    if (err == -ECONNRESET || err == -EPIPE)
+        RS_STAT_INC(l->stats, resets);
+    else
+        RS_STAT_INC(l->stats, errors);
+    c->close_err = err;
+    rs_conn_close(c);
+}
+
+void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
+{
+    struct rs_loop *l = c->loop;
+    RS_STAT_ADD(l->stats, bytes_in, len);
+    RS_STAT_INC(l->stats, recvs);
+    c->bytes_in += len;
+    if (c->closing)
+        return;
+    c->ops->on_data(c, data, len);
+    if (!c->closing && !c->read_paused && c->outq.bytes >= l->cfg.write_queue) {
+        c->read_paused = true;
+        RS_STAT_INC(l->stats, backpressure);
+        RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
+        l->be->conn_read_pause(c);
+    }
+}
+
+void rs__conn_eof(struct rs_conn *c)
+{
+    if (c->eof)
+        return;
+    c->eof = true;
+    if (c->closing)
+        return;
+    c->ops->on_eof(c);
+}
+
+void rs__conn_sent(struct rs_conn *c, size_t n)
+{
+    struct rs_loop *l = c->loop;
+    RS_STAT_ADD(l->stats, bytes_out, n);
+    c->bytes_out += n;
+    rs_outq_consume(&c->outq, &l->chunks, n);
+    if (c->closing)
+        return;
+    /* Resume reading at half the cap, so a slow reader does not toggle it every send. */
+    if (c->read_paused && c->outq.bytes <= l->cfg.write_queue / 2) {
+        c->read_paused = false;
+        RS_PROBE3(backpressure_off, l->cfg.id, c->fd, c->outq.bytes);
+        l->be->conn_read_resume(c);
+    }
+    /* What is left is the backend's to send: epoll's flush goes on until EAGAIN, io_uring asks
+     * for another flush when its send completes (rs__conn_want_flush). */
+    if (c->outq.bytes > 0)
+        return;
+    if (c->flush_close && !c->send_busy)
+        rs_conn_close(c);
+    else if (c->flush_shut && !c->send_busy)
+        shutdown(c->fd, SHUT_WR);
+}
+
+void rs__conn_want_flush(struct rs_conn *c)
+{
+    if (!c->closing && c->outq.bytes > 0)
+        mark_dirty(c);
+}
+
+void rs__conn_release(struct rs_conn *c)
+{
+    if (c->ops && c->ops->on_close)
+        c->ops->on_close(c, c->close_err);
+    RS_STAT_INC(c->loop->stats, conns_closed);
+    RS_PROBE5(close, c->loop->cfg.id, c->fd, c->close_err, c->bytes_in, c->bytes_out);
+    conn_recycle(c);
+}
+
+static void conn_recycle(struct rs_conn *c)
+{
+    struct rs_loop *l = c->loop;
+    rs_outq_clear(&c->outq, &l->chunks);
+    rs_free(c->peer);
+    c->peer = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->in_use = false;
+    c->gen++;
+    c->next = l->free_list;
+    l->free_list = c;
+    l->nconns--;
+}
+
+void rs__loop_end_turn(struct rs_loop *l)
+{
+    /* Flushing can fail and close; closing never adds to the list, so two passes end it. */
+    while (l->dirty) {
+        struct rs_conn *list = l->dirty;
+        l->dirty = NULL;
+        while (list) {
+            struct rs_conn *c = list;
+            list = c->dirty_next;
+            c->on_dirty = false;
+            c->dirty_next = NULL;
+            if (c->closing)
+                l->be->conn_close(c);
+            else if (c->outq.bytes > 0)
+                l->be->conn_flush(c);
+        }
+    }
+}

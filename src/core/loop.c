@@ -1,0 +1,264 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "loop_internal.h"
+#include "ringsock/util/alloc.h"
+#include "ringsock/util/probes.h"
+
+void rs_loop_config_default(struct rs_loop_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->backend = RS_BACKEND_URING;
+    cfg->buf_count = 512;
+    cfg->buf_size = 16384;
+    cfg->write_queue = 256 * 1024;
+    cfg->max_conns = 100000;
+    cfg->read_budget = 16;
+}
+
+const char *rs_backend_name(enum rs_backend_kind kind)
+{
+    switch (kind) {
+    case RS_BACKEND_URING:
+        return "io_uring";
+    case RS_BACKEND_EPOLL:
+        return "epoll";
+    case RS_BACKEND_AUTO:
+        break;
+    }
+    return "auto";
+}
+
+int rs_backend_parse(const char *s, enum rs_backend_kind *out)
+{
+    if (strcmp(s, "auto") == 0)
+        *out = RS_BACKEND_AUTO;
+    else if (strcmp(s, "io_uring") == 0 || strcmp(s, "uring") == 0)
+        *out = RS_BACKEND_URING;
+    else if (strcmp(s, "epoll") == 0)
+        *out = RS_BACKEND_EPOLL;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+const char *rs_backend_features(const struct rs_loop *l)
+{
+    return l->be->features ? l->be->features(l) : "";
+}
+
+static void grace_expired(struct rs_timer *t, void *arg)
+{
+    struct rs_loop *l = arg;
+    (void)t;
+    l->aborting = true;
+}
+
+struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *stats, int *err)
+{
+    struct rs_loop *l = rs_calloc(1, sizeof(*l));
+    if (!l) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    l->cfg = *cfg;
+    l->stats = stats;
+    l->be = cfg->backend == RS_BACKEND_EPOLL ? &rs__epoll_backend : &rs__uring_backend;
+    l->rl_accept = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    l->rl_conn = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    rs_chunk_cache_init(&l->chunks, 16384, 64);
+    rs_timer_init(&l->grace_timer, grace_expired, l);
+    l->max_slabs = (cfg->max_conns + RS_SLAB_CONNS - 1) / RS_SLAB_CONNS;
+    if (l->max_slabs * RS_SLAB_CONNS > RS_IDX_MAX) {
+        *err = -EINVAL;
+        goto out_free_loop;
+    }
+    l->slabs = rs_calloc(l->max_slabs ? l->max_slabs : 1, sizeof(*l->slabs));
+    if (!l->slabs) {
+        *err = -ENOMEM;
+        goto out_free_loop;
+    }
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->wake_fd < 0) {
+        *err = -errno;
+        goto out_free_slabs;
+    }
+    *err = l->be->init(l);
+    if (*err < 0)
+        goto out_close_wake;
+    return l;
+
+out_close_wake:
+    close(l->wake_fd);
+out_free_slabs:
+    rs_free(l->slabs);
+out_free_loop:
+    rs_free(l);
+    return NULL;
+}
+
+unsigned rs_loop_id(const struct rs_loop *l)
+{
+    return l->cfg.id;
+}
+
+void rs_loop_free(struct rs_loop *l)
+{
+    if (!l)
+        return;
+    l->be->fini(l);
+    for (uint32_t i = 0; i < l->nlisteners; i++) {
+        struct rs_listener *ls = l->listeners[i];
+        if (!ls->released && ls->fd >= 0)
+            close(ls->fd);
+        rs_free(ls);
+    }
+    for (uint32_t i = 0; i < l->npollers; i++) {
+        struct rs_poller *p = l->pollers[i];
+        if (!p->released && p->fd >= 0)
+            close(p->fd);
+        rs_free(p);
+    }
+    for (uint32_t i = 0; i < l->nslabs; i++) {
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use) {
+                rs_outq_clear(&c->outq, &l->chunks);
+                if (c->fd >= 0)
+                    close(c->fd);
+            }
+        }
+        rs_free(l->slabs[i]);
+    }
+    rs_free(l->slabs);
+    rs_chunk_cache_fini(&l->chunks);
+    close(l->wake_fd);
+    rs_free(l);
+}
+
+void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms)
+{
+    rs_timer_arm(&l->timers, t, rs_now_ns() + delay_ms * 1000000ull);
+}
+
+void rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns)
+{
+    rs_timer_arm(&l->timers, t, due_ns);
+}
+
+void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t)
+{
+    rs_timer_disarm(&l->timers, t);
+}
+
+void rs_loop_wake(struct rs_loop *l)
+{
+    uint64_t one = 1;
+    ssize_t n = write(l->wake_fd, &one, sizeof(one));
+    (void)n; /* EAGAIN: the counter is already non-zero, a wake-up is pending anyway */
+}
+
+void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms)
+{
+    atomic_store_explicit(&l->grace_ms, grace_ms, memory_order_relaxed);
+    atomic_store_explicit(&l->stop_requested, true, memory_order_release);
+    rs_loop_wake(l);
+}
+
+/* Stop: no more accepts; connections close once they owe nothing, the rest at the deadline. */
+static void loop_begin_stop(struct rs_loop *l)
+{
+    l->stopping = true;
+    for (uint32_t i = 0; i < l->nlisteners; i++) {
+        struct rs_listener *ls = l->listeners[i];
+        ls->closing = true;
+        rs_timer_disarm(&l->timers, &ls->backoff);
+        l->be->listen_stop(ls);
+        if (!ls->armed && ls->inflight == 0)
+            rs__listener_release(ls);
+    }
+    for (uint32_t i = 0; i < l->npollers; i++) {
+        struct rs_poller *p = l->pollers[i];
+        p->closing = true;
+        l->be->poll_stop(p);
+        if (!p->in_armed && !p->out_armed && p->inflight == 0)
+            rs__poller_release(p);
+    }
+    for (uint32_t i = 0; i < l->nslabs; i++)
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use)
+                rs_conn_close_after_flush(c);
+        }
+    rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
+}
+
+static void loop_abort_all(struct rs_loop *l)
+{
+    for (uint32_t i = 0; i < l->nslabs; i++)
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->in_use)
+                rs_conn_close(c);
+        }
+}
+
+static bool loop_done(const struct rs_loop *l)
+{
+    if (!l->stopping || l->nconns > 0)
+        return false;
+    for (uint32_t i = 0; i < l->nlisteners; i++)
+        if (!l->listeners[i]->released)
+            return false;
+    for (uint32_t i = 0; i < l->npollers; i++)
+        if (!l->pollers[i]->released)
+            return false;
+    return true;
+}
+
+/* Runs the pollers that stopped at their budget last turn. */
+static void loop_run_again(struct rs_loop *l)
+{
+    struct rs_poller *list = l->again;
+    l->again = NULL;
+    while (list) {
+        struct rs_poller *p = list;
+        list = p->again_next;
+        p->again = false;
+        rs__poller_fire(p, RS_POLL_IN);
+    }
+}
+
+int rs_loop_run(struct rs_loop *l)
+{
+    for (;;) {
+        if (!l->stopping && atomic_load_explicit(&l->stop_requested, memory_order_acquire)) {
+            loop_begin_stop(l);
+            rs__loop_end_turn(l);
+        }
+        if (l->aborting) {
+            loop_abort_all(l);
+            rs__loop_end_turn(l);
+        }
+        /* Checked right before waiting: the last release may have happened just above, and
+         * nothing (epoll) would wake the wait below. */
+        if (loop_done(l))
+            return 0;
+        int64_t timeout = l->again ? 0 : rs_timer_next_ns(&l->timers, rs_now_ns());
+        int n = l->be->wait(l, timeout);
+        if (n < 0 && n != -EINTR && n != -ETIME && n != -EAGAIN && n != -EBUSY)
+            return n;
+        /* One reap: CQEs (io_uring) or epoll events handled this turn; 0 after a timeout. */
+        RS_PROBE2(loop_reap, l->cfg.id, n > 0 ? n : 0);
+        if (n > 0) {
+            RS_STAT_INC(l->stats, loop_batches);
+            RS_STAT_ADD(l->stats, loop_events, (uint64_t)n);
+        }
+        rs_timer_run(&l->timers, rs_now_ns());
+        loop_run_again(l);
+        rs__loop_end_turn(l);
+    }
+}

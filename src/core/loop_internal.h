@@ -1,0 +1,220 @@
+#ifndef RINGSOCK_LOOP_INTERNAL_H
+#define RINGSOCK_LOOP_INTERNAL_H
+
+/* What the loop core and the backends share; services never include this. */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "ringsock/net/addr.h"
+#include "ringsock/util/log.h"
+#include "ringsock/core/loop.h"
+#include "ringsock/core/outq.h"
+#include "ringsock/core/timer.h"
+
+#define RS_MAX_LISTENERS 64
+#define RS_SEND_IOV      8
+#define RS_SLAB_CONNS    256u
+
+/* Operation kinds carried in a completion's user data, with an index and a generation:
+ * [op:8][index:24][generation:32]. A completion whose generation no longer matches the
+ * connection in that slot is stale (the slot was reused) and is dropped. */
+enum rs_op {
+    RS_OP_NONE = 0,
+    RS_OP_WAKE,
+    RS_OP_ACCEPT,
+    RS_OP_RECV,
+    RS_OP_SEND,
+    RS_OP_CANCEL,
+    RS_OP_CONN,     /* epoll: readiness on a connection */
+    RS_OP_POLL_IN,  /* readiness of a poller's fd */
+    RS_OP_POLL_OUT, /* writability of a poller's fd */
+    RS_OP_CONNECT,
+};
+
+#define RS_MAX_POLLERS 64
+
+#define RS_IDX_MAX ((1u << 24) - 1)
+
+static inline uint64_t rs__ud_make(enum rs_op op, uint32_t idx, uint32_t gen)
+{
+    return ((uint64_t)op << 56) | ((uint64_t)(idx & RS_IDX_MAX) << 32) | gen;
+}
+static inline enum rs_op rs__ud_op(uint64_t ud)
+{
+    return (enum rs_op)(ud >> 56);
+}
+static inline uint32_t rs__ud_idx(uint64_t ud)
+{
+    return (uint32_t)(ud >> 32) & RS_IDX_MAX;
+}
+static inline uint32_t rs__ud_gen(uint64_t ud)
+{
+    return (uint32_t)ud;
+}
+
+struct rs_listener {
+    struct rs_loop *loop;
+    int fd;
+    uint32_t idx;
+    rs_accept_fn fn;
+    void *arg;
+    bool armed;   /* an accept is registered (multishot, one-shot, or in epoll) */
+    bool paused;  /* backing off after EMFILE/ENFILE */
+    bool closing; /* stop: release once nothing is in flight */
+    bool released;
+    uint16_t inflight;
+    uint32_t gen;
+    uint32_t backoff_ms;
+    struct rs_timer backoff;
+};
+
+struct rs_poller {
+    struct rs_loop *loop;
+    int fd;
+    uint32_t idx;
+    uint32_t gen;
+    rs_poll_fn fn;
+    void *arg;
+    bool in_armed;  /* readability watch registered (multishot poll / epoll) */
+    bool out_armed; /* writability watch registered */
+    bool want_out;
+    bool again; /* on the loop's run-again list */
+    bool closing;
+    bool released;
+    uint16_t inflight;
+    struct rs_poller *again_next;
+};
+
+struct rs_conn {
+    struct rs_loop *loop;
+    const struct rs_conn_ops *ops;
+    void *udata;
+    int fd;
+    uint32_t idx;
+    uint32_t gen;
+    uint16_t inflight; /* io_uring operations not yet completed for good */
+    bool in_use;
+    bool recv_armed;    /* a receive is in flight (io_uring) */
+    bool send_busy;     /* a send is in flight (io_uring) */
+    bool read_paused;   /* backpressure: not reading until the queue drains */
+    bool eof;           /* the peer sent FIN */
+    bool closing;       /* release as soon as nothing is in flight */
+    bool flush_close;   /* close once the queue is empty */
+    bool flush_shut;    /* shutdown(SHUT_WR) once the queue is empty */
+    bool close_started; /* the backend began closing (cancels sent or fd about to close) */
+    bool recv_cancel;   /* a cancel for the receive is in flight (io_uring) */
+    bool op_cancel;     /* a cancel for the send or connect is in flight (io_uring) */
+    bool readable;      /* epoll: data may be waiting (edge seen, not drained) */
+    bool on_dirty;      /* on the loop's flush list */
+    bool on_pending;    /* on the backend's retry/read list */
+    bool connecting;    /* rs_loop_connect in progress */
+    bool registered;    /* epoll: the fd is in the epoll set */
+    int close_err;
+    struct rs_addr *peer; /* target of a connect in progress (owned) */
+    struct rs_outq outq;
+    struct rs_conn *next;       /* free list */
+    struct rs_conn *dirty_next; /* flush/close list */
+    struct rs_conn *pend_next;  /* backend retry list */
+    size_t send_len;            /* bytes handed to the in-flight send */
+    uint64_t bytes_in;          /* received and sent over the connection's life: probes */
+    uint64_t bytes_out;
+    void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
+};
+
+struct rs_backend_ops {
+    const char *name;
+    int (*init)(struct rs_loop *l);
+    void (*fini)(struct rs_loop *l);
+    /* Start (or resume) accepting; returns 0 or -errno. */
+    int (*listen_start)(struct rs_listener *ls);
+    /* Stop accepting; ls->armed drops once the backend no longer accepts. */
+    void (*listen_stop)(struct rs_listener *ls);
+    /* A new connection: begin receiving. */
+    void (*conn_start)(struct rs_conn *c);
+    /* Start connecting c->fd to c->peer; report with rs__conn_connected. */
+    void (*conn_connect)(struct rs_conn *c);
+    /* Queued output exists: send it if no send is in flight. */
+    void (*conn_flush)(struct rs_conn *c);
+    void (*conn_read_pause)(struct rs_conn *c);
+    void (*conn_read_resume)(struct rs_conn *c);
+    /* Stop every operation; call rs__conn_release once none is in flight. */
+    void (*conn_close)(struct rs_conn *c);
+    /* Poller: (re)arm the readability watch, and the writability one while want_out. */
+    int (*poll_arm)(struct rs_poller *p);
+    /* Poller: stop watching; released (fd closed) by the core once nothing is in flight. */
+    void (*poll_stop)(struct rs_poller *p);
+    /* Wait up to timeout_ns (-1: forever) for events and dispatch them. Returns how many it
+     * dispatched (CQEs or epoll events, 0 after a timeout), or -errno. */
+    int (*wait)(struct rs_loop *l, int64_t timeout_ns);
+    const char *(*features)(const struct rs_loop *l);
+};
+
+extern const struct rs_backend_ops rs__uring_backend;
+extern const struct rs_backend_ops rs__epoll_backend;
+
+struct rs_loop {
+    const struct rs_backend_ops *be;
+    void *be_data;
+    struct rs_loop_config cfg;
+    struct rs_stats *stats;
+    struct rs_chunk_cache chunks;
+    struct rs_conn **slabs;
+    uint32_t nslabs, max_slabs;
+    struct rs_conn *free_list;
+    uint32_t nconns; /* in use, closing ones included */
+    struct rs_listener *listeners[RS_MAX_LISTENERS];
+    uint32_t nlisteners;
+    struct rs_conn *dirty;  /* connections with output to flush */
+    struct rs_conn *closeq; /* connections to close at the end of the turn */
+    struct rs_poller *pollers[RS_MAX_POLLERS];
+    uint32_t npollers;
+    struct rs_poller *again; /* pollers that stopped at their budget */
+    struct rs_timer_list timers;
+    int wake_fd; /* eventfd */
+    _Atomic bool stop_requested;
+    _Atomic unsigned grace_ms;
+    bool stopping;
+    bool aborting;
+    struct rs_timer grace_timer;
+    struct rs_ratelimit rl_accept;
+    struct rs_ratelimit rl_conn;
+};
+
+/* Core entry points for the backends (conn.c, loop.c). */
+struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
+struct rs_listener *rs__listener_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
+/* A socket was accepted on ls: wraps it in a connection and hands it to the service. */
+void rs__loop_accepted(struct rs_listener *ls, int fd);
+/* Accepting failed with err (-errno): back off on fd exhaustion, go on for transient ones.
+ * Returns true if the backend should keep accepting now. */
+bool rs__listener_error(struct rs_listener *ls, int err);
+/* A successful accept resets the back-off. */
+void rs__listener_ok(struct rs_listener *ls);
+/* The backend no longer holds anything for ls after a stop: close and free it. */
+void rs__listener_release(struct rs_listener *ls);
+struct rs_poller *rs__poller_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
+/* Readiness (RS_POLL_IN/OUT) reported for p: runs its callback. */
+void rs__poller_fire(struct rs_poller *p, unsigned events);
+/* The backend holds nothing for a stopped poller any more: close its fd. */
+void rs__poller_release(struct rs_poller *p);
+/* Bytes arrived: hands them to the service and applies backpressure. */
+void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
+void rs__conn_eof(struct rs_conn *c);
+/* A connect finished (0 or -errno): tells the service, then starts receiving or closes. */
+void rs__conn_connected(struct rs_conn *c, int err);
+/* The kernel took n bytes from the head of the queue. The rest is not re-queued here. */
+void rs__conn_sent(struct rs_conn *c, size_t n);
+/* Queued bytes remain after a send completed: flush again at the end of the turn. */
+void rs__conn_want_flush(struct rs_conn *c);
+/* The connection failed (-errno): counted and closed. */
+void rs__conn_fail(struct rs_conn *c, int err);
+/* Nothing is in flight any more for a closing connection: close the fd and recycle it. */
+void rs__conn_release(struct rs_conn *c);
+/* Flush lists and pending closes; called by the core after each dispatch. */
+void rs__loop_end_turn(struct rs_loop *l);
+
+#endif

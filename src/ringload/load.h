@@ -1,0 +1,233 @@
+#ifndef RINGSOCK_LOAD_H
+#define RINGSOCK_LOAD_H
+
+/* ringload's per-thread state, shared by its TCP and UDP clients and its report. */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ringsock/util/hist.h"
+#include "load_opts.h"
+#include "ringsock/util/log.h"
+#include "ringsock/core/loop.h"
+#include "ringsock/util/stats.h"
+
+#define LOAD_FIELDS(X)                                                                             \
+    X(msgs)      /* messages answered and recorded (inside the measured window) */                 \
+    X(msgs_all)  /* messages answered, warm-up and drain included */                               \
+    X(bytes_out) /* payload bytes sent */                                                          \
+    X(bytes_in)  /* payload bytes received */                                                      \
+    X(connects)  /* connections opened */                                                          \
+    X(err_connect)                                                                                 \
+    X(err_read)                                                                                    \
+    X(err_write)                                                                                   \
+    X(err_timeout)                                                                                 \
+    X(err_verify)                                                                                  \
+    X(udp_sent)                                                                                    \
+    X(udp_recv)                                                                                    \
+    X(udp_lost)                                                                                    \
+    X(udp_dup)                                                                                     \
+    X(udp_corrupt)                                                                                 \
+    X(udp_late)                                                                                    \
+    X(http_2xx)                                                                                    \
+    X(http_3xx)                                                                                    \
+    X(http_4xx)                                                                                    \
+    X(http_5xx)                                                                                    \
+    X(sched_behind)     /* sends over 1 ms late with room to send: the generator fell behind */    \
+    X(sched_blocked)    /* sends due while the connection had --depth outstanding: server slow */  \
+    X(p99_ns)           /* published about once a second for the progress line */                  \
+    X(peer_closed)      /* --idle: established connections the peer closed before the check */     \
+    X(check_ok)         /* --idle: connections that answered the liveness check */                 \
+    X(check_unanswered) /* ... that did not answer within --timeout */                             \
+    X(check_closed)     /* ... that the peer closed (or reset) instead of answering */             \
+    X(check_wrong)      /* ... that answered with other bytes */
+
+struct load_counters {
+#define LOAD_DECL(name) _Atomic uint64_t name;
+    LOAD_FIELDS(LOAD_DECL)
+#undef LOAD_DECL
+} __attribute__((aligned(64)));
+
+#define LOAD_ADD(t, field, n) RS_STAT_ADD(&(t)->cnt, field, n)
+#define LOAD_INC(t, field)    RS_STAT_ADD(&(t)->cnt, field, 1)
+#define LOAD_GET(t, field)    atomic_load_explicit(&(t)->cnt.field, memory_order_relaxed)
+
+#define LOAD_MAX_SECONDS 3600
+
+struct load_sched_entry {
+    uint64_t due;
+    uint32_t idx;
+};
+
+struct load_sched {
+    struct load_sched_entry *e;
+    uint32_t n, cap;
+};
+
+int load_sched_init(struct load_sched *s, uint32_t cap);
+void load_sched_fini(struct load_sched *s);
+/* Adds client idx, due at `due`. Returns 0 or -ENOSPC. */
+int load_sched_push(struct load_sched *s, uint64_t due, uint32_t idx);
+/* Takes the earliest entry if it is due at now. */
+bool load_sched_pop_due(struct load_sched *s, uint64_t now, uint32_t *idx);
+/* Due time of the earliest entry, UINT64_MAX if none. */
+uint64_t load_sched_next(const struct load_sched *s);
+
+/* --idle: connect failures are counted per errno below this (others at 0). */
+#define LOAD_ERRNO_MAX 160
+
+/* --idle: what the threads share so the hold starts once every one has opened its share. */
+struct load_idle_shared {
+    _Atomic unsigned opened;        /* threads done opening (established or failed, each one) */
+    _Atomic uint64_t hold_start_ns; /* 0 until the last thread is done opening */
+    _Atomic unsigned threads;
+};
+
+enum load_idle_phase {
+    LOAD_IDLE_OPEN,  /* connecting, paced by --connect-rate and --max-connecting */
+    LOAD_IDLE_WAIT,  /* this thread is done; others are still opening */
+    LOAD_IDLE_HOLD,  /* everything is open: nothing is sent for --duration */
+    LOAD_IDLE_CHECK, /* each held connection is checked, up to --timeout */
+    LOAD_IDLE_DONE,
+};
+
+struct load_idle {
+    struct load_idle_shared *shared;
+    enum load_idle_phase phase;
+    bool counted;            /* counted in shared->opened */
+    unsigned started;        /* connects started (clients are opened in index order) */
+    unsigned connecting;     /* connects in flight */
+    unsigned scan;           /* connect timeouts: clients before this one are not connecting */
+    unsigned held;           /* established and not lost (nor being checked) */
+    unsigned checking;       /* checks outstanding */
+    unsigned max_connecting; /* this thread's share of --max-connecting */
+    double rate;             /* this thread's share of --connect-rate, 0 = no limit */
+    uint64_t t_first;        /* first connect started */
+    uint64_t t_last;         /* last connection established */
+    uint64_t hold_start, hold_end, check_start, check_end;
+    uint32_t failures[LOAD_ERRNO_MAX]; /* failed connects by errno */
+};
+
+struct load_thread {
+    struct rs_stats stats;    /* the loop's counters (first: 64-byte aligned) */
+    struct load_counters cnt; /* read by the progress reporter */
+    const struct rs_load_opts *o;
+    unsigned id;
+    unsigned first_conn; /* global index of this thread's first connection */
+    unsigned nconns;
+    double conn_rate; /* messages/s per connection in rate mode */
+    struct rs_loop *loop;
+    struct rs_hist hist;
+    struct rs_hist hist_connect; /* http: connect time */
+    struct rs_hist hist_ttfb;    /* http: request sent to first byte of its answer */
+    char *request;               /* http: the request, built once */
+    size_t request_len;
+    pthread_t tid;
+    uint64_t t0;        /* run start: warm-up begins */
+    uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
+    uint64_t t_end;
+    bool sending;   /* false once t_end passed */
+    bool finishing; /* closing down */
+    struct rs_timer tick;
+    uint64_t tick_ms;
+    struct load_sched sched; /* rate mode: clients by next send time */
+    struct rs_timer send_timer;
+    void *clients;
+    char *scratch; /* one message, for generating what is sent */
+    struct rs_ratelimit rl_verify;
+    uint64_t last_sample_ns, last_sample_msgs;
+    uint32_t nsamples; /* per-second message counts, for the thread stats */
+    uint64_t samples[LOAD_MAX_SECONDS];
+    struct load_idle idle;
+    int err; /* set when the thread could not run */
+};
+
+static inline bool load_in_window(const struct load_thread *t, uint64_t intended)
+{
+    return intended >= t->t_measure && intended < t->t_end;
+}
+
+/* Byte offset off of message seq on connection/flow id: reproducible, 8 bytes per hash. */
+static inline uint64_t load_pattern_word(uint32_t id, uint64_t seq, uint64_t word)
+{
+    uint64_t x = ((uint64_t)id << 40) ^ (seq * 0x9e3779b97f4a7c15ull) ^ word;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* The --source address of connection id (round-robin), or NULL when none was given. */
+static inline const struct rs_addr *load_source(const struct rs_load_opts *o, uint32_t id)
+{
+    return o->nsources ? &o->sources[id % o->nsources] : NULL;
+}
+
+/* Fills buf with bytes [off, off+len) of message seq of id. */
+void load_pattern_fill(uint32_t id, uint64_t seq, uint64_t off, unsigned char *buf, size_t len);
+/* Returns the index of the first byte of buf that differs from the pattern, or len. */
+size_t load_pattern_check(uint32_t id, uint64_t seq, uint64_t off, const unsigned char *buf,
+                          size_t len);
+
+/* Clients: set up this thread's connections/sockets on its loop, and drive them from the tick.
+ * start returns 0 or -errno; tick returns true when every client has finished. */
+int load_tcp_start(struct load_thread *t);
+bool load_tcp_tick(struct load_thread *t, uint64_t now);
+void load_tcp_fire(struct load_thread *t, uint64_t now); /* rate mode: sends that are due */
+void load_tcp_free(struct load_thread *t);
+int load_http_start(struct load_thread *t);
+bool load_http_tick(struct load_thread *t, uint64_t now);
+void load_http_fire(struct load_thread *t, uint64_t now);
+void load_http_free(struct load_thread *t);
+int load_idle_start(struct load_thread *t);
+bool load_idle_tick(struct load_thread *t, uint64_t now);
+uint64_t load_idle_tick_ms(const struct load_thread *t);
+void load_idle_free(struct load_thread *t);
+/* Builds the HTTP request (t->request) from the options, once per thread. Returns 0 or
+ * -ENOMEM. */
+int load_http_build_request(struct load_thread *t);
+int load_udp_start(struct load_thread *t);
+bool load_udp_tick(struct load_thread *t, uint64_t now);
+void load_udp_fire(struct load_thread *t, uint64_t now);
+void load_udp_free(struct load_thread *t);
+
+/* Rate mode: (re)arms the send timer for the earliest scheduled send. */
+void load_sched_arm(struct load_thread *t);
+
+/* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
+int load_merge(int argc, char **argv);
+
+/* Report helpers shared by the summaries (load_report.c). */
+#define LOAD_NPCTS 7
+extern const double load_pcts[LOAD_NPCTS]; /* the percentiles shown: 50 .. 100 */
+struct json_t;
+void load_fmt_ns(char *buf, size_t n, double ns);       /* "12.34us" */
+double load_within_stdev(const struct rs_hist *h);      /* % of values within one stdev, as wrk */
+struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
+struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
+struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
+
+/* --idle's summary and JSON (load_idle_report.c); load_report hands over to it. */
+int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
+                     double cpu_user, double cpu_sys, const char *backend);
+/* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
+int load_idle_merge(int argc, char **argv);
+
+/* Folds one parsed result into a merge's summary; returns 0, or -EINVAL with err set. */
+typedef int (*load_merge_fn)(void *summary, struct json_t *root, const char *path, char *err,
+                             size_t errlen);
+/* The loop both merges share: reads `[--json OUT] [--no-latency] FILE...`, folding each file in
+ * with fn. Returns the number of files merged, or -1 after saying on stderr which file could
+ * not be read or merged. */
+int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
+                     bool *latency);
+
+/* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
+int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
+                double cpu_user, double cpu_sys, const char *backend);
+
+#endif

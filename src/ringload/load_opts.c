@@ -1,0 +1,544 @@
+#include "load_opts.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ringsock/util/parse.h"
+
+int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen)
+{
+    const char *rest;
+    int default_port = 0;
+    if (strncmp(s, "tcp://", 6) == 0) {
+        o->proto = RS_LOAD_TCP;
+        rest = s + 6;
+    } else if (strncmp(s, "udp://", 6) == 0) {
+        o->proto = RS_LOAD_UDP;
+        rest = s + 6;
+    } else if (strncmp(s, "http://", 7) == 0) {
+        o->proto = RS_LOAD_HTTP;
+        rest = s + 7;
+        default_port = 80;
+    } else {
+        snprintf(err, errlen, "unsupported URL '%s' (want tcp://, udp:// or http://)", s);
+        return -EINVAL;
+    }
+    const char *slash = strchr(rest, '/');
+    size_t hplen = slash ? (size_t)(slash - rest) : strlen(rest);
+    char hp[300];
+    if (hplen == 0 || hplen >= sizeof(hp)) {
+        snprintf(err, errlen, "URL '%s' has no host", s);
+        return -EINVAL;
+    }
+    memcpy(hp, rest, hplen);
+    hp[hplen] = '\0';
+    if (slash && o->proto != RS_LOAD_HTTP && strcmp(slash, "/") != 0) {
+        snprintf(err, errlen, "URL '%s': a path only makes sense for http://", s);
+        return -EINVAL;
+    }
+    snprintf(o->path, sizeof(o->path), "%s", slash ? slash : "/");
+
+    /* Split host and port: [v6]:port, host:port, or host alone (http only). */
+    char *host = hp, *port = NULL;
+    if (hp[0] == '[') {
+        char *close = strchr(hp, ']');
+        if (!close || (close[1] != ':' && close[1] != '\0')) {
+            snprintf(err, errlen, "URL '%s': malformed [IPv6] host", s);
+            return -EINVAL;
+        }
+        *close = '\0';
+        host = hp + 1;
+        port = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        char *colon = strrchr(hp, ':');
+        if (colon) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+    }
+    uint64_t pv = 0;
+    if (port) {
+        if (rs_parse_size(port, 1, 65535, &pv) < 0 || strchr(port, 'k') || strchr(port, 'K') ||
+            strchr(port, 'm') || strchr(port, 'M') || strchr(port, 'g') || strchr(port, 'G')) {
+            snprintf(err, errlen, "URL '%s': bad port '%s'", s, port);
+            return -EINVAL;
+        }
+    } else if (default_port) {
+        pv = (uint64_t)default_port;
+    } else {
+        snprintf(err, errlen, "URL '%s' needs a port", s);
+        return -EINVAL;
+    }
+    if (*host == '\0') {
+        snprintf(err, errlen, "URL '%s' has no host", s);
+        return -EINVAL;
+    }
+    snprintf(o->host, sizeof(o->host), "%s", host);
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = o->proto == RS_LOAD_UDP ? SOCK_DGRAM : SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, NULL, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, errlen, "URL '%s': cannot resolve '%s': %s", s, host, gai_strerror(gai));
+        return -EINVAL;
+    }
+    memset(&o->target, 0, sizeof(o->target));
+    memcpy(&o->target.ss, ai->ai_addr, ai->ai_addrlen);
+    o->target.len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    rs_addr_set_port(&o->target, (int)pv);
+    snprintf(o->url, sizeof(o->url), "%s", s);
+    return 0;
+}
+
+/* One address literal, IPv4 or IPv6 (brackets optional), port 0. */
+static int parse_ip(const char *s, size_t len, struct rs_addr *out)
+{
+    char buf[INET6_ADDRSTRLEN + 2];
+    if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+        s++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof(buf) - 1)
+        return -EINVAL;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    memset(out, 0, sizeof(*out));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+    if (inet_pton(AF_INET, buf, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        out->len = sizeof(*sin);
+    } else if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        out->len = sizeof(*sin6);
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The address bytes of a (network order, so memcmp orders them). */
+static unsigned char *ip_bytes(struct rs_addr *a, size_t *len)
+{
+    if (a->ss.ss_family == AF_INET6) {
+        *len = 16;
+        return ((struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr;
+    }
+    *len = 4;
+    return (unsigned char *)&((struct sockaddr_in *)&a->ss)->sin_addr.s_addr;
+}
+
+int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
+                     size_t errlen)
+{
+    const char *p = s;
+    if (!*s) {
+        snprintf(err, errlen, "--source needs an address");
+        return -EINVAL;
+    }
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *dash = memchr(p, '-', len);
+        struct rs_addr first, last;
+        size_t flen = dash ? (size_t)(dash - p) : len;
+        if (parse_ip(p, flen, &first) < 0 ||
+            (dash && parse_ip(dash + 1, len - flen - 1, &last) < 0)) {
+            snprintf(err, errlen,
+                     "invalid --source '%.*s' (want addresses like 127.0.0.2 or ::1, or a range "
+                     "127.0.0.1-127.0.0.8, comma-separated)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        if (!dash)
+            last = first;
+        size_t blen, llen;
+        unsigned char *fb = ip_bytes(&first, &blen), *lb = ip_bytes(&last, &llen);
+        if (first.ss.ss_family != last.ss.ss_family || memcmp(fb, lb, blen) > 0) {
+            snprintf(err, errlen, "invalid --source range '%.*s' (want FIRST-LAST, one family)",
+                     (int)len, p);
+            return -EINVAL;
+        }
+        for (;;) {
+            if (*n >= cap) {
+                snprintf(err, errlen, "too many --source addresses (at most %u)", cap);
+                return -EINVAL;
+            }
+            out[(*n)++] = first;
+            if (memcmp(fb, lb, blen) == 0)
+                break;
+            for (size_t i = blen; i-- > 0;) /* the next address, with carry */
+                if (++fb[i] != 0)
+                    break;
+        }
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
+}
+
+const char *rs_load_usage(void)
+{
+    return "usage: ringload [options] URL\n"
+           "       URL: tcp://HOST:PORT (echo round trips), udp://HOST:PORT (datagram echo),\n"
+           "            http://HOST[:PORT]/PATH (HTTP/1.1 requests, keep-alive)\n"
+           "\n"
+           "  -t, --threads N        threads, each with its own loop (default 1)\n"
+           "  -c, --connections N    connections (UDP: sockets) in total (default 10)\n"
+           "  -d, --duration T       measured time: 10s, 1m, 500ms (default 10s)\n"
+           "  -R, --rate N           constant rate, messages/s in total; latency is measured\n"
+           "                         from each message's intended send time (no coordinated\n"
+           "                         omission). Default: closed loop\n"
+           "  -s, --size N           message bytes (default 64; UDP at least 24)\n"
+           "      --depth N          messages outstanding per connection (default 1)\n"
+           "      --timeout T        a message unanswered for T is an error (UDP: lost)\n"
+           "                         (default 2s)\n"
+           "      --warmup T         run T before measuring (default 0)\n"
+           "      --latency          print the latency percentile table\n"
+           "      --json FILE        write the results and the full histogram as JSON\n"
+           "      --backend B        auto, io_uring or epoll (default auto)\n"
+           "      --no-verify        do not check echoed bytes (to measure the cost)\n"
+           "      --send-only        UDP: send as fast as possible (or at -R), expect no\n"
+           "                         answers: measures the send rate (e.g. into a discard)\n"
+           "      --gso              with --send-only: batches go out as one UDP_SEGMENT buffer\n"
+           "  -H, --header 'N: v'    HTTP header to add (repeatable)\n"
+           "      --method M         HTTP method (default GET, or POST with --body)\n"
+           "      --body TEXT        HTTP request body\n"
+           "      --no-keepalive     HTTP: one connection per request (Connection: close)\n"
+           "      --depth applies to HTTP too: requests pipelined per connection\n"
+           "      --source LIST      local addresses to connect from, used in turn by each\n"
+           "                         connection: 127.0.0.2,127.0.0.3 or 127.0.0.1-127.0.0.8\n"
+           "                         (repeatable; alias --source-ip). Each address has its\n"
+           "                         own ephemeral port range (IP_BIND_ADDRESS_NO_PORT), so N\n"
+           "                         addresses hold about N x 28k connections to one port\n"
+           "\n"
+           "      --idle             tcp:// and http://: open -c connections, send nothing and\n"
+           "                         hold them for -d once all are open, check they are alive,\n"
+           "                         close them. Reports connects established and failed (by\n"
+           "                         errno), time to open them all, connect rate and connect\n"
+           "                         time, connections the peer closed, the check's outcome\n"
+           "      --idle-check C     echo (send -s bytes, expect them back within --timeout;\n"
+           "                         default for tcp://), http (send the request, expect an\n"
+           "                         HTTP/1.x answer; default for http://) or none\n"
+           "      --connect-rate N   --idle: at most N connects started per second in total\n"
+           "                         (k and m suffixes: 5k; default: no limit)\n"
+           "      --max-connecting N --idle: at most N connects in flight at once, in total\n"
+           "                         (default 1024), so the peer's SYN and accept queues\n"
+           "                         (listen backlog, net.core.somaxconn) do not overflow\n"
+           "      --connect-timeout T  --idle: a connect not done by then fails (default 5s)\n"
+           "\n"
+           "      --progress, --no-progress  one line per second on stderr (default: when\n"
+           "                         stderr is a terminal)\n"
+           "  -h, --help, -v, --version\n"
+           "\n"
+           "       ringload merge [--json OUT] A.json B.json ...\n"
+           "  combines --json results of runs made at the same time (on several machines):\n"
+           "  counts and rates add up, latency histograms merge exactly.\n";
+}
+
+enum {
+    LO_DEPTH = 256,
+    LO_TIMEOUT,
+    LO_WARMUP,
+    LO_LATENCY,
+    LO_JSON,
+    LO_BACKEND,
+    LO_NO_VERIFY,
+    LO_PROGRESS,
+    LO_NO_PROGRESS,
+    LO_METHOD,
+    LO_BODY,
+    LO_NO_KEEPALIVE,
+    LO_SEND_ONLY,
+    LO_GSO,
+    LO_SOURCE,
+    LO_IDLE,
+    LO_IDLE_CHECK,
+    LO_CONNECT_RATE,
+    LO_MAX_CONNECTING,
+    LO_CONNECT_TIMEOUT,
+};
+
+static const struct option load_long_opts[] = {
+    {"threads", required_argument, NULL, 't'},
+    {"connections", required_argument, NULL, 'c'},
+    {"duration", required_argument, NULL, 'd'},
+    {"rate", required_argument, NULL, 'R'},
+    {"size", required_argument, NULL, 's'},
+    {"depth", required_argument, NULL, LO_DEPTH},
+    {"timeout", required_argument, NULL, LO_TIMEOUT},
+    {"warmup", required_argument, NULL, LO_WARMUP},
+    {"latency", no_argument, NULL, LO_LATENCY},
+    {"json", required_argument, NULL, LO_JSON},
+    {"backend", required_argument, NULL, LO_BACKEND},
+    {"no-verify", no_argument, NULL, LO_NO_VERIFY},
+    {"progress", no_argument, NULL, LO_PROGRESS},
+    {"no-progress", no_argument, NULL, LO_NO_PROGRESS},
+    {"header", required_argument, NULL, 'H'},
+    {"method", required_argument, NULL, LO_METHOD},
+    {"body", required_argument, NULL, LO_BODY},
+    {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
+    {"send-only", no_argument, NULL, LO_SEND_ONLY},
+    {"gso", no_argument, NULL, LO_GSO},
+    {"source", required_argument, NULL, LO_SOURCE},
+    {"source-ip", required_argument, NULL, LO_SOURCE},
+    {"idle", no_argument, NULL, LO_IDLE},
+    {"idle-check", required_argument, NULL, LO_IDLE_CHECK},
+    {"connect-rate", required_argument, NULL, LO_CONNECT_RATE},
+    {"max-connecting", required_argument, NULL, LO_MAX_CONNECTING},
+    {"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(char *err, size_t errlen, const char *flag, const char *val)
+{
+    snprintf(err, errlen, "invalid value for %s: '%s'", flag, val);
+    return -EINVAL;
+}
+
+int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    bool idle_opts = false; /* an option that only --idle takes was given */
+    memset(o, 0, sizeof(*o));
+    o->threads = 1;
+    o->conns = 10;
+    o->depth = 1;
+    o->duration_ns = 10000000000ull;
+    o->timeout_ns = 2000000000ull;
+    o->size = 64;
+    o->verify = true;
+    o->progress = -1;
+    o->backend = RS_BACKEND_AUTO;
+    o->max_connecting = 1024;
+    o->connect_timeout_ns = 5000000000ull;
+    err[0] = '\0';
+
+    opterr = 0;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":t:c:d:R:s:H:hv", load_long_opts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            if (rs_parse_size(optarg, 1, 1024, &v) < 0)
+                return bad(err, errlen, "--threads", optarg);
+            o->threads = (unsigned)v;
+            break;
+        case 'c':
+            if (rs_parse_size(optarg, 1, 1000000, &v) < 0)
+                return bad(err, errlen, "--connections", optarg);
+            o->conns = (unsigned)v;
+            break;
+        case 'd':
+            if (rs_parse_duration(optarg, &o->duration_ns) < 0 || o->duration_ns == 0)
+                return bad(err, errlen, "--duration", optarg);
+            break;
+        case 'R': {
+            char *end;
+            errno = 0;
+            double r = strtod(optarg, &end);
+            if (errno || *end != '\0' || !(r > 0) || r > 1e9)
+                return bad(err, errlen, "--rate", optarg);
+            o->rate = r;
+            break;
+        }
+        case 's':
+            if (rs_parse_size(optarg, 0, 64u << 20, &v) < 0)
+                return bad(err, errlen, "--size", optarg);
+            o->size = (size_t)v;
+            break;
+        case LO_DEPTH:
+            if (rs_parse_size(optarg, 1, 4096, &v) < 0)
+                return bad(err, errlen, "--depth", optarg);
+            o->depth = (unsigned)v;
+            break;
+        case LO_TIMEOUT:
+            if (rs_parse_duration(optarg, &o->timeout_ns) < 0 || o->timeout_ns == 0)
+                return bad(err, errlen, "--timeout", optarg);
+            break;
+        case LO_WARMUP:
+            if (rs_parse_duration(optarg, &o->warmup_ns) < 0)
+                return bad(err, errlen, "--warmup", optarg);
+            break;
+        case LO_LATENCY:
+            o->latency = true;
+            break;
+        case LO_JSON:
+            o->json_path = optarg;
+            break;
+        case LO_BACKEND:
+            if (rs_backend_parse(optarg, &o->backend) < 0)
+                return bad(err, errlen, "--backend", optarg);
+            break;
+        case LO_NO_VERIFY:
+            o->verify = false;
+            break;
+        case LO_PROGRESS:
+            o->progress = 1;
+            break;
+        case LO_NO_PROGRESS:
+            o->progress = 0;
+            break;
+        case 'H':
+            if (o->nheaders >= sizeof(o->headers) / sizeof(o->headers[0]) || !strchr(optarg, ':') ||
+                strpbrk(optarg, "\r\n") || strlen(optarg) > 280)
+                return bad(err, errlen, "-H", optarg);
+            o->headers[o->nheaders++] = optarg;
+            break;
+        case LO_METHOD:
+            if (!*optarg || strpbrk(optarg, " \t\r\n") || strlen(optarg) > 32)
+                return bad(err, errlen, "--method", optarg);
+            o->method = optarg;
+            break;
+        case LO_BODY:
+            o->body = optarg;
+            o->body_len = strlen(optarg);
+            break;
+        case LO_NO_KEEPALIVE:
+            o->no_keepalive = true;
+            break;
+        case LO_SEND_ONLY:
+            o->send_only = true;
+            break;
+        case LO_GSO:
+            o->gso = true;
+            break;
+        case LO_SOURCE:
+            if (rs_parse_sources(optarg, o->sources, RS_LOAD_MAX_SOURCES, &o->nsources, err,
+                                 errlen) < 0)
+                return -EINVAL;
+            break;
+        case LO_IDLE:
+            o->idle = true;
+            break;
+        case LO_IDLE_CHECK:
+            if (strcmp(optarg, "echo") == 0)
+                o->idle_check = RS_IDLE_CHECK_ECHO;
+            else if (strcmp(optarg, "http") == 0)
+                o->idle_check = RS_IDLE_CHECK_HTTP;
+            else if (strcmp(optarg, "none") == 0)
+                o->idle_check = RS_IDLE_CHECK_NONE;
+            else
+                return bad(err, errlen, "--idle-check (want echo, http or none)", optarg);
+            idle_opts = true;
+            break;
+        case LO_CONNECT_RATE:
+            if (rs_parse_rate(optarg, &o->connect_rate) < 0)
+                return bad(err, errlen, "--connect-rate", optarg);
+            idle_opts = true;
+            break;
+        case LO_MAX_CONNECTING:
+            if (rs_parse_size(optarg, 1, 1000000, &v) < 0)
+                return bad(err, errlen, "--max-connecting", optarg);
+            o->max_connecting = (unsigned)v;
+            idle_opts = true;
+            break;
+        case LO_CONNECT_TIMEOUT:
+            if (rs_parse_duration(optarg, &o->connect_timeout_ns) < 0 || o->connect_timeout_ns == 0)
+                return bad(err, errlen, "--connect-timeout", optarg);
+            idle_opts = true;
+            break;
+        case 'h':
+            return RS_LOAD_HELP;
+        case 'v':
+            return RS_LOAD_VERSION;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (optind >= argc) {
+        snprintf(err, errlen, "no URL given (e.g. tcp://127.0.0.1:7000; see --help)");
+        return -EINVAL;
+    }
+    if (optind + 1 < argc) {
+        snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
+        return -EINVAL;
+    }
+    if (rs_parse_load_url(argv[optind], o, err, errlen) < 0)
+        return -EINVAL;
+    if (o->proto == RS_LOAD_HTTP) {
+        if (!o->method)
+            o->method = o->body ? "POST" : "GET";
+        o->head_only = strcmp(o->method, "HEAD") == 0;
+        int port = rs_addr_port(&o->target);
+        bool v6 = strchr(o->host, ':') != NULL;
+        snprintf(o->host_header, sizeof(o->host_header), "%s%s%s%s%.0d", v6 ? "[" : "", o->host,
+                 v6 ? "]" : "", port == 80 ? "" : ":", port == 80 ? 0 : port);
+    } else if (o->nheaders || o->method || o->body || o->no_keepalive) {
+        snprintf(err, errlen, "-H, --method, --body and --no-keepalive are for http:// only");
+        return -EINVAL;
+    }
+    if (o->threads > o->conns) {
+        snprintf(err, errlen, "more threads (%u) than connections (%u)", o->threads, o->conns);
+        return -EINVAL;
+    }
+    if (o->proto == RS_LOAD_TCP && o->size == 0) {
+        snprintf(err, errlen, "--size must be at least 1 for tcp://");
+        return -EINVAL;
+    }
+    if (o->gso && !o->send_only) {
+        snprintf(err, errlen, "--gso goes with --send-only (udp://)");
+        return -EINVAL;
+    }
+    if (o->send_only && o->proto != RS_LOAD_UDP) {
+        snprintf(err, errlen, "--send-only is for udp:// only");
+        return -EINVAL;
+    }
+    if (o->proto == RS_LOAD_UDP && (o->size < 24 || o->size > 65507)) {
+        snprintf(err, errlen, "--size for udp:// must be 24..65507 (a 24-byte header is checked)");
+        return -EINVAL;
+    }
+    if (o->nsources && o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--source is for tcp:// and http://");
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < o->nsources; i++) {
+        if (o->sources[i].ss.ss_family != o->target.ss.ss_family) {
+            char a[RS_ADDR_STRLEN];
+            bool v6 = o->target.ss.ss_family == AF_INET6;
+            snprintf(err, errlen, "--source %s is %s but the target %s is %s",
+                     rs_addr_format_ip(&o->sources[i], a, sizeof(a)), v6 ? "IPv4" : "IPv6", o->host,
+                     v6 ? "IPv6" : "IPv4");
+            return -EINVAL;
+        }
+    }
+    if (!o->idle) {
+        if (idle_opts) {
+            snprintf(err, errlen,
+                     "--idle-check, --connect-rate, --max-connecting and "
+                     "--connect-timeout go with --idle");
+            return -EINVAL;
+        }
+        return RS_LOAD_RUN;
+    }
+    if (o->proto == RS_LOAD_UDP) {
+        snprintf(err, errlen, "--idle is for tcp:// and http://");
+        return -EINVAL;
+    }
+    if (o->rate > 0 || o->depth > 1 || o->warmup_ns || o->no_keepalive || !o->verify) {
+        snprintf(err, errlen,
+                 "-R, --depth, --warmup, --no-keepalive and --no-verify do not apply "
+                 "to --idle");
+        return -EINVAL;
+    }
+    if (o->idle_check == RS_IDLE_CHECK_AUTO)
+        o->idle_check = o->proto == RS_LOAD_HTTP ? RS_IDLE_CHECK_HTTP : RS_IDLE_CHECK_ECHO;
+    if (o->idle_check == RS_IDLE_CHECK_HTTP && o->proto != RS_LOAD_HTTP) {
+        snprintf(err, errlen, "--idle-check http needs an http:// URL");
+        return -EINVAL;
+    }
+    return RS_LOAD_RUN;
+}

@@ -1,0 +1,90 @@
+#ifndef RINGSOCK_LOAD_OPTS_H
+#define RINGSOCK_LOAD_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringsock/net/addr.h"
+#include "ringsock/core/loop.h"
+
+enum rs_load_proto {
+    RS_LOAD_TCP,  /* tcp://HOST:PORT: echo round trips over a byte stream */
+    RS_LOAD_UDP,  /* udp://HOST:PORT: datagram echo */
+    RS_LOAD_HTTP, /* http://HOST:PORT/path */
+};
+
+#define RS_LOAD_MAX_SOURCES 256
+
+/* --idle: what each held connection does at the end to show it is still alive. */
+enum rs_idle_check {
+    RS_IDLE_CHECK_AUTO, /* echo for tcp://, http for http:// (resolved by the parser) */
+    RS_IDLE_CHECK_ECHO, /* send --size pattern bytes, expect them back */
+    RS_IDLE_CHECK_HTTP, /* send the request, expect an answer starting "HTTP/1." */
+    RS_IDLE_CHECK_NONE, /* nothing: for peers that neither echo nor speak HTTP */
+};
+
+struct rs_load_opts {
+    enum rs_load_proto proto;
+    struct rs_addr target;
+    char url[512];
+    char host[300];
+    char path[1024];
+    unsigned threads;
+    unsigned conns;
+    unsigned depth; /* messages outstanding per connection */
+    uint64_t duration_ns;
+    uint64_t warmup_ns;  /* run before measuring, not recorded */
+    uint64_t timeout_ns; /* a message not answered by then is an error (UDP: lost) */
+    double rate;         /* total messages per second; 0 = closed loop */
+    size_t size;         /* message (datagram) bytes */
+    bool latency;        /* print the percentile table */
+    bool verify;         /* check every echoed byte */
+    int progress;        /* -1: when stderr is a terminal, 0 off, 1 on */
+    const char *json_path;
+    enum rs_backend_kind backend;
+    /* http:// */
+    const char *method; /* GET, or POST with --body */
+    const char *headers[32];
+    unsigned nheaders;
+    const char *body;
+    size_t body_len;
+    bool no_keepalive; /* one connection per request */
+    bool send_only;    /* udp: measure the send rate, expect no answers */
+    bool gso;          /* udp --send-only: batches as one UDP_SEGMENT buffer */
+    bool head_only;    /* HEAD: answers have no body */
+    char host_header[320];
+    /* --idle: open --connections, send nothing for --duration, check, close */
+    bool idle;
+    enum rs_idle_check idle_check;
+    double connect_rate;         /* connects per second in total; 0 = as fast as allowed */
+    unsigned max_connecting;     /* connects in flight at once, in total */
+    uint64_t connect_timeout_ns; /* a connect not done by then fails with ETIMEDOUT */
+    /* --source: local addresses, used round-robin by connection (tcp:// and http://) */
+    struct rs_addr sources[RS_LOAD_MAX_SOURCES];
+    unsigned nsources;
+};
+
+enum rs_load_opts_result {
+    RS_LOAD_RUN = 0,
+    RS_LOAD_HELP = 1,
+    RS_LOAD_VERSION = 2,
+};
+
+/* Parses tcp://, udp:// and http:// URLs; the host is an IPv4 literal, [IPv6] or a name
+ * resolved once here. Fills proto, target, host and path ("/" by default). Returns 0 or
+ * -EINVAL with a one-line reason in err. */
+int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen);
+
+/* Parses a --source value: comma-separated IPv4 or IPv6 addresses (brackets optional) and
+ * ranges FIRST-LAST of one family (127.0.0.1-127.0.0.8), appended to out[*n] (port 0), at most
+ * cap in all. Returns 0 or -EINVAL with a one-line reason in err. */
+int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
+                     size_t errlen);
+
+/* Parses ringload's command line; -EINVAL with a one-line reason in err. */
+int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen);
+
+const char *rs_load_usage(void);
+
+#endif

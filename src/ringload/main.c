@@ -1,0 +1,399 @@
+/* ringload: the load generator's command line, threads and progress line. Each thread runs
+ * its own loop (the server's backends) over its share of the connections; a tick drives the
+ * phases: warm-up, the measured window, then draining what is outstanding up to --timeout
+ * (--idle: opening, holding, checking; see load_idle.c). */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "load.h"
+#include "ringsock/util/alloc.h"
+#include "ringsock/util/log.h"
+#include "ringsock/net/net.h"
+
+static _Atomic unsigned threads_done;
+static struct load_idle_shared idle_shared;
+
+static void publish_sample(struct load_thread *t, uint64_t now)
+{
+    uint64_t msgs = LOAD_GET(t, msgs);
+    if (t->last_sample_ns == 0) {
+        t->last_sample_ns = t->t_measure;
+        t->last_sample_msgs = 0;
+    }
+    while (now >= t->last_sample_ns + 1000000000ull && now <= t->t_end + 1000000000ull) {
+        if (t->nsamples < LOAD_MAX_SECONDS && t->last_sample_ns + 1000000000ull <= t->t_end)
+            t->samples[t->nsamples++] = msgs - t->last_sample_msgs;
+        t->last_sample_msgs = msgs;
+        t->last_sample_ns += 1000000000ull;
+        atomic_store_explicit(&t->cnt.p99_ns, rs_hist_percentile(&t->hist, 99),
+                              memory_order_relaxed);
+    }
+}
+
+static void tick(struct rs_timer *tm, void *arg)
+{
+    struct load_thread *t = arg;
+    uint64_t now = rs_now_ns();
+    (void)tm;
+    if (t->o->idle) {
+        if (load_idle_tick(t, now))
+            rs_loop_request_stop(t->loop, 0);
+        else
+            rs_loop_timer_arm(t->loop, &t->tick, load_idle_tick_ms(t));
+        return;
+    }
+    if (t->sending && now >= t->t_end)
+        t->sending = false;
+    bool idle = t->o->proto == RS_LOAD_UDP    ? load_udp_tick(t, now)
+                : t->o->proto == RS_LOAD_HTTP ? load_http_tick(t, now)
+                                              : load_tcp_tick(t, now);
+    if (now >= t->t_measure)
+        publish_sample(t, now);
+    if (!t->sending && !t->finishing && (idle || now >= t->t_end + t->o->timeout_ns)) {
+        t->finishing = true;
+        if (t->o->proto == RS_LOAD_TCP)
+            load_tcp_tick(t, now); /* closes every connection */
+        else if (t->o->proto == RS_LOAD_HTTP)
+            load_http_tick(t, now);
+        rs_loop_request_stop(t->loop, 0);
+        return;
+    }
+    if (!t->finishing)
+        rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
+}
+
+static void send_due(struct rs_timer *tm, void *arg)
+{
+    struct load_thread *t = arg;
+    (void)tm;
+    uint64_t now = rs_now_ns();
+    if (t->o->proto == RS_LOAD_UDP)
+        load_udp_fire(t, now);
+    else if (t->o->proto == RS_LOAD_HTTP)
+        load_http_fire(t, now);
+    else
+        load_tcp_fire(t, now);
+    load_sched_arm(t);
+}
+
+void load_sched_arm(struct load_thread *t)
+{
+    uint64_t next = load_sched_next(&t->sched);
+    if (next == UINT64_MAX || t->finishing) {
+        rs_loop_timer_disarm(t->loop, &t->send_timer);
+        return;
+    }
+    if (!t->send_timer.armed || t->send_timer.due_ns != next)
+        rs_loop_timer_arm_at(t->loop, &t->send_timer, next);
+}
+
+static void *thread_main(void *arg)
+{
+    struct load_thread *t = arg;
+    const struct rs_load_opts *o = t->o;
+    struct rs_loop_config cfg;
+    char name[16];
+    int err;
+
+    snprintf(name, sizeof(name), "ringload-w%u", t->id);
+    pthread_setname_np(pthread_self(), name);
+    rs_loop_config_default(&cfg);
+    cfg.backend = o->backend;
+    cfg.id = t->id;
+    cfg.max_conns = t->nconns + 16;
+    size_t inflight = (size_t)o->depth * o->size;
+    cfg.write_queue = inflight * 2 > cfg.write_queue ? inflight * 2 : cfg.write_queue;
+    t->rl_verify = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    t->loop = rs_loop_new(&cfg, &t->stats, &err);
+    if (!t->loop)
+        goto out_err;
+    /* One message (TCP), or a batch of up to 64 datagrams (UDP, GSO included). */
+    size_t scratch = o->proto == RS_LOAD_UDP ? o->size * 64 : o->size;
+    t->scratch = rs_malloc((scratch < 65536 ? 65536 : scratch) + 1);
+    if (!t->scratch) {
+        err = -ENOMEM;
+        goto out_err;
+    }
+    t->sending = true;
+    rs_timer_init(&t->send_timer, send_due, t);
+    err = o->idle                    ? load_idle_start(t)
+          : o->proto == RS_LOAD_UDP  ? load_udp_start(t)
+          : o->proto == RS_LOAD_HTTP ? load_http_start(t)
+                                     : load_tcp_start(t);
+    if (err < 0)
+        goto out_err;
+    t->tick_ms = 10;
+    rs_timer_init(&t->tick, tick, t);
+    rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
+    err = rs_loop_run(t->loop);
+    if (err < 0)
+        goto out_err;
+    goto out;
+
+out_err:
+    t->err = err;
+out:
+    /* UDP counts what never came back while freeing its window. */
+    if (o->idle)
+        load_idle_free(t);
+    else if (o->proto == RS_LOAD_UDP)
+        load_udp_free(t);
+    else if (o->proto == RS_LOAD_HTTP)
+        load_http_free(t);
+    else
+        load_tcp_free(t);
+    rs_loop_free(t->loop);
+    t->loop = NULL;
+    rs_free(t->scratch);
+    t->scratch = NULL;
+    atomic_fetch_add(&threads_done, 1);
+    return NULL;
+}
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void progress_line(struct load_thread *ts, unsigned n, double elapsed, uint64_t *last)
+{
+    uint64_t msgs = 0, errs = 0, p99 = 0;
+    for (unsigned i = 0; i < n; i++) {
+        msgs += LOAD_GET(&ts[i], msgs_all);
+        errs += LOAD_GET(&ts[i], err_connect) + LOAD_GET(&ts[i], err_read) +
+                LOAD_GET(&ts[i], err_write) + LOAD_GET(&ts[i], err_timeout) +
+                LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
+        uint64_t p = LOAD_GET(&ts[i], p99_ns);
+        p99 = p > p99 ? p : p99;
+    }
+    fprintf(stderr, "  %5.0fs  %10.0f msg/s  errors %llu  p99 %.3f ms\n", elapsed,
+            (double)(msgs - *last), (unsigned long long)errs, (double)p99 / 1e6);
+    *last = msgs;
+}
+
+/* --idle: connections established, failed and lost so far. */
+static void idle_progress_line(struct load_thread *ts, unsigned n, double elapsed, unsigned conns)
+{
+    uint64_t est = 0, failed = 0, closed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+        closed += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_closed);
+    }
+    fprintf(stderr, "  %5.0fs  established %llu/%u  failed %llu  closed by peer %llu\n", elapsed,
+            (unsigned long long)est, conns, (unsigned long long)failed, (unsigned long long)closed);
+}
+
+/* --idle: says once, on stderr, that every connection is open and the hold has begun (a
+ * script measuring the peer while the connections are held waits for this line). */
+static void idle_announce(struct load_thread *ts, unsigned n, const struct rs_load_opts *o)
+{
+    uint64_t est = 0, failed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+    }
+    rs_log_info("holding %llu connections for %.0fs (%llu of %u failed to connect)",
+                (unsigned long long)est, (double)o->duration_ns / 1e9, (unsigned long long)failed,
+                o->conns);
+}
+
+/* File descriptors a run needs besides its connections: stdio, per-thread rings, eventfds,
+ * epoll instances, the JSON file, and some room. */
+static unsigned fd_need(const struct rs_load_opts *o)
+{
+    return o->conns + 64 + 8 * o->threads;
+}
+
+/* Raises the RLIMIT_NOFILE soft limit to the hard one when the run needs more than the soft
+ * limit. Returns 0, or -EMFILE with a one-line reason in err if even the hard limit is too low
+ * (the hard limit is the administrator's, so it is never raised here). */
+static int fd_limit_raise(const struct rs_load_opts *o, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    uint64_t limit;
+    unsigned need = fd_need(o);
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+        return 0;
+    int e = rs_fd_limit_raise(&limit);
+    if (e == 0 && limit >= need)
+        return 0;
+    if (e < 0)
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors; cannot raise RLIMIT_NOFILE "
+                 "from %llu: %s",
+                 o->conns, need, (unsigned long long)rl.rlim_cur, strerror(-e));
+    else
+        snprintf(err, errlen,
+                 "-c %u needs about %u file descriptors, more than the hard limit "
+                 "(RLIMIT_NOFILE %llu): raise it first, e.g. ulimit -n %u (as root), or "
+                 "prlimit --nofile=%u --pid $$",
+                 o->conns, need, (unsigned long long)limit, need, need);
+    return -EMFILE;
+}
+
+/* Checks that every --source address can be bound on this machine, so a typo fails now with
+ * its address named instead of as thousands of failed connects. Returns 0 or -errno. */
+static int sources_check(const struct rs_load_opts *o, char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < o->nsources; i++) {
+        char a[RS_ADDR_STRLEN];
+        int fd = socket(o->sources[i].ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int e = fd < 0 ? -errno : rs_net_bind_source(fd, &o->sources[i]);
+        if (fd >= 0)
+            close(fd);
+        if (e < 0) {
+            rs_addr_format_ip(&o->sources[i], a, sizeof(a));
+            snprintf(err, errlen, "--source %s: cannot bind: %s%s", a, strerror(-e),
+                     e == -EADDRNOTAVAIL ? " (not an address of this machine)" : "");
+            return e;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct rs_load_opts o;
+    char err[300], why[256];
+
+    rs_log_set_prog("ringload");
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return load_merge(argc - 2, argv + 2);
+    int r = rs_load_opts_parse(argc, argv, &o, err, sizeof(err));
+    if (r < 0) {
+        rs_log_error("%s", err);
+        return 2;
+    }
+    if (r == RS_LOAD_HELP) {
+        fputs(rs_load_usage(), stdout);
+        return 0;
+    }
+    if (r == RS_LOAD_VERSION) {
+        printf("ringload %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
+        return 0;
+    }
+    if (fd_limit_raise(&o, err, sizeof(err)) < 0 || sources_check(&o, err, sizeof(err)) < 0) {
+        rs_log_error("%s", err);
+        return 2;
+    }
+    int kind = rs_backend_choose(o.backend, why, sizeof(why));
+    if (kind < 0) {
+        rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
+        return 1;
+    }
+    o.backend = (enum rs_backend_kind)kind;
+    if (why[0] && o.progress != 0)
+        rs_log_info("using epoll: %s", why);
+    bool progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
+
+    struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o.threads);
+    if (!ts) {
+        rs_log_error("out of memory");
+        return 1;
+    }
+    memset(ts, 0, sizeof(*ts) * o.threads);
+    uint64_t t0 = rs_now_ns();
+    unsigned first = 0;
+    for (unsigned i = 0; i < o.threads; i++) {
+        struct load_thread *t = &ts[i];
+        t->o = &o;
+        t->id = i;
+        t->nconns = o.conns / o.threads + (i < o.conns % o.threads);
+        t->first_conn = first;
+        first += t->nconns;
+        t->conn_rate = o.rate > 0 ? o.rate / o.conns : 0;
+        t->t0 = t0;
+        t->t_measure = t0 + o.warmup_ns;
+        t->t_end = t->t_measure + o.duration_ns;
+        t->idle.shared = o.idle ? &idle_shared : NULL;
+        if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
+            rs_log_error("out of memory");
+            return 1;
+        }
+    }
+    idle_shared.threads = o.threads;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    unsigned started = 0;
+    for (; started < o.threads; started++)
+        if (pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]) != 0) {
+            rs_log_error("cannot start thread: %s", strerror(errno));
+            /* --idle: the started threads must not wait for the others to open. */
+            idle_shared.threads = started;
+            if (started > 0 && atomic_load(&idle_shared.opened) >= started)
+                atomic_store(&idle_shared.hold_start_ns, rs_now_ns());
+            break;
+        }
+    uint64_t last = 0;
+    uint64_t next_progress = t0 + 1000000000ull;
+    bool announced = false;
+    while (atomic_load(&threads_done) < started) {
+        usleep(20000);
+        uint64_t now = rs_now_ns();
+        if (o.idle && !announced && atomic_load(&idle_shared.hold_start_ns) != 0) {
+            idle_announce(ts, started, &o);
+            announced = true;
+        }
+        if (progress && now >= next_progress) {
+            if (o.idle)
+                idle_progress_line(ts, started, (double)(now - t0) / 1e9, o.conns);
+            else
+                progress_line(ts, started, (double)(now - t0) / 1e9, &last);
+            next_progress += 1000000000ull;
+        }
+    }
+    int rc = started == o.threads ? 0 : 1;
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ts[i].tid, NULL);
+        if (ts[i].err < 0) {
+            rs_log_error("thread %u: %s", i, strerror(-ts[i].err));
+            rc = 1;
+        }
+    }
+    getrusage(RUSAGE_SELF, &ru1);
+    double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
+    double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+    if (rc == 0) {
+        int e = load_report(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
+                            rs_backend_name((enum rs_backend_kind)kind));
+        if (e < 0) {
+            rs_log_error("cannot write %s: %s", o.json_path, strerror(-e));
+            rc = 1;
+        }
+        /* Exit status tells scripts whether what came back was right. */
+        uint64_t bad = 0, msgs = 0;
+        for (unsigned i = 0; i < started; i++) {
+            bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
+            /* HTTP: like wrk, non-2xx answers are reported, not a failure of the run. */
+            msgs += LOAD_GET(&ts[i], msgs_all);
+        }
+        if (o.idle) {
+            /* Every connection established, held and alive at the check, or a failure. */
+            uint64_t est = 0, lost = 0, ok = 0;
+            for (unsigned i = 0; i < started; i++) {
+                est += LOAD_GET(&ts[i], connects);
+                lost += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_unanswered) +
+                        LOAD_GET(&ts[i], check_closed) + LOAD_GET(&ts[i], check_wrong);
+                ok += LOAD_GET(&ts[i], check_ok);
+            }
+            if (est < o.conns || lost > 0 || (o.idle_check != RS_IDLE_CHECK_NONE && ok < est))
+                rc = 1;
+        } else if (bad || msgs == 0) {
+            rc = 1;
+        }
+    }
+    for (unsigned i = 0; i < o.threads; i++) {
+        rs_hist_fini(&ts[i].hist);
+        rs_hist_fini(&ts[i].hist_connect);
+        rs_hist_fini(&ts[i].hist_ttfb);
+    }
+    rs_free(ts);
+    return rc;
+}

@@ -1,0 +1,401 @@
+#include "opts.h"
+
+#include "ringsock/util/parse.h"
+#include "ringsock/net/net.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+const char *rs_server_usage(void)
+{
+    return "usage: ringsock SERVICE [options]\n"
+           "\n"
+           "services:\n"
+           "  echo                 send every byte back, in order (default)\n"
+           "  discard              read and drop\n"
+           "  http                 HTTP/1.1 responder on the --tcp listeners\n"
+           "  sockperf             answer sockperf's clients (sockperf pp|ul|tp, with or without\n"
+           "                       --tcp) as `sockperf sr` does; default TCP and UDP on\n"
+           "                       127.0.0.1:11111, sockperf's default port\n"
+           "\n"
+           "options:\n"
+           "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
+           "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
+           "                       Default: TCP and UDP on 127.0.0.1:7000\n"
+           "  --http ADDR:PORT     an HTTP/1.1 listener beside the service's (repeatable):\n"
+           "                       GET/HEAD/POST answer --body, /bytes/N answers N bytes,\n"
+           "                       /healthz answers ok; keep-alive and pipelining\n"
+           "  --body TEXT          HTTP response body (\\n, \\r, \\t escapes; default hello\\n)\n"
+           "  --body-file FILE     HTTP response body read from FILE at start\n"
+           "  --max-bytes SIZE     largest N for /bytes/N (default 1m)\n"
+           "  --max-body SIZE      larger request bodies get 413 (default 1m)\n"
+           "  --header-timeout MS  a request head not finished by then gets 408 (default 10000)\n"
+           "  --keepalive-timeout MS  idle HTTP connections are closed after (default 60000)\n"
+           "  --udp ADDR:PORT      serve UDP (repeatable), same address forms; a multicast\n"
+           "                       group (239.1.2.3:7001, [ff02::1:2]:7001) is joined on\n"
+           "                       --join-iface and served by one worker, replies unicast\n"
+           "  --join-iface IF      interface for multicast --udp groups (e.g. lo, eth0)\n"
+           "  --udp-batch N        datagrams per recvmmsg/sendmmsg (default 32)\n"
+           "  --udp-buf SIZE       largest datagram echoed; larger ones are counted as\n"
+           "                       truncated and dropped (default 64k: any UDP datagram)\n"
+           "  --udp-queue N        replies per socket waiting for the kernel to take them;\n"
+           "                       past it datagrams are dropped and counted (default 256)\n"
+           "  --udp-rcvbuf SIZE    SO_RCVBUF of UDP sockets (default 4m)\n"
+           "  --udp-sndbuf SIZE    SO_SNDBUF of UDP sockets (default: kernel's)\n"
+           "  --max-msg SIZE       sockperf: longest message (14..16m, default 64k); a longer\n"
+           "                       one closes its TCP connection, a datagram is dropped\n"
+           "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
+           "                       sockets (default: one per CPU)\n"
+           "  --backend B          auto, io_uring or epoll (default auto)\n"
+           "  --backlog N          listen backlog per worker socket (default: the kernel's\n"
+           "                       maximum, net.core.somaxconn)\n"
+           "  --write-queue SIZE   bytes queued per connection before reading from it pauses\n"
+           "                       (backpressure; default 256k)\n"
+           "  --buf-size SIZE      receive buffer size (default 16k)\n"
+           "  --buf-count N        io_uring provided receive buffers per worker (default 512)\n"
+           "  --sndbuf SIZE        SO_SNDBUF for accepted sockets (default: kernel's)\n"
+           "  --rcvbuf SIZE        SO_RCVBUF for accepted sockets (default: kernel's)\n"
+           "  --max-conns N        connections per worker; more are refused (default 100000)\n"
+           "  --shutdown-timeout MS  on SIGINT/SIGTERM, time given to connections to finish\n"
+           "                       before they are closed (default 2000)\n"
+           "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
+           "                       line per worker and one for all of them, 'ringsock: stats\n"
+           "                       t=S w=N|all key=value ...': open connections; accepts in\n"
+           "                       the interval and per second; msgs/s, where a message is a\n"
+           "                       TCP receive that delivered data or a datagram received;\n"
+           "                       bytes/s in and out (TCP and UDP); batch, events per loop\n"
+           "                       turn (io_uring CQEs per reap, epoll events per wait);\n"
+           "                       backpressure pauses and ENOBUFS receives in the interval;\n"
+           "                       with UDP, datagrams per recvmmsg/sendmmsg batch; with\n"
+           "                       HTTP, requests/s\n"
+           "  --help, --version\n"
+           "\n"
+           "SIZE takes k, m or g (binary). SIGINT/SIGTERM stop the server and print totals.\n";
+}
+
+enum {
+    OPT_TCP = 256,
+    OPT_THREADS,
+    OPT_BACKEND,
+    OPT_BACKLOG,
+    OPT_WRITE_QUEUE,
+    OPT_BUF_SIZE,
+    OPT_BUF_COUNT,
+    OPT_SNDBUF,
+    OPT_RCVBUF,
+    OPT_MAX_CONNS,
+    OPT_SHUTDOWN,
+    OPT_UDP,
+    OPT_JOIN_IFACE,
+    OPT_UDP_BATCH,
+    OPT_UDP_BUF,
+    OPT_UDP_QUEUE,
+    OPT_UDP_RCVBUF,
+    OPT_UDP_SNDBUF,
+    OPT_HTTP,
+    OPT_BODY,
+    OPT_BODY_FILE,
+    OPT_MAX_BYTES,
+    OPT_HEADER_TIMEOUT,
+    OPT_MAX_BODY,
+    OPT_KEEPALIVE_TIMEOUT,
+    OPT_STATS,
+    OPT_MAX_MSG,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+static const struct option long_opts[] = {
+    {"tcp", required_argument, NULL, OPT_TCP},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"write-queue", required_argument, NULL, OPT_WRITE_QUEUE},
+    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
+    {"buf-count", required_argument, NULL, OPT_BUF_COUNT},
+    {"sndbuf", required_argument, NULL, OPT_SNDBUF},
+    {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"udp", required_argument, NULL, OPT_UDP},
+    {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
+    {"udp-batch", required_argument, NULL, OPT_UDP_BATCH},
+    {"udp-buf", required_argument, NULL, OPT_UDP_BUF},
+    {"udp-queue", required_argument, NULL, OPT_UDP_QUEUE},
+    {"udp-rcvbuf", required_argument, NULL, OPT_UDP_RCVBUF},
+    {"udp-sndbuf", required_argument, NULL, OPT_UDP_SNDBUF},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"body", required_argument, NULL, OPT_BODY},
+    {"body-file", required_argument, NULL, OPT_BODY_FILE},
+    {"max-bytes", required_argument, NULL, OPT_MAX_BYTES},
+    {"header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
+    {"stats", required_argument, NULL, OPT_STATS},
+    {"max-msg", required_argument, NULL, OPT_MAX_MSG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_value(char *err, size_t errlen, const char *flag, const char *val, int e)
+{
+    snprintf(err, errlen, "invalid value for --%s: '%s'%s", flag, val,
+             e == -ERANGE ? " (out of range)" : "");
+    return -EINVAL;
+}
+
+int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    int e;
+
+    memset(o, 0, sizeof(*o));
+    o->service = RS_SVC_ECHO;
+    o->threads = cpu_count();
+    o->backend = RS_BACKEND_AUTO;
+    o->backlog = 0; /* the kernel's maximum */
+    o->shutdown_ms = 2000;
+    o->udp_batch = 32;
+    o->udp_buf = 65536;
+    o->udp_queue = 256;
+    o->udp_rcvbuf = 4 << 20;
+    memcpy(o->body, "hello\n", 6);
+    o->body_len = 6;
+    o->max_bytes = 1 << 20;
+    o->max_body = 1 << 20;
+    o->header_timeout_ms = 10000;
+    o->keepalive_timeout_ms = 60000;
+    o->max_msg = 65536;
+    rs_loop_config_default(&o->loop);
+    err[0] = '\0';
+
+    opterr = 0;
+    optind = 0; /* full re-initialisation, so the parser can run more than once */
+    for (;;) {
+        int lidx = 0;
+        int opt = getopt_long(argc, argv, ":", long_opts, &lidx);
+        if (opt == -1)
+            break;
+        const char *name =
+            opt >= OPT_TCP && opt <= OPT_VERSION ? long_opts[opt - OPT_TCP].name : "";
+        switch (opt) {
+        case OPT_TCP:
+        case OPT_HTTP:
+            if (o->ntcp >= RS_MAX_ADDRS) {
+                snprintf(err, errlen, "too many --tcp/--http addresses (at most %d)", RS_MAX_ADDRS);
+                return -EINVAL;
+            }
+            if (rs_addr_parse(optarg, &o->tcp[o->ntcp]) < 0) {
+                snprintf(err, errlen,
+                         "invalid --%s address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)", name,
+                         optarg);
+                return -EINVAL;
+            }
+            o->tcp_http[o->ntcp++] = opt == OPT_HTTP;
+            break;
+        case OPT_BODY:
+            if (rs_unescape_body(optarg, o->body, sizeof(o->body), &o->body_len) < 0) {
+                snprintf(err, errlen, "--body is longer than %zu bytes (use --body-file)",
+                         sizeof(o->body));
+                return -EINVAL;
+            }
+            break;
+        case OPT_BODY_FILE:
+            o->body_file = optarg;
+            break;
+        case OPT_MAX_BYTES:
+            if ((e = rs_parse_size(optarg, 0, 1ull << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_bytes = v;
+            break;
+        case OPT_MAX_BODY:
+            if ((e = rs_parse_size(optarg, 0, 1ull << 40, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_body = v;
+            break;
+        case OPT_HEADER_TIMEOUT:
+        case OPT_KEEPALIVE_TIMEOUT:
+            if ((e = rs_parse_size(optarg, 1, 86400000, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_HEADER_TIMEOUT)
+                o->header_timeout_ms = v;
+            else
+                o->keepalive_timeout_ms = v;
+            break;
+        case OPT_MAX_MSG:
+            if ((e = rs_parse_size(optarg, 14, 16 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->max_msg = (uint32_t)v;
+            break;
+        case OPT_UDP:
+            if (o->nudp >= RS_MAX_ADDRS) {
+                snprintf(err, errlen, "too many --udp addresses (at most %d)", RS_MAX_ADDRS);
+                return -EINVAL;
+            }
+            if (rs_addr_parse(optarg, &o->udp[o->nudp]) < 0) {
+                snprintf(err, errlen,
+                         "invalid --udp address '%s' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)",
+                         optarg);
+                return -EINVAL;
+            }
+            o->nudp++;
+            break;
+        case OPT_JOIN_IFACE:
+            o->join_iface = optarg;
+            break;
+        case OPT_UDP_BATCH:
+            if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_batch = (uint32_t)v;
+            break;
+        case OPT_UDP_BUF:
+            if ((e = rs_parse_size(optarg, 1, 65536, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_buf = (uint32_t)v;
+            break;
+        case OPT_UDP_QUEUE:
+            if ((e = rs_parse_size(optarg, 0, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_queue = (uint32_t)v;
+            break;
+        case OPT_UDP_RCVBUF:
+        case OPT_UDP_SNDBUF:
+            if ((e = rs_parse_size(optarg, 1, 1 << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_UDP_RCVBUF)
+                o->udp_rcvbuf = (int)v;
+            else
+                o->udp_sndbuf = (int)v;
+            break;
+        case OPT_THREADS:
+            if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->threads = (unsigned)v;
+            break;
+        case OPT_BACKEND:
+            if (rs_backend_parse(optarg, &o->backend) < 0) {
+                snprintf(err, errlen, "invalid --backend '%s' (want auto, io_uring or epoll)",
+                         optarg);
+                return -EINVAL;
+            }
+            break;
+        case OPT_BACKLOG:
+            if ((e = rs_parse_size(optarg, 1, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->backlog = (int)v;
+            break;
+        case OPT_WRITE_QUEUE:
+            if ((e = rs_parse_size(optarg, 1, 1ull << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.write_queue = v;
+            break;
+        case OPT_BUF_SIZE:
+            if ((e = rs_parse_size(optarg, 64, 1 << 20, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.buf_size = (uint32_t)v;
+            break;
+        case OPT_BUF_COUNT:
+            if ((e = rs_parse_size(optarg, 1, 32768, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.buf_count = (uint32_t)v;
+            break;
+        case OPT_SNDBUF:
+        case OPT_RCVBUF:
+            if ((e = rs_parse_size(optarg, 1, 1 << 30, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (opt == OPT_SNDBUF)
+                o->loop.sndbuf = (int)v;
+            else
+                o->loop.rcvbuf = (int)v;
+            break;
+        case OPT_MAX_CONNS:
+            if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.max_conns = (uint32_t)v;
+            break;
+        case OPT_SHUTDOWN:
+            if ((e = rs_parse_size(optarg, 0, 3600000, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->shutdown_ms = (unsigned)v;
+            break;
+        case OPT_STATS:
+            if ((e = rs_parse_duration(optarg, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (v < 10000000)
+                return bad_value(err, errlen, name, optarg, -ERANGE);
+            o->stats_ns = v;
+            break;
+        case OPT_HELP:
+            return RS_OPTS_HELP;
+        case OPT_VERSION:
+            return RS_OPTS_VERSION;
+        case ':':
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return -EINVAL;
+        default:
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    /* GNU getopt moved the operands to the end: at most one, the service. */
+    if (optind < argc) {
+        const char *arg = argv[optind];
+        if (strcmp(arg, "echo") == 0)
+            o->service = RS_SVC_ECHO;
+        else if (strcmp(arg, "discard") == 0)
+            o->service = RS_SVC_DISCARD;
+        else if (strcmp(arg, "http") == 0)
+            o->service = RS_SVC_HTTP;
+        else if (strcmp(arg, "sockperf") == 0)
+            o->service = RS_SVC_SOCKPERF;
+        else {
+            snprintf(err, errlen, "unknown service '%s' (want echo, discard, http or sockperf)",
+                     arg);
+            return -EINVAL;
+        }
+        if (optind + 1 < argc) {
+            snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
+            return -EINVAL;
+        }
+    }
+    if (o->service == RS_SVC_HTTP) {
+        for (unsigned i = 0; i < o->ntcp; i++)
+            o->tcp_http[i] = true;
+        if (o->nudp) {
+            snprintf(err, errlen, "the http service has no UDP side (use echo with --http)");
+            return -EINVAL;
+        }
+        if (o->ntcp == 0) {
+            rs_addr_parse("127.0.0.1:8080", &o->tcp[0]);
+            o->tcp_http[0] = true;
+            o->ntcp = 1;
+        }
+    }
+    if (o->ntcp == 0 && o->nudp == 0) {
+        const char *def = o->service == RS_SVC_SOCKPERF ? "127.0.0.1:11111" : "127.0.0.1:7000";
+        rs_addr_parse(def, &o->tcp[0]);
+        rs_addr_parse(def, &o->udp[0]);
+        o->ntcp = o->nudp = 1;
+    }
+    for (unsigned i = 0; i < o->nudp; i++) {
+        if (rs_addr_is_multicast(&o->udp[i]) && !o->join_iface) {
+            snprintf(err, errlen, "--udp multicast group needs --join-iface IFNAME");
+            return -EINVAL;
+        }
+    }
+    return RS_OPTS_RUN;
+}

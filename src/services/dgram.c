@@ -1,0 +1,308 @@
+/* Datagram echo, discard and sockperf responder, batched: recvmmsg fills a ring of datagram
+ * slots at its tail and sendmmsg sends the replies from its head, each to its sender. The
+ * sockperf mode answers in place: a datagram that is one whole sockperf message asking for an
+ * answer has its client flag cleared and goes back; others are counted and skipped. Replies the
+ * kernel cannot take yet (EAGAIN) wait in the ring for writability; the ring holds at most queue +
+ * batch datagrams, and while it is full what arrives is read and dropped, counted, never blocked
+ * on. A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Each turn
+ * reads at most `budget` datagrams, then yields so other work on the worker runs. Kernel drops on
+ * the socket come from SO_RXQ_OVFL (kernel >= 2.6.33). */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ringsock/util/alloc.h"
+#include "ringsock/util/log.h"
+#include "ringsock/util/probes.h"
+#include "ringsock/proto/sockperf_msg.h"
+#include "ringsock/services/services.h"
+
+#define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
+
+struct udp_slot {
+    struct sockaddr_storage addr;
+    socklen_t alen;
+    uint32_t len;
+    bool valid; /* false: truncated, skipped when sending */
+};
+
+struct rs_udp_sock {
+    struct rs_poller *p;
+    struct rs_stats *stats;
+    unsigned worker; /* for probes */
+    struct rs_udp_config cfg;
+    char *bufs; /* nslots * buf_size */
+    struct udp_slot *slots;
+    uint32_t nslots;
+    uint64_t head, tail; /* replies waiting: [head, tail) */
+    struct mmsghdr *mm;  /* batch */
+    struct iovec *iov;   /* batch */
+    char *cbuf;          /* batch * CMSG_ROOM */
+    char *scratch;       /* buf_size: where datagrams read only to be dropped go */
+    uint32_t last_ovfl;
+    bool have_ovfl;
+    struct rs_ratelimit rl;
+};
+
+static struct udp_slot *slot_at(struct rs_udp_sock *u, uint64_t i)
+{
+    return &u->slots[i % u->nslots];
+}
+
+static char *slot_buf(struct rs_udp_sock *u, uint64_t i)
+{
+    return u->bufs + (size_t)(i % u->nslots) * u->cfg.buf_size;
+}
+
+static void note_overflow(struct rs_udp_sock *u, struct msghdr *mh)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_RXQ_OVFL)
+            continue;
+        uint32_t v;
+        memcpy(&v, CMSG_DATA(cm), sizeof(v));
+        /* The counter is cumulative per socket (and wraps). */
+        if (u->have_ovfl && v != u->last_ovfl)
+            RS_STAT_ADD(u->stats, dgram_kernel_drops, (uint32_t)(v - u->last_ovfl));
+        else if (!u->have_ovfl && v)
+            RS_STAT_ADD(u->stats, dgram_kernel_drops, v);
+        u->last_ovfl = v;
+        u->have_ovfl = true;
+    }
+}
+
+/* Sends queued replies until the ring is empty or the kernel pushes back. */
+static void udp_flush(struct rs_udp_sock *u)
+{
+    int fd = rs_poller_fd(u->p);
+    uint64_t hidden;
+
+    while (u->head != u->tail) {
+        uint64_t pos[1024];
+        unsigned k = 0;
+        uint64_t i = u->head;
+        for (; i != u->tail && k < u->cfg.batch; i++) {
+            struct udp_slot *s = slot_at(u, i);
+            if (!s->valid)
+                continue;
+            u->iov[k] = (struct iovec){.iov_base = slot_buf(u, i), .iov_len = s->len};
+            u->mm[k].msg_hdr = (struct msghdr){.msg_name = &s->addr,
+                                               .msg_namelen = s->alen,
+                                               .msg_iov = &u->iov[k],
+                                               .msg_iovlen = 1};
+            pos[k++] = i;
+        }
+        if (k == 0) {
+            u->head = i; /* only skipped (truncated) slots */
+            continue;
+        }
+        int n = sendmmsg(fd, u->mm, k, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                rs_poller_want_out(u->p, true);
+                return;
+            }
+            /* The first datagram failed (ENOBUFS, ECONNREFUSED from an earlier ICMP, EPERM from
+             * a firewall, ...): drop and count it, go on with the rest. */
+            int err = errno;
+            RS_STAT_INC(u->stats, dgram_send_errors);
+            if (rs_ratelimit_ok(&u->rl, &hidden))
+                rs_log_warn("udp send: %s; datagram dropped (%llu similar hidden)", strerror(err),
+                            (unsigned long long)hidden);
+            u->head = pos[0] + 1;
+            continue;
+        }
+        uint64_t bytes = 0;
+        for (int j = 0; j < n; j++)
+            bytes += u->mm[j].msg_len;
+        RS_PROBE3(udp_send, u->worker, fd, n);
+        RS_STAT_INC(u->stats, dgram_batches_out);
+        RS_STAT_ADD(u->stats, dgrams_out, (uint64_t)n);
+        RS_STAT_ADD(u->stats, dgram_bytes_out, bytes);
+        u->head = (unsigned)n == k ? i : pos[n];
+    }
+    u->head = u->tail = 0;
+    rs_poller_want_out(u->p, false);
+}
+
+/* Decides whether a whole (not truncated) datagram is answered; in sockperf mode it becomes
+ * the reply in place. One datagram is one sockperf message: its length field must be the
+ * datagram's length. */
+static bool udp_answer(struct rs_udp_sock *u, char *buf, uint32_t len)
+{
+    uint64_t hidden;
+
+    switch (u->cfg.mode) {
+    case RS_UDP_ECHO:
+        return true;
+    case RS_UDP_DISCARD:
+        return false;
+    case RS_UDP_SOCKPERF:
+        break;
+    }
+    uint32_t mlen = len >= RS_SOCKPERF_HDR_LEN ? rs_sockperf_msg_len(buf) : 0;
+    if (mlen != len || !rs_sockperf_len_ok(mlen, u->cfg.max_msg)) {
+        RS_STAT_INC(u->stats, sockperf_malformed);
+        if (rs_ratelimit_ok(&u->rl, &hidden))
+            rs_log_warn("sockperf: a datagram of %u bytes is not a sockperf message (length field "
+                        "%u, --max-msg %u); dropped (%llu similar hidden)",
+                        len, mlen, u->cfg.max_msg, (unsigned long long)hidden);
+        return false;
+    }
+    if (!rs_sockperf_wants_reply(rs_sockperf_flags(buf))) {
+        RS_STAT_INC(u->stats, sockperf_unanswered);
+        return false;
+    }
+    rs_sockperf_make_reply(buf);
+    RS_STAT_INC(u->stats, sockperf_replies);
+    return true;
+}
+
+/* Reads into scratch and drops: the reply ring is full. Returns datagrams read, or -errno. */
+static int udp_drop_batch(struct rs_udp_sock *u, int fd, unsigned k)
+{
+    for (unsigned j = 0; j < k; j++) {
+        /* Never into a slot: a slot may hold a reply still waiting to be sent. */
+        u->iov[j] = (struct iovec){.iov_base = u->scratch, .iov_len = u->cfg.buf_size};
+        u->mm[j].msg_hdr = (struct msghdr){.msg_iov = &u->iov[j], .msg_iovlen = 1};
+    }
+    int n = recvmmsg(fd, u->mm, k, MSG_DONTWAIT, NULL);
+    if (n < 0)
+        return -errno;
+    RS_PROBE3(udp_recv, u->worker, fd, n);
+    RS_STAT_INC(u->stats, dgram_batches_in);
+    RS_STAT_ADD(u->stats, dgrams_in, (uint64_t)n);
+    RS_STAT_ADD(u->stats, dgram_dropped, (uint64_t)n);
+    for (int j = 0; j < n; j++)
+        RS_STAT_ADD(u->stats, dgram_bytes_in, u->mm[j].msg_len);
+    return n;
+}
+
+static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
+{
+    struct rs_udp_sock *u = arg;
+    int fd = rs_poller_fd(p);
+    uint32_t budget = u->cfg.budget;
+
+    if (events & RS_POLL_OUT)
+        udp_flush(u);
+    if (!(events & RS_POLL_IN))
+        return;
+    while (budget > 0) {
+        unsigned k = u->cfg.batch;
+        if (k > budget)
+            k = budget;
+        if (u->nslots - (u->tail - u->head) < k)
+            udp_flush(u); /* make room by sending before anything is dropped */
+        uint64_t room = u->nslots - (u->tail - u->head);
+        if (room == 0) {
+            int n = udp_drop_batch(u, fd, k);
+            if (n == -EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            budget -= (uint32_t)n;
+            if ((unsigned)n < k)
+                break;
+            continue;
+        }
+        if (k > room)
+            k = (unsigned)room;
+        for (unsigned j = 0; j < k; j++) {
+            struct udp_slot *s = slot_at(u, u->tail + j);
+            u->iov[j] =
+                (struct iovec){.iov_base = slot_buf(u, u->tail + j), .iov_len = u->cfg.buf_size};
+            u->mm[j].msg_hdr = (struct msghdr){.msg_name = &s->addr,
+                                               .msg_namelen = sizeof(s->addr),
+                                               .msg_iov = &u->iov[j],
+                                               .msg_iovlen = 1,
+                                               .msg_control = u->cbuf + j * CMSG_ROOM,
+                                               .msg_controllen = CMSG_ROOM};
+        }
+        int n = recvmmsg(fd, u->mm, k, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                RS_STAT_INC(u->stats, errors);
+            break;
+        }
+        RS_PROBE3(udp_recv, u->worker, fd, n);
+        RS_STAT_INC(u->stats, dgram_batches_in);
+        RS_STAT_ADD(u->stats, dgrams_in, (uint64_t)n);
+        for (int j = 0; j < n; j++) {
+            struct msghdr *mh = &u->mm[j].msg_hdr;
+            struct udp_slot *s = slot_at(u, u->tail + (unsigned)j);
+            RS_STAT_ADD(u->stats, dgram_bytes_in, u->mm[j].msg_len);
+            note_overflow(u, mh);
+            s->alen = mh->msg_namelen;
+            s->len = u->mm[j].msg_len;
+            if (mh->msg_flags & MSG_TRUNC) {
+                RS_STAT_INC(u->stats, dgram_truncated);
+                s->valid = false;
+            } else {
+                s->valid = udp_answer(u, slot_buf(u, u->tail + (unsigned)j), s->len);
+            }
+        }
+        u->tail += (unsigned)n;
+        budget -= (uint32_t)n;
+        if (u->cfg.mode == RS_UDP_DISCARD)
+            u->head = u->tail;
+        udp_flush(u); /* each batch received is a batch sent */
+        if ((unsigned)n < k)
+            break; /* drained */
+    }
+    if (budget == 0)
+        rs_poller_again(p); /* more may be waiting: next turn, after the rest of the loop */
+}
+
+struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_udp_config *cfg,
+                                    struct rs_stats *stats, int *err)
+{
+    struct rs_udp_sock *u = rs_calloc(1, sizeof(*u));
+    if (!u) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    u->cfg = *cfg;
+    if (u->cfg.batch > 1024)
+        u->cfg.batch = 1024;
+    u->stats = stats;
+    u->worker = rs_loop_id(l);
+    u->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    u->nslots = u->cfg.queue + u->cfg.batch;
+    u->bufs = rs_malloc((size_t)u->nslots * u->cfg.buf_size);
+    u->slots = rs_calloc(u->nslots, sizeof(*u->slots));
+    u->mm = rs_calloc(u->cfg.batch, sizeof(*u->mm));
+    u->iov = rs_calloc(u->cfg.batch, sizeof(*u->iov));
+    u->cbuf = rs_calloc(u->cfg.batch, CMSG_ROOM);
+    u->scratch = rs_malloc(u->cfg.buf_size);
+    if (!u->bufs || !u->slots || !u->mm || !u->iov || !u->cbuf || !u->scratch) {
+        *err = -ENOMEM;
+        goto out_free;
+    }
+    *err = rs_loop_poll(l, fd, udp_on_ready, u, &u->p);
+    if (*err < 0)
+        goto out_free;
+    return u;
+
+out_free:
+    rs_udp_echo_free(u);
+    return NULL;
+}
+
+void rs_udp_echo_free(struct rs_udp_sock *u)
+{
+    if (!u)
+        return;
+    rs_free(u->scratch);
+    rs_free(u->cbuf);
+    rs_free(u->iov);
+    rs_free(u->mm);
+    rs_free(u->slots);
+    rs_free(u->bufs);
+    rs_free(u);
+}

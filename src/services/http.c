@@ -1,0 +1,578 @@
+/* HTTP/1.1 responder: a fixed body (--body, --body-file), N bytes for /bytes/N (up to
+ * --max-bytes), "ok" on /healthz, HEAD without a body, always Content-Length, a Date header
+ * refreshed once a second per worker, and Server: ringsock/VERSION. Keep-alive by default for
+ * HTTP/1.1, close for HTTP/1.0 unless it asks; pipelined requests are answered in order, many
+ * per read and many responses per send. Requests are parsed straight out of the receive data;
+ * only a head split across reads is buffered (at most max_head), and an idle connection holds
+ * no buffer. Bad input gets 400/414/431/501/505 and the connection is closed; a head not
+ * finished within --header-timeout gets 408; an idle keep-alive connection is closed after
+ * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ringsock/util/alloc.h"
+#include "ringsock/proto/http_parse.h"
+#include "ringsock/util/log.h"
+#include "ringsock/services/services.h"
+
+#define HTTP_FILL        65536
+#define HTTP_CACHED_BODY 4096 /* fixed bodies up to this size are kept in prebuilt answers */
+#define HTTP_LINGER_NS   2000000000ull /* how long a lingering close reads before closing */
+
+struct http_conn {
+    struct rs_conn *c;
+    struct http_worker *w;
+    char *in; /* buffered partial head, NULL when there is none */
+    size_t in_len;
+    size_t last_len;    /* parser hint: bytes of in already scanned */
+    uint64_t body_left; /* Content-Length bytes of a request body still to skip */
+    bool in_chunked;    /* skipping a chunked request body */
+    bool closing;       /* answered with an error or Connection: close: ignore the rest */
+    struct rs_http_chunked chunked;
+    uint64_t last_ns;       /* last bytes received */
+    uint64_t head_ns;       /* when the pending partial head started, 0 if none */
+    uint64_t linger_ns;     /* lingering close started: input is read and dropped until EOF */
+    uint64_t body_seen;     /* bytes of the current request body so far */
+    struct answer *pending; /* decided at the head, sent once the body has been read */
+    struct answer {
+        int status;
+        const char *body;
+        size_t len;
+        bool head_only, repeat_fill, keep_alive, http10;
+    } ans;
+    struct http_conn *prev, *next; /* live list (timeouts) or free list */
+};
+
+struct http_worker {
+    const struct rs_http_config *cfg;
+    struct rs_loop *loop;
+    struct rs_stats *stats;
+    char date[64]; /* "Date: ...\r\n" */
+    size_t date_len;
+    time_t date_sec;
+    /* The answer to the fixed body, prebuilt once a second (with the Date) for HTTP/1.1
+     * keep-alive, HTTP/1.0 keep-alive and close, so the common case is one copy, no printf. */
+    struct {
+        char buf[512 + HTTP_CACHED_BODY];
+        size_t head_len, len;
+    } fixed[3];
+    bool fixed_ok;
+    struct rs_timer tick;
+    struct http_conn *live;
+    struct http_conn *free;
+    char fill[HTTP_FILL];
+};
+
+static const char *reason(int status);
+
+/* Writes an answer's head into buf (at least 512 bytes); returns its length. */
+static size_t format_head(const struct http_worker *w, char *buf, size_t cap, int status,
+                          bool keep_alive, bool http10, size_t len)
+{
+    int n = snprintf(buf, cap,
+                     "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
+                     "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), (int)w->date_len, w->date, len,
+                     status == 405 ? "Allow: GET, HEAD, POST\r\n" : "",
+                     !keep_alive ? "Connection: close\r\n"
+                     : http10    ? "Connection: keep-alive\r\n"
+                                 : "");
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Index into fixed[] for a connection's answer style. */
+static int fixed_variant(bool keep_alive, bool http10)
+{
+    return !keep_alive ? 2 : http10 ? 1 : 0;
+}
+
+static void build_fixed(struct http_worker *w)
+{
+    const struct rs_http_config *cfg = w->cfg;
+    w->fixed_ok = cfg->body_len <= HTTP_CACHED_BODY;
+    if (!w->fixed_ok)
+        return;
+    for (int v = 0; v < 3; v++) {
+        size_t h = format_head(w, w->fixed[v].buf, 512, 200, v != 2, v == 1, cfg->body_len);
+        memcpy(w->fixed[v].buf + h, cfg->body, cfg->body_len);
+        w->fixed[v].head_len = h;
+        w->fixed[v].len = h + cfg->body_len;
+    }
+}
+
+static void update_date(struct http_worker *w)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now == w->date_sec)
+        return;
+    w->date_sec = now;
+    gmtime_r(&now, &tm);
+    w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    build_fixed(w);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+/* Queues one response: head, then len bytes of body (unless head_only). */
+static void respond(struct http_conn *hc, int status, bool keep_alive, bool http10,
+                    const char *body, size_t len, bool head_only, bool repeat_fill)
+{
+    struct http_worker *w = hc->w;
+    if (status == 200 && body == w->cfg->body && !repeat_fill && w->fixed_ok) {
+        const int v = fixed_variant(keep_alive, http10);
+        rs_conn_send(hc->c, w->fixed[v].buf, head_only ? w->fixed[v].head_len : w->fixed[v].len);
+        return;
+    }
+    char head[512];
+    size_t n = format_head(w, head, sizeof(head), status, keep_alive, http10, len);
+    if (rs_conn_send(hc->c, head, n) < 0)
+        return;
+    if (head_only)
+        return;
+    if (!repeat_fill) {
+        rs_conn_send(hc->c, body, len);
+        return;
+    }
+    while (len > 0) {
+        size_t k = len < HTTP_FILL ? len : HTTP_FILL;
+        if (rs_conn_send(hc->c, w->fill, k) < 0)
+            return;
+        len -= k;
+    }
+}
+
+/* The last answer is queued: send it, then FIN, then read and drop what the peer still sends
+ * until it closes or the linger time passes (nginx's lingering close). Closing at once would
+ * turn the peer's unread request bytes into a reset that destroys the answer on its side. */
+static void linger(struct http_conn *hc)
+{
+    hc->closing = true;
+    hc->linger_ns = rs_now_ns();
+    rs_conn_shutdown_after_flush(hc->c);
+}
+
+/* An error answer, then a lingering close; the rest of the input is ignored. */
+static void respond_error(struct http_conn *hc, int status)
+{
+    char body[96];
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+    RS_STAT_INC(hc->w->stats, http_errors);
+    if (status < 500)
+        RS_STAT_INC(hc->w->stats, http_4xx);
+    else
+        RS_STAT_INC(hc->w->stats, http_5xx);
+    respond(hc, status, false, false, body, (size_t)n, false, false);
+    linger(hc);
+}
+
+static bool method_is(const struct rs_http_request *r, const char *m)
+{
+    size_t n = strlen(m);
+    return r->method_len == n && memcmp(r->method, m, n) == 0;
+}
+
+static bool target_is(const struct rs_http_request *r, const char *path, size_t *qlen)
+{
+    size_t n = strlen(path);
+    if (r->target_len < n || memcmp(r->target, path, n) != 0)
+        return false;
+    *qlen = r->target_len - n;
+    return *qlen == 0 || r->target[n] == '?';
+}
+
+/* Sends a decided answer, then closes (lingering) if the connection does not go on. */
+static void send_answer(struct http_conn *hc, const struct answer *a)
+{
+    struct rs_stats *st = hc->w->stats;
+    if (a->status < 300)
+        RS_STAT_INC(st, http_2xx);
+    else if (a->status < 500)
+        RS_STAT_INC(st, http_4xx);
+    else
+        RS_STAT_INC(st, http_5xx);
+    respond(hc, a->status, a->keep_alive, a->http10, a->body, a->len, a->head_only, a->repeat_fill);
+    if (!a->keep_alive)
+        linger(hc);
+}
+
+/* Decides the answer to one parsed request (sent now, or after its body). Returns false if
+ * the request was refused (an error answer is on its way and the connection closes). */
+static bool decide(struct http_conn *hc, const struct rs_http_request *r, struct answer *a)
+{
+    const struct rs_http_config *cfg = hc->w->cfg;
+    size_t q;
+
+    RS_STAT_INC(hc->w->stats, http_requests);
+    memset(a, 0, sizeof(*a));
+    a->keep_alive = r->keep_alive;
+    a->http10 = r->minor == 0;
+    a->head_only = method_is(r, "HEAD");
+    if (!a->head_only && !method_is(r, "GET") && !method_is(r, "POST")) {
+        RS_STAT_INC(hc->w->stats, http_err_405);
+        respond_error(hc, 405);
+        return false;
+    }
+    if (r->content_length > 0 && (uint64_t)r->content_length > cfg->max_body) {
+        RS_STAT_INC(hc->w->stats, http_err_413);
+        respond_error(hc, 413);
+        return false;
+    }
+    a->status = 200;
+    if (target_is(r, "/healthz", &q)) {
+        a->body = "ok\n";
+        a->len = 3;
+    } else if (r->target_len > 7 && memcmp(r->target, "/bytes/", 7) == 0) {
+        uint64_t n = 0;
+        size_t i = 7;
+        for (;
+             i < r->target_len && r->target[i] >= '0' && r->target[i] <= '9' && n <= cfg->max_bytes;
+             i++)
+            n = n * 10 + (uint64_t)(r->target[i] - '0');
+        if (i == 7 || (i < r->target_len && r->target[i] != '?') || n > cfg->max_bytes) {
+            a->status = 400; /* answered, but the connection goes on */
+            a->body = "/bytes/N takes 0..--max-bytes\n";
+            a->len = strlen(a->body);
+        } else {
+            a->len = n;
+            a->repeat_fill = true;
+        }
+    } else {
+        a->body = cfg->body;
+        a->len = cfg->body_len;
+    }
+    return true;
+}
+
+/* The request body has been read: its answer goes out. */
+static void body_done(struct http_conn *hc)
+{
+    if (hc->pending) {
+        hc->pending = NULL;
+        send_answer(hc, &hc->ans);
+    }
+}
+
+static void count_parse_error(struct rs_stats *st, int status)
+{
+    switch (status) {
+    case 414:
+        RS_STAT_INC(st, http_err_414);
+        break;
+    case 431:
+        RS_STAT_INC(st, http_err_431);
+        break;
+    case 501:
+        RS_STAT_INC(st, http_err_501);
+        break;
+    case 505:
+        RS_STAT_INC(st, http_err_505);
+        break;
+    default:
+        RS_STAT_INC(st, http_err_400);
+        break;
+    }
+}
+
+/* Skips request body bytes at p; returns how many were used. */
+static size_t skip_body(struct http_conn *hc, const char *p, size_t len)
+{
+    if (hc->body_left > 0) {
+        size_t k = len < hc->body_left ? len : (size_t)hc->body_left;
+        hc->body_left -= k;
+        if (hc->body_left == 0)
+            body_done(hc);
+        return k;
+    }
+    if (hc->in_chunked) {
+        uint64_t data;
+        int64_t used = rs_http_chunked_feed(&hc->chunked, p, len, &data);
+        if (used < 0) {
+            hc->pending = NULL;
+            RS_STAT_INC(hc->w->stats, http_err_400);
+            respond_error(hc, used == RS_HTTP_TOO_LARGE ? 431 : 400);
+            return len;
+        }
+        hc->body_seen += data;
+        if (hc->body_seen > hc->w->cfg->max_body) {
+            hc->pending = NULL;
+            RS_STAT_INC(hc->w->stats, http_err_413);
+            respond_error(hc, 413);
+            return len;
+        }
+        if (hc->chunked.done) {
+            hc->in_chunked = false;
+            body_done(hc);
+        }
+        return (size_t)used;
+    }
+    return 0;
+}
+
+/* Parses and answers what it can at p; returns the bytes used (the rest is a partial head). */
+static size_t process(struct http_conn *hc, const char *p, size_t len, size_t last_len)
+{
+    const struct rs_http_config *cfg = hc->w->cfg;
+    /* The parser fills at most limits.max_headers entries: the default, fixed in the config. */
+    struct rs_http_header hdrs[RS_HTTP_MAX_HEADERS_DEFAULT];
+    _Static_assert(RS_HTTP_MAX_HEADERS_DEFAULT == 64, "hdrs must hold limits.max_headers");
+    size_t off = 0;
+
+    while (off < len && !hc->closing) {
+        if (hc->body_left || hc->in_chunked) {
+            off += skip_body(hc, p + off, len - off);
+            last_len = 0;
+            continue;
+        }
+        struct rs_http_request r;
+        int n = rs_http_parse_request(p + off, len - off, last_len, &cfg->limits, &r, hdrs);
+        if (n == RS_HTTP_INCOMPLETE)
+            break;
+        last_len = 0;
+        if (n < 0) {
+            count_parse_error(hc->w->stats, -n);
+            respond_error(hc, -n);
+            return len;
+        }
+        off += (size_t)n;
+        if (!decide(hc, &r, &hc->ans))
+            return len; /* refused: nothing after it is ever answered */
+        if (r.content_length <= 0 && !r.chunked) {
+            send_answer(hc, &hc->ans);
+            continue;
+        }
+        /* A body follows: the answer waits until it has been read (and found within
+         * --max-body); 100-continue first if the client waits for it. */
+        if (r.expect_continue) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            rs_conn_send(hc->c, cont, sizeof(cont) - 1);
+        }
+        hc->pending = &hc->ans;
+        hc->body_seen = 0;
+        if (r.content_length > 0) {
+            hc->body_left = (uint64_t)r.content_length;
+        } else {
+            hc->in_chunked = true;
+            rs_http_chunked_init(&hc->chunked);
+        }
+    }
+    return off;
+}
+
+static void http_on_data(struct rs_conn *c, const void *data, size_t len)
+{
+    struct http_conn *hc = rs_conn_udata(c);
+    const struct rs_http_config *cfg = hc->w->cfg;
+    const char *p = data;
+    uint64_t now = rs_now_ns();
+
+    hc->last_ns = now;
+    if (hc->closing)
+        return;
+    while (len > 0 && !hc->closing) {
+        if (hc->in_len == 0) {
+            /* Zero copy: parse the loop's buffer; keep only a trailing partial head. */
+            size_t used = process(hc, p, len, 0);
+            p += used;
+            len -= used;
+            if (len == 0 || hc->closing)
+                break;
+            if (len >= cfg->limits.max_head) {
+                RS_STAT_INC(hc->w->stats, http_err_431);
+                respond_error(hc, 431);
+                break;
+            }
+            hc->in = rs_malloc(cfg->limits.max_head);
+            if (!hc->in) {
+                rs_conn_close(c);
+                return;
+            }
+            memcpy(hc->in, p, len);
+            hc->in_len = len;
+            hc->last_len = len; /* scanned already, found incomplete */
+            hc->head_ns = now;
+            break;
+        }
+        /* A head continues from an earlier read: add what fits, parse, shift what is left. */
+        size_t room = cfg->limits.max_head - hc->in_len;
+        size_t k = len < room ? len : room;
+        memcpy(hc->in + hc->in_len, p, k);
+        hc->in_len += k;
+        p += k;
+        len -= k;
+        size_t used = process(hc, hc->in, hc->in_len, hc->last_len);
+        if (hc->closing)
+            break;
+        if (used == 0) {
+            if (hc->in_len == cfg->limits.max_head) {
+                RS_STAT_INC(hc->w->stats, http_err_431);
+                respond_error(hc, 431);
+                break;
+            }
+            hc->last_len = hc->in_len; /* scanned: the next parse starts from here */
+            continue;
+        }
+        hc->in_len -= used;
+        hc->last_len = 0;
+        if (hc->in_len == 0) {
+            rs_free(hc->in); /* an idle connection holds no buffer */
+            hc->in = NULL;
+            hc->head_ns = 0;
+        } else {
+            memmove(hc->in, hc->in + used, hc->in_len);
+            hc->head_ns = now;
+        }
+    }
+}
+
+static void list_remove(struct http_conn **head, struct http_conn *hc)
+{
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        *head = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    hc->prev = hc->next = NULL;
+}
+
+static void list_push(struct http_conn **head, struct http_conn *hc)
+{
+    hc->prev = NULL;
+    hc->next = *head;
+    if (*head)
+        (*head)->prev = hc;
+    *head = hc;
+}
+
+static void http_on_eof(struct rs_conn *c)
+{
+    /* Whether lingering or not, what is owed is sent before the close (the peer's FIN may
+     * come in the same read as its last request). */
+    rs_conn_close_after_flush(c);
+}
+
+static void http_on_close(struct rs_conn *c, int err)
+{
+    struct http_conn *hc = rs_conn_udata(c);
+    (void)err;
+    struct http_worker *w = hc->w;
+    list_remove(&w->live, hc);
+    rs_free(hc->in);
+    memset(hc, 0, sizeof(*hc));
+    hc->w = w;
+    list_push(&w->free, hc);
+}
+
+static const struct rs_conn_ops http_ops = {
+    .on_data = http_on_data,
+    .on_eof = http_on_eof,
+    .on_close = http_on_close,
+};
+
+void rs_http_accept(struct rs_conn *c, void *arg)
+{
+    struct http_worker *w = arg;
+    struct http_conn *hc = w->free;
+    if (hc) {
+        list_remove(&w->free, hc);
+    } else {
+        hc = rs_calloc(1, sizeof(*hc));
+        if (!hc) {
+            rs_conn_close(c);
+            return;
+        }
+    }
+    hc->w = w;
+    hc->c = c;
+    hc->last_ns = rs_now_ns();
+    list_push(&w->live, hc);
+    rs_conn_set_ops(c, &http_ops, hc);
+}
+
+/* Once a second: the Date header, and timeouts (slow heads, idle keep-alive connections). */
+static void http_tick(struct rs_timer *t, void *arg)
+{
+    struct http_worker *w = arg;
+    const struct rs_http_config *cfg = w->cfg;
+    uint64_t now = rs_now_ns();
+    (void)t;
+    update_date(w);
+    for (struct http_conn *hc = w->live; hc; hc = hc->next) {
+        if (hc->linger_ns) {
+            if (now - hc->linger_ns > HTTP_LINGER_NS)
+                rs_conn_close(hc->c);
+            continue;
+        }
+        if (hc->closing)
+            continue;
+        if (hc->head_ns && now - hc->head_ns > cfg->header_timeout_ms * 1000000ull) {
+            RS_STAT_INC(w->stats, http_timeouts);
+            respond_error(hc, 408);
+        } else if (!hc->head_ns && now - hc->last_ns > cfg->keepalive_timeout_ms * 1000000ull) {
+            RS_STAT_INC(w->stats, http_timeouts);
+            hc->closing = true;
+            rs_conn_close(hc->c); /* idle between requests: nothing is owed */
+        }
+    }
+    rs_loop_timer_arm(w->loop, &w->tick, 1000);
+}
+
+struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
+                                       struct rs_stats *stats)
+{
+    struct http_worker *w = rs_calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->cfg = cfg;
+    w->loop = l;
+    w->stats = stats;
+    memset(w->fill, 'x', sizeof(w->fill));
+    update_date(w);
+    rs_timer_init(&w->tick, http_tick, w);
+    rs_loop_timer_arm(l, &w->tick, 1000);
+    return w;
+}
+
+void rs_http_worker_free(struct http_worker *w)
+{
+    if (!w)
+        return;
+    while (w->free) {
+        struct http_conn *hc = w->free;
+        w->free = hc->next;
+        rs_free(hc);
+    }
+    rs_free(w);
+}

@@ -1,0 +1,288 @@
+/* sockperf responder over TCP: answers sockperf's clients (pp, ul and tp with --tcp) as
+ * `sockperf sr --tcp` does (the wire format is in ringsock/sockperf_msg.h). The length field
+ * frames the stream. Whole messages are answered straight out of the receive data; only a
+ * message split across reads is reassembled, in a buffer of its size class from a per-worker
+ * cache, given back once the message is complete: an idle connection holds no buffer, a busy
+ * one at most --max-msg bytes. Replies go out in order through rs_conn_send, so the loop's
+ * write queue cap and backpressure apply as for echo. A length outside 14..--max-msg closes the
+ * connection once what is owed has been sent, counted as malformed and logged at most once a
+ * second; a message cut short by EOF is counted the same way. */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ringsock/util/alloc.h"
+#include "ringsock/util/log.h"
+#include "ringsock/proto/sockperf_msg.h"
+#include "ringsock/services/services.h"
+
+#define SP_MIN_SHIFT   6          /* smallest buffer class: 64 bytes */
+#define SP_CLASSES     19         /* 64 B .. 16 MiB, the largest --max-msg */
+#define SP_CACHE_BYTES (1u << 20) /* free buffers kept per class (at least one) */
+
+struct sp_conn {
+    struct rs_conn *c;
+    struct sockperf_worker *w;
+    unsigned char hdr[RS_SOCKPERF_HDR_LEN]; /* a header split across reads */
+    char *buf;            /* a message split across reads, header included; NULL when none */
+    uint32_t have;        /* bytes of the split message so far; 0 when there is none */
+    uint32_t mlen;        /* its length, once its header is complete */
+    unsigned cls;         /* buf's size class */
+    bool done;            /* refused: the rest of the input is ignored */
+    struct sp_conn *next; /* free list */
+};
+
+struct sockperf_worker {
+    struct rs_stats *stats;
+    uint32_t max_msg;
+    struct rs_ratelimit rl;
+    struct sp_conn *free_conns;
+    void *free_bufs[SP_CLASSES]; /* a free buffer's first bytes point to the next one */
+    uint32_t nfree[SP_CLASSES];
+};
+
+static size_t class_size(unsigned k)
+{
+    return (size_t)1 << (SP_MIN_SHIFT + k);
+}
+
+static unsigned size_class(uint32_t n)
+{
+    unsigned k = 0;
+    while (class_size(k) < n)
+        k++;
+    return k;
+}
+
+/* A buffer of class k, from the cache if it has one. NULL on no memory. */
+static char *buf_get(struct sockperf_worker *w, unsigned k)
+{
+    void *b = w->free_bufs[k];
+    if (!b)
+        return rs_malloc(class_size(k));
+    memcpy(&w->free_bufs[k], b, sizeof(void *));
+    w->nfree[k]--;
+    return b;
+}
+
+static void buf_put(struct sockperf_worker *w, unsigned k, char *b)
+{
+    if (w->nfree[k] > 0 && (w->nfree[k] + 1) * class_size(k) > SP_CACHE_BYTES) {
+        rs_free(b);
+        return;
+    }
+    memcpy(b, &w->free_bufs[k], sizeof(void *));
+    w->free_bufs[k] = b;
+    w->nfree[k]++;
+}
+
+/* Forgets a split message, giving its buffer back. */
+static void drop_split(struct sp_conn *sc)
+{
+    if (sc->buf)
+        buf_put(sc->w, sc->cls, sc->buf);
+    sc->buf = NULL;
+    sc->have = 0;
+}
+
+/* Answers the whole message at p (read-only: it may be the loop's) if it asks for an answer. */
+static void answer(struct sp_conn *sc, const char *p, uint32_t mlen)
+{
+    struct rs_stats *st = sc->w->stats;
+    unsigned char h[RS_SOCKPERF_HDR_LEN];
+
+    if (!rs_sockperf_wants_reply(rs_sockperf_flags(p))) {
+        RS_STAT_INC(st, sockperf_unanswered);
+        return;
+    }
+    memcpy(h, p, sizeof(h));
+    rs_sockperf_make_reply(h);
+    /* On -ENOMEM the loop has closed the connection, and later sends return -EPIPE. */
+    if (rs_conn_send(sc->c, h, sizeof(h)) < 0 ||
+        rs_conn_send(sc->c, p + sizeof(h), mlen - sizeof(h)) < 0)
+        return;
+    RS_STAT_INC(st, sockperf_replies);
+}
+
+/* A protocol error: counted, logged (rate-limited), and the connection closes once the replies
+ * owed for the messages before it have been sent. */
+static void refuse(struct sp_conn *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(struct sp_conn *sc, const char *fmt, ...)
+{
+    struct sockperf_worker *w = sc->w;
+    uint64_t hidden;
+
+    RS_STAT_INC(w->stats, sockperf_malformed);
+    if (rs_ratelimit_ok(&w->rl, &hidden)) {
+        char what[160];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        rs_log_warn("sockperf: %s; connection closed (%llu similar hidden)", what,
+                    (unsigned long long)hidden);
+    }
+    sc->done = true;
+    drop_split(sc);
+    rs_conn_close_after_flush(sc->c);
+}
+
+/* Checks a header's length field; refuses the connection if it is out of bounds. */
+static bool check_len(struct sp_conn *sc, uint32_t mlen)
+{
+    if (rs_sockperf_len_ok(mlen, sc->w->max_msg))
+        return true;
+    if (mlen < RS_SOCKPERF_HDR_LEN)
+        refuse(sc, "length field %u is shorter than the %d-byte header", mlen, RS_SOCKPERF_HDR_LEN);
+    else
+        refuse(sc, "length field %u is over --max-msg %u", mlen, sc->w->max_msg);
+    return false;
+}
+
+/* Adds bytes at p to the message split across reads (starting one if there is none), and
+ * answers it once complete. Returns the bytes used: all of them, or up to the message's end. */
+static size_t feed_split(struct sp_conn *sc, const char *p, size_t len)
+{
+    size_t used = 0, k;
+
+    if (sc->have < RS_SOCKPERF_HDR_LEN) {
+        k = RS_SOCKPERF_HDR_LEN - sc->have;
+        if (k > len)
+            k = len;
+        memcpy(sc->hdr + sc->have, p, k);
+        sc->have += (uint32_t)k;
+        used = k;
+        if (sc->have < RS_SOCKPERF_HDR_LEN)
+            return used;
+        uint32_t mlen = rs_sockperf_msg_len(sc->hdr);
+        if (!check_len(sc, mlen))
+            return len;
+        if (mlen == RS_SOCKPERF_HDR_LEN) {
+            sc->have = 0;
+            answer(sc, (const char *)sc->hdr, mlen);
+            return used;
+        }
+        sc->mlen = mlen;
+        sc->cls = size_class(mlen);
+        sc->buf = buf_get(sc->w, sc->cls);
+        if (!sc->buf) {
+            sc->have = 0;
+            sc->done = true;
+            rs_conn_close(sc->c);
+            return len;
+        }
+        memcpy(sc->buf, sc->hdr, RS_SOCKPERF_HDR_LEN);
+    }
+    k = sc->mlen - sc->have;
+    if (k > len - used)
+        k = len - used;
+    memcpy(sc->buf + sc->have, p + used, k);
+    sc->have += (uint32_t)k;
+    used += k;
+    if (sc->have == sc->mlen) {
+        answer(sc, sc->buf, sc->mlen);
+        drop_split(sc);
+    }
+    return used;
+}
+
+static void sp_on_data(struct rs_conn *c, const void *data, size_t len)
+{
+    struct sp_conn *sc = rs_conn_udata(c);
+    const char *p = data;
+
+    while (len > 0 && !sc->done) {
+        if (sc->have == 0 && len >= RS_SOCKPERF_HDR_LEN) {
+            /* Zero copy: a whole message in the receive data is answered from there. */
+            uint32_t mlen = rs_sockperf_msg_len(p);
+            if (!check_len(sc, mlen))
+                return;
+            if (len >= mlen) {
+                answer(sc, p, mlen);
+                p += mlen;
+                len -= mlen;
+                continue;
+            }
+        }
+        size_t used = feed_split(sc, p, len);
+        p += used;
+        len -= used;
+    }
+}
+
+static void sp_on_eof(struct rs_conn *c)
+{
+    struct sp_conn *sc = rs_conn_udata(c);
+    if (sc->have > 0 && !sc->done)
+        refuse(sc, "the peer closed inside a message (%u of its %s%u bytes received)", sc->have,
+               sc->have < RS_SOCKPERF_HDR_LEN ? "header's " : "",
+               sc->have < RS_SOCKPERF_HDR_LEN ? RS_SOCKPERF_HDR_LEN : sc->mlen);
+    else
+        rs_conn_close_after_flush(c);
+}
+
+static void sp_on_close(struct rs_conn *c, int err)
+{
+    struct sp_conn *sc = rs_conn_udata(c);
+    struct sockperf_worker *w = sc->w;
+    (void)err;
+    drop_split(sc);
+    memset(sc, 0, sizeof(*sc));
+    sc->next = w->free_conns;
+    w->free_conns = sc;
+}
+
+static const struct rs_conn_ops sp_ops = {
+    .on_data = sp_on_data,
+    .on_eof = sp_on_eof,
+    .on_close = sp_on_close,
+};
+
+void rs_sockperf_accept(struct rs_conn *c, void *arg)
+{
+    struct sockperf_worker *w = arg;
+    struct sp_conn *sc = w->free_conns;
+    if (sc) {
+        w->free_conns = sc->next;
+        sc->next = NULL;
+    } else {
+        sc = rs_calloc(1, sizeof(*sc));
+        if (!sc) {
+            rs_conn_close(c);
+            return;
+        }
+    }
+    sc->c = c;
+    sc->w = w;
+    rs_conn_set_ops(c, &sp_ops, sc);
+}
+
+struct sockperf_worker *rs_sockperf_worker_new(uint32_t max_msg, struct rs_stats *stats)
+{
+    struct sockperf_worker *w = rs_calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->stats = stats;
+    w->max_msg = max_msg;
+    w->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    return w;
+}
+
+void rs_sockperf_worker_free(struct sockperf_worker *w)
+{
+    if (!w)
+        return;
+    while (w->free_conns) {
+        struct sp_conn *sc = w->free_conns;
+        w->free_conns = sc->next;
+        rs_free(sc);
+    }
+    for (unsigned k = 0; k < SP_CLASSES; k++)
+        while (w->free_bufs[k]) {
+            void *b = w->free_bufs[k];
+            memcpy(&w->free_bufs[k], b, sizeof(void *));
+            rs_free(b);
+        }
+    rs_free(w);
+}

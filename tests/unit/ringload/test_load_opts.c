@@ -1,0 +1,268 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "load.h"
+#include "../check.h"
+#include "load_opts.h"
+#include "ringsock/util/parse.h"
+
+static int parse(struct rs_load_opts *o, char *err, int argc, const char **argv)
+{
+    return rs_load_opts_parse(argc, (char **)argv, o, err, 300);
+}
+
+static void sched_order(void)
+{
+    /* The heap hands back entries in due order, only once due, ties in any order. */
+    struct load_sched s;
+    CHECK_EQ(load_sched_init(&s, 64), 0);
+    uint64_t dues[64];
+    unsigned seed = 11;
+    for (uint32_t i = 0; i < 64; i++) {
+        seed = seed * 1103515245u + 12345u;
+        dues[i] = 1000 + (seed >> 16) % 500;
+        CHECK_EQ(load_sched_push(&s, dues[i], i), 0);
+    }
+    CHECK_EQ(load_sched_push(&s, 1, 99), -ENOSPC);
+    uint32_t idx;
+    CHECK(!load_sched_pop_due(&s, 999, &idx));
+    uint64_t last = 0;
+    unsigned n = 0;
+    while (load_sched_pop_due(&s, 2000, &idx)) {
+        CHECK(idx < 64);
+        CHECK(dues[idx] >= last);
+        last = dues[idx];
+        n++;
+    }
+    CHECK_EQ(n, 64);
+    CHECK_EQ(load_sched_next(&s), UINT64_MAX);
+    load_sched_fini(&s);
+}
+
+static void sources(void)
+{
+    struct rs_addr a[8];
+    unsigned n = 0;
+    char err[300], buf[RS_ADDR_STRLEN];
+
+    /* A list and a range, appended in order, port 0. */
+    CHECK_EQ(rs_parse_sources("127.0.0.9,127.0.0.1-127.0.0.3", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK(strcmp(rs_addr_format(&a[0], buf, sizeof(buf)), "127.0.0.9:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[1], buf, sizeof(buf)), "127.0.0.1:0") == 0);
+    CHECK(strcmp(rs_addr_format(&a[3], buf, sizeof(buf)), "127.0.0.3:0") == 0);
+    /* Repeated --source adds; a range carries over octets. */
+    CHECK_EQ(rs_parse_sources("10.0.0.255-10.0.1.0", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 6);
+    CHECK(strcmp(rs_addr_format_ip(&a[5], buf, sizeof(buf)), "10.0.1.0") == 0);
+    /* IPv6, brackets optional, ranges carry across bytes too. */
+    n = 0;
+    CHECK_EQ(rs_parse_sources("[::1],fd00::ff-fd00::101", a, 8, &n, err, sizeof(err)), 0);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(a[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(rs_addr_format_ip(&a[0], buf, sizeof(buf)), "::1") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[2], buf, sizeof(buf)), "fd00::100") == 0);
+    CHECK(strcmp(rs_addr_format_ip(&a[3], buf, sizeof(buf)), "fd00::101") == 0);
+    /* The cap, reversed and mixed ranges, garbage, empty items: one line each. */
+    const char *bad[] = {"127.0.0.1-127.0.0.9",
+                         "127.0.0.5-127.0.0.1",
+                         "127.0.0.1-::1",
+                         "localhost",
+                         "127.0.0.1:80",
+                         "",
+                         "127.0.0.1,",
+                         ",127.0.0.1",
+                         "1.2.3.4-",
+                         "300.0.0.1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = 0;
+        err[0] = '\0';
+        int r = rs_parse_sources(bad[i], a, 8, &n, err, sizeof(err));
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad source '%s': r=%d err='%s'\n", bad[i], r, err);
+            check_failures++;
+        }
+    }
+
+    double r;
+    CHECK_EQ(rs_parse_rate("5000", &r), 0);
+    CHECK(r == 5000);
+    CHECK_EQ(rs_parse_rate("2.5k", &r), 0);
+    CHECK(r == 2500);
+    CHECK_EQ(rs_parse_rate("1m", &r), 0);
+    CHECK(r == 1e6);
+    CHECK_EQ(rs_parse_rate("100/s", &r), 0);
+    CHECK_EQ(rs_parse_rate("0", &r), -EINVAL);
+    CHECK_EQ(rs_parse_rate("-5", &r), -EINVAL);
+    CHECK_EQ(rs_parse_rate("5x", &r), -EINVAL);
+}
+
+static void idle_opts(void)
+{
+    struct rs_load_opts o;
+    char err[300];
+
+    /* Defaults: echo check for tcp://, 1024 connects in flight, 5 s connect timeout. */
+    const char *a1[] = {"ringload",
+                        "--idle",
+                        "-c",
+                        "3000",
+                        "-t",
+                        "2",
+                        "--source",
+                        "127.0.0.1-127.0.0.2",
+                        "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 9, a1), RS_LOAD_RUN);
+    CHECK(o.idle);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_ECHO);
+    CHECK_EQ(o.max_connecting, 1024);
+    CHECK_EQ(o.connect_timeout_ns, 5000000000ull);
+    CHECK(o.connect_rate == 0);
+    CHECK_EQ(o.nsources, 2);
+    CHECK(load_source(&o, 0) == &o.sources[0]);
+    CHECK(load_source(&o, 3) == &o.sources[1]);
+
+    const char *a2[] = {"ringload",         "--idle", "--connect-rate",    "20k",
+                        "--max-connecting", "64",     "--connect-timeout", "1s",
+                        "--source-ip",      "::1",    "http://[::1]:8080/"};
+    CHECK_EQ(parse(&o, err, 11, a2), RS_LOAD_RUN);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_HTTP); /* http:// checks with a request */
+    CHECK(o.connect_rate == 20000);
+    CHECK_EQ(o.max_connecting, 64);
+    CHECK_EQ(o.connect_timeout_ns, 1000000000ull);
+    CHECK_EQ(o.nsources, 1);
+
+    const char *a3[] = {"ringload", "--idle", "--idle-check", "none", "http://127.0.0.1:80/"};
+    CHECK_EQ(parse(&o, err, 5, a3), RS_LOAD_RUN);
+    CHECK_EQ(o.idle_check, RS_IDLE_CHECK_NONE);
+    CHECK(load_source(&o, 5) == NULL);
+
+    /* Without --idle, --source still works for tcp:// and http://. */
+    const char *a4[] = {"ringload", "--source", "127.0.0.2", "http://127.0.0.1:80/"};
+    CHECK_EQ(parse(&o, err, 4, a4), RS_LOAD_RUN);
+    CHECK(!o.idle);
+
+    /* Each of these is refused with one line. */
+    const char *bad[][6] = {
+        {"ringload", "--idle", "udp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "-R", "100", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--depth", "4", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--idle-check", "http", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--idle-check", "ping", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--connect-rate", "100", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--max-connecting", "10", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--max-connecting", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--connect-rate", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--idle", "--connect-timeout", "0", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "::1", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "127.0.0.1", "tcp://[::1]:9", NULL},
+        {"ringload", "--source", "127.0.0.1", "udp://127.0.0.1:9", NULL},
+        {"ringload", "--source", "127.0.0.x", "tcp://127.0.0.1:9", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = 0;
+        while (argc < 6 && bad[i][argc])
+            argc++;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad idle case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
+int main(void)
+{
+    uint64_t ns;
+    CHECK_EQ(rs_parse_duration("10s", &ns), 0);
+    CHECK_EQ(ns, 10000000000ull);
+    CHECK_EQ(rs_parse_duration("1m", &ns), 0);
+    CHECK_EQ(ns, 60000000000ull);
+    CHECK_EQ(rs_parse_duration("500ms", &ns), 0);
+    CHECK_EQ(ns, 500000000ull);
+    CHECK_EQ(rs_parse_duration("250us", &ns), 0);
+    CHECK_EQ(ns, 250000ull);
+    CHECK_EQ(rs_parse_duration("1.5", &ns), 0);
+    CHECK_EQ(ns, 1500000000ull);
+    CHECK_EQ(rs_parse_duration("2h", &ns), 0);
+    CHECK_EQ(rs_parse_duration("", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("-1s", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("10x", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("2d", &ns), -EINVAL);
+    CHECK_EQ(rs_parse_duration("25h", &ns), -ERANGE);
+
+    struct rs_load_opts o;
+    char err[300];
+    const char *a1[] = {"ringload",
+                        "-t",
+                        "2",
+                        "-c",
+                        "100",
+                        "-d",
+                        "3s",
+                        "-R",
+                        "5000",
+                        "-s",
+                        "128",
+                        "--depth",
+                        "4",
+                        "--latency",
+                        "--json",
+                        "x.json",
+                        "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 17, a1), RS_LOAD_RUN);
+    CHECK_EQ(o.proto, RS_LOAD_TCP);
+    CHECK_EQ(o.threads, 2);
+    CHECK_EQ(o.conns, 100);
+    CHECK_EQ(o.duration_ns, 3000000000ull);
+    CHECK(o.rate == 5000);
+    CHECK_EQ(o.size, 128);
+    CHECK_EQ(o.depth, 4);
+    CHECK(o.latency && o.verify);
+    CHECK(strcmp(o.json_path, "x.json") == 0);
+    CHECK_EQ(o.target.ss.ss_family, AF_INET);
+    CHECK_EQ(rs_addr_port(&o.target), 7000);
+
+    const char *a2[] = {"ringload", "--no-verify", "udp://[::1]:9"};
+    CHECK_EQ(parse(&o, err, 3, a2), RS_LOAD_RUN);
+    CHECK_EQ(o.proto, RS_LOAD_UDP);
+    CHECK_EQ(o.target.ss.ss_family, AF_INET6);
+    CHECK(!o.verify);
+    CHECK_EQ(o.rate, 0); /* closed loop by default */
+
+    /* Bad input: one line naming the problem. */
+    const char *bad[][3] = {
+        {"ringload", "ftp://1.2.3.4:1", NULL},
+        {"ringload", "tcp://127.0.0.1", NULL},
+        {"ringload", "tcp://127.0.0.1:0", NULL},
+        {"ringload", "tcp://:80", NULL},
+        {"ringload", "tcp://[::1:80", NULL},
+        {"ringload", "tcp://1.2.3.4:80/x", NULL},
+        {"ringload", "-c", "0"},
+        {"ringload", "--depth", "0"},
+        {"ringload", "--bogus", NULL},
+        {"ringload", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = bad[i][2] ? 3 : bad[i][1] ? 2 : 1;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+    const char *a3[] = {"ringload", "-s", "8", "udp://127.0.0.1:9"};
+    CHECK_EQ(parse(&o, err, 4, a3), -EINVAL); /* below the 24-byte header */
+    const char *a4[] = {"ringload", "-t", "4", "-c", "2", "tcp://127.0.0.1:9"};
+    CHECK_EQ(parse(&o, err, 6, a4), -EINVAL);
+    const char *a5[] = {"ringload", "--help"};
+    CHECK_EQ(parse(&o, err, 2, a5), RS_LOAD_HELP);
+
+    sched_order();
+    sources();
+    idle_opts();
+    return check_done("test_load_opts");
+}

@@ -1,0 +1,155 @@
+#include <errno.h>
+#include <string.h>
+
+#include "../check.h"
+#include "opts.h"
+#include "ringsock/util/parse.h"
+
+static int parse(struct rs_server_opts *o, char *err, int argc, const char **argv)
+{
+    return rs_server_opts_parse(argc, (char **)argv, o, err, 256);
+}
+
+int main(void)
+{
+    uint64_t v;
+    CHECK_EQ(rs_parse_size("0", 0, 10, &v), 0);
+    CHECK_EQ(v, 0);
+    CHECK_EQ(rs_parse_size("64k", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 65536);
+    CHECK_EQ(rs_parse_size("3M", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 3 << 20);
+    CHECK_EQ(rs_parse_size("2GiB", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 2ull << 30);
+    CHECK_EQ(rs_parse_size("1kb", 0, UINT64_MAX, &v), 0);
+    CHECK_EQ(v, 1024);
+    CHECK_EQ(rs_parse_size("", 0, 10, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("-1", 0, 10, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("12x", 0, 100, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("1kk", 0, UINT64_MAX, &v), -EINVAL);
+    CHECK_EQ(rs_parse_size("11", 0, 10, &v), -ERANGE);
+    CHECK_EQ(rs_parse_size("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+    CHECK_EQ(rs_parse_size("17179869184g", 0, UINT64_MAX, &v), -ERANGE);
+
+    struct rs_server_opts o;
+    char err[256];
+
+    /* Embedded default: echo on 127.0.0.1:7000, backend auto. */
+    const char *a0[] = {"ringsock", "echo"};
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_ECHO);
+    CHECK_EQ(o.ntcp, 1);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 7000);
+    CHECK_EQ(o.backend, RS_BACKEND_AUTO);
+    CHECK(o.threads >= 1);
+    CHECK_EQ(o.loop.write_queue, 256 * 1024);
+
+    const char *a1[] = {
+        "ringsock",    "--threads", "3",         "discard", "--tcp",         ":9000",
+        "--tcp",       "[::1]:0",   "--backend", "epoll",   "--write-queue", "1m",
+        "--buf-count", "4",         "--sndbuf",  "4k"};
+    CHECK_EQ(parse(&o, err, 16, a1), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_DISCARD);
+    CHECK_EQ(o.threads, 3);
+    CHECK_EQ(o.ntcp, 2);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 9000);
+    CHECK_EQ(o.tcp[1].ss.ss_family, AF_INET6);
+    CHECK_EQ(o.backend, RS_BACKEND_EPOLL);
+    CHECK_EQ(o.loop.write_queue, 1 << 20);
+    CHECK_EQ(o.loop.buf_count, 4);
+    CHECK_EQ(o.loop.sndbuf, 4096);
+
+    /* With no listener given, TCP and UDP on 127.0.0.1:7000 together. */
+    CHECK_EQ(o.nudp, 0); /* a1 gave --tcp only: no UDP */
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.udp[0]), 7000);
+    CHECK_EQ(o.udp_buf, 65536);
+
+    const char *u1[] = {
+        "ringsock", "echo",        "--udp", "[::1]:0",   "--udp", "239.1.2.3:5", "--join-iface",
+        "lo",       "--udp-batch", "64",    "--udp-buf", "2k",    "--udp-queue", "0"};
+    CHECK_EQ(parse(&o, err, 14, u1), RS_OPTS_RUN);
+    CHECK_EQ(o.ntcp, 0); /* --udp only: no TCP */
+    CHECK_EQ(o.nudp, 2);
+    CHECK_EQ(o.udp[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(o.join_iface, "lo") == 0);
+    CHECK_EQ(o.udp_batch, 64);
+    CHECK_EQ(o.udp_buf, 2048);
+    CHECK_EQ(o.udp_queue, 0);
+
+    /* A multicast group without an interface to join it on is refused. */
+    const char *u2[] = {"ringsock", "--udp", "239.1.2.3:5"};
+    CHECK_EQ(parse(&o, err, 3, u2), -EINVAL);
+    CHECK(strstr(err, "--join-iface") != NULL);
+    const char *u3[] = {"ringsock", "--udp-buf", "70000"};
+    CHECK_EQ(parse(&o, err, 3, u3), -EINVAL);
+    const char *u4[] = {"ringsock", "--udp-batch", "0"};
+    CHECK_EQ(parse(&o, err, 3, u4), -EINVAL);
+
+    /* --stats: seconds, fractions and units; off by default. */
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 0);
+    const char *s1[] = {"ringsock", "--stats", "2"};
+    CHECK_EQ(parse(&o, err, 3, s1), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 2000000000ull);
+    const char *s2[] = {"ringsock", "echo", "--stats", "0.5"};
+    CHECK_EQ(parse(&o, err, 4, s2), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 500000000ull);
+    const char *s3[] = {"ringsock", "--stats", "10ms"};
+    CHECK_EQ(parse(&o, err, 3, s3), RS_OPTS_RUN);
+    CHECK_EQ(o.stats_ns, 10000000ull);
+    const char *s4[] = {"ringsock", "--stats", "0"};
+    CHECK_EQ(parse(&o, err, 3, s4), -EINVAL);
+    CHECK(strstr(err, "--stats") != NULL && strstr(err, "out of range") != NULL);
+
+    /* sockperf: sockperf's default port for TCP and UDP; --max-msg within 14..16m. */
+    const char *p1[] = {"ringsock", "sockperf"};
+    CHECK_EQ(parse(&o, err, 2, p1), RS_OPTS_RUN);
+    CHECK_EQ(o.service, RS_SVC_SOCKPERF);
+    CHECK_EQ(o.ntcp, 1);
+    CHECK_EQ(o.nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.tcp[0]), 11111);
+    CHECK_EQ(rs_addr_port(&o.udp[0]), 11111);
+    CHECK_EQ(o.max_msg, 65536);
+    const char *p2[] = {"ringsock", "sockperf", "--udp", "127.0.0.1:0", "--max-msg", "1m"};
+    CHECK_EQ(parse(&o, err, 6, p2), RS_OPTS_RUN);
+    CHECK_EQ(o.ntcp, 0);
+    CHECK_EQ(o.max_msg, 1 << 20);
+    const char *p3[] = {"ringsock", "sockperf", "--max-msg", "13"};
+    CHECK_EQ(parse(&o, err, 4, p3), -EINVAL);
+    CHECK(strstr(err, "--max-msg") != NULL);
+    const char *p4[] = {"ringsock", "sockperf", "--max-msg", "17m"};
+    CHECK_EQ(parse(&o, err, 4, p4), -EINVAL);
+
+    const char *a2[] = {"ringsock", "--help"};
+    CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
+    const char *a3[] = {"ringsock", "echo", "--version"};
+    CHECK_EQ(parse(&o, err, 3, a3), RS_OPTS_VERSION);
+
+    /* Each bad input is refused with a one-line reason that names it. */
+    const char *bad[][3] = {
+        {"ringsock", "--bogus", NULL},    {"ringsock", "--threads", "0"},
+        {"ringsock", "--threads", "x"},   {"ringsock", "--backend", "kqueue"},
+        {"ringsock", "--tcp", "1.2.3.4"}, {"ringsock", "frobnicate", NULL},
+        {"ringsock", "--buf-size", "12"}, {"ringsock", "--tcp", NULL},
+        {"ringsock", "--stats", "0"},     {"ringsock", "--stats", "-1"},
+        {"ringsock", "--stats", "x"},     {"ringsock", "--stats", "5ms"},
+        {"ringsock", "--stats", "1q"},    {"ringsock", "--stats", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = bad[i][2] ? 3 : 2;
+        if (!bad[i][2] && strcmp(bad[i][1], "--tcp") == 0)
+            argc = 2;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad case %zu (%s): r=%d err='%s'\n", i, bad[i][1], r, err);
+            check_failures++;
+        }
+    }
+    const char *a4[] = {"ringsock", "echo", "extra"};
+    CHECK_EQ(parse(&o, err, 3, a4), -EINVAL);
+    CHECK(strstr(err, "extra") != NULL);
+    return check_done("test_opts");
+}
