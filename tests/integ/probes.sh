@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# probes.sh BACKEND: the USDT probes. (a) Every probe documented in README.md's "Tracing" table
+# probes.sh BACKEND: the USDT probes. (a) Every probe documented in docs/tracing.md's probe table
 # is in the ringsock binary (readelf -n), and every probe in the binary is documented. (b) With
 # bpftrace attached to one server (root and uprobes needed, else exit 77): a known number of
 # TCP connections (stream and one noread client, which forces backpressure) and UDP datagrams;
@@ -15,7 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 backend_setup "${1:-}"
 dgram_setup
 
-README="$(dirname "${BASH_SOURCE[0]}")/../../README.md"
+README="$(dirname "${BASH_SOURCE[0]}")/../../docs/tracing.md"
 THREADS=2
 CONNS=40
 
@@ -23,7 +23,7 @@ CONNS=40
 command -v readelf >/dev/null || skip "readelf (binutils) is not installed"
 # shellcheck disable=SC2016  # backquotes: the Markdown table's, not a command
 mapfile -t documented < <(sed -nE 's/^\| `([a-z_]+)` \|.*/\1/p' "$README")
-((${#documented[@]} >= 9)) || fail "found ${#documented[@]} probes in README.md's table"
+((${#documented[@]} >= 9)) || fail "found ${#documented[@]} probes in docs/tracing.md's table"
 mapfile -t present < <(readelf -n "$RINGSOCK" |
     awk '/Provider: ringsock/ { p = 1; next } p && /Name:/ { print $2; p = 0 }' | sort -u)
 if ((${#present[@]} == 0)); then
@@ -35,7 +35,7 @@ for p in "${documented[@]}"; do
         fail "documented probe '$p' is not in $RINGSOCK"
 done
 for p in "${present[@]}"; do
-    printf '%s\n' "${documented[@]}" | grep -qx "$p" || fail "probe '$p' is not in README.md"
+    printf '%s\n' "${documented[@]}" | grep -qx "$p" || fail "probe '$p' is not in docs/tracing.md"
 done
 log "all ${#documented[@]} documented probes present: ${present[*]}"
 
