@@ -69,6 +69,7 @@ struct sc_opts {
     int sndbuf;          /* 0 leaves the kernel default */
     int rcvbuf;
     bool discard;        /* expect the server to send nothing back */
+    bool mix;            /* reset: a third each abort, close or finish gracefully */
     double timeout;      /* overall deadline, excluding a requested pause */
     double stall;        /* noread: seconds without send progress that count as stalled */
     double pause;        /* noread: seconds to wait at the stall point */
@@ -287,9 +288,15 @@ static double sc_wait_go(const char *go_file, double max_s)
 
 enum sc_conn_state { SC_CONN_FREE, SC_CONN_CONNECTING, SC_CONN_OPEN };
 
+/* How a reset-mode connection ends: RST (SO_LINGER {1,0}), a plain close() at a random point
+ * (FIN, or RST from the kernel if echoed bytes were left unread), or gracefully as in stream
+ * mode (shut the write side, read the whole echo, expect EOF). */
+enum sc_conn_end { SC_END_ABORT, SC_END_CLOSE, SC_END_GRACEFUL };
+
 struct sc_conn {
     int fd;
     enum sc_conn_state state;
+    enum sc_conn_end end;
     uint64_t idx;
     uint64_t key;    /* names this connection's byte stream */
     uint64_t rng;    /* write sizes and reset choices */
@@ -318,6 +325,8 @@ struct sc_engine {
     uint64_t finished;
     uint64_t connected;
     uint64_t aborted;     /* reset: connections closed with RST */
+    uint64_t closed;      /* reset --mix: connections closed with close() at a random point */
+    uint64_t graceful;    /* reset --mix: connections that got their whole echo and EOF */
     uint64_t peer_closed; /* reset: connections the server closed or reset first */
     uint64_t total_sent;
     uint64_t total_recvd;
@@ -340,6 +349,13 @@ static void sc_conn_release(struct sc_engine *e, struct sc_conn *c, bool abort_r
     e->finished++;
 }
 
+/* A reset-mode connection that ends early on purpose (not one finishing gracefully): errors and
+ * EOF are expected of it, not failures. */
+static bool sc_conn_abortive(const struct sc_engine *e, const struct sc_conn *c)
+{
+    return e->o->mode == SC_MODE_RESET && c->end != SC_END_GRACEFUL;
+}
+
 /* Starts connection number e->next_idx in slot c; failures are reported and counted done. */
 static void sc_conn_start(struct sc_engine *e, struct sc_conn *c)
 {
@@ -357,7 +373,8 @@ static void sc_conn_start(struct sc_engine *e, struct sc_conn *c)
     if (o->mode == SC_MODE_RESET) {
         /* Amount in [min_bytes, bytes], log-uniform; read all, part or none of the echo. */
         c->target = o->min_bytes - 1 + sc_rng_size(&c->rng, o->bytes - o->min_bytes + 1);
-        switch (sc_rng_below(&c->rng, 3)) {
+        c->end = o->mix ? (enum sc_conn_end)sc_rng_below(&c->rng, 3) : SC_END_ABORT;
+        switch (c->end == SC_END_GRACEFUL ? 2 : sc_rng_below(&c->rng, 3)) {
         case 0:
             c->reading = false;
             break;
@@ -368,6 +385,8 @@ static void sc_conn_start(struct sc_engine *e, struct sc_conn *c)
             c->read_limit = c->target;
             break;
         }
+        if (c->end == SC_END_GRACEFUL)
+            c->read_limit = UINT64_MAX; /* on to the EOF that follows the whole echo */
     }
 
     int err = sc_socket_connect(o, &c->fd);
@@ -391,7 +410,7 @@ static int sc_conn_send(struct sc_engine *e, struct sc_conn *c)
 
     for (int i = 0; i < SC_IO_BATCH; i++) {
         if (c->sent == c->target) {
-            if (o->mode != SC_MODE_RESET && !c->wr_shut) {
+            if (!sc_conn_abortive(e, c) && !c->wr_shut) {
                 if (shutdown(c->fd, SHUT_WR)) {
                     int err = -errno;
                     sc_fail(SC_FAIL_SEND, "conn %" PRIu64 ": shutdown: %s", c->idx, strerror(-err));
@@ -424,7 +443,7 @@ static int sc_conn_send(struct sc_engine *e, struct sc_conn *c)
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
             int err = -errno;
-            if (o->mode == SC_MODE_RESET)
+            if (sc_conn_abortive(e, c))
                 return err;
             sc_fail(SC_FAIL_SEND, "conn %" PRIu64 ": %s after %" PRIu64 " of %" PRIu64 " bytes",
                     c->idx, strerror(-err), c->sent, c->target);
@@ -487,7 +506,7 @@ static int sc_conn_recv(struct sc_engine *e, struct sc_conn *c)
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0;
             int err = -errno;
-            if (o->mode == SC_MODE_RESET)
+            if (sc_conn_abortive(e, c))
                 return err;
             sc_fail(SC_FAIL_RECV,
                     "conn %" PRIu64 ": %s after %" PRIu64 " bytes echoed (%" PRIu64 " sent)",
@@ -496,7 +515,7 @@ static int sc_conn_recv(struct sc_engine *e, struct sc_conn *c)
         }
         if (n == 0) {
             uint64_t expect = o->discard ? 0 : c->target;
-            if (o->mode == SC_MODE_RESET)
+            if (sc_conn_abortive(e, c))
                 return -ECONNRESET;
             if (!c->wr_shut || c->recvd != expect) {
                 sc_fail(SC_FAIL_SHORT,
@@ -519,7 +538,7 @@ static int sc_conn_recv(struct sc_engine *e, struct sc_conn *c)
 
 static bool sc_conn_wants_send(const struct sc_engine *e, const struct sc_conn *c)
 {
-    return c->sent < c->target || (e->o->mode != SC_MODE_RESET && !c->wr_shut);
+    return c->sent < c->target || (!sc_conn_abortive(e, c) && !c->wr_shut);
 }
 
 static bool sc_conn_wants_recv(const struct sc_engine *e, const struct sc_conn *c)
@@ -530,7 +549,7 @@ static bool sc_conn_wants_recv(const struct sc_engine *e, const struct sc_conn *
 /* Handles poll results for one connection. */
 static void sc_conn_event(struct sc_engine *e, struct sc_conn *c, short revents)
 {
-    const bool reset_mode = e->o->mode == SC_MODE_RESET;
+    const bool reset_mode = sc_conn_abortive(e, c);
 
     if (c->state == SC_CONN_CONNECTING) {
         int err = sc_socket_error(c->fd);
@@ -562,11 +581,16 @@ static void sc_conn_event(struct sc_engine *e, struct sc_conn *c, short revents)
             e->peer_closed++;
             sc_conn_release(e, c, false);
         } else if (c->sent == c->target && !sc_conn_wants_recv(e, c)) {
-            e->aborted++;
-            sc_conn_release(e, c, true);
+            if (c->end == SC_END_ABORT)
+                e->aborted++;
+            else
+                e->closed++;
+            sc_conn_release(e, c, c->end == SC_END_ABORT);
         }
         return;
     }
+    if (rc == 1 && c->end == SC_END_GRACEFUL)
+        e->graceful++;
     if (rc != 0)
         sc_conn_release(e, c, false);
 }
@@ -578,7 +602,8 @@ static void sc_engine_timers(struct sc_engine *e, double now)
         return;
     for (uint64_t s = 0; s < e->o->parallel; s++) {
         struct sc_conn *c = &e->slots[s];
-        if (c->state == SC_CONN_OPEN && now - c->last_progress >= SC_RESET_STALL_S) {
+        if (c->state == SC_CONN_OPEN && sc_conn_abortive(e, c) &&
+            now - c->last_progress >= SC_RESET_STALL_S) {
             e->aborted++;
             sc_conn_release(e, c, true);
         }
@@ -624,7 +649,7 @@ static void sc_engine_timeout(struct sc_engine *e)
                 "conn %" PRIu64 ": %s, sent %" PRIu64 " of %" PRIu64 ", echoed %" PRIu64 "%s",
                 c->idx, c->state == SC_CONN_CONNECTING ? "still connecting" : "open", c->sent,
                 c->target, c->recvd, c->wr_shut ? ", write side shut" : "");
-        sc_conn_release(e, c, e->o->mode == SC_MODE_RESET);
+        sc_conn_release(e, c, sc_conn_abortive(e, c));
     }
     if (e->next_idx < e->o->count)
         sc_fail(SC_FAIL_TIMEOUT, "%" PRIu64 " connections never started",
@@ -725,10 +750,10 @@ static int sc_data_main(const struct sc_opts *o)
         switch (o->mode) {
         case SC_MODE_RESET:
             printf("reset: ok conns=%" PRIu64 " connected=%" PRIu64 " aborted=%" PRIu64
-                   " peer_closed=%" PRIu64 " bytes_sent=%" PRIu64 " bytes_echoed=%" PRIu64
-                   " seconds=%.3f\n",
-                   o->count, e.connected, e.aborted, e.peer_closed, e.total_sent, e.total_recvd,
-                   secs);
+                   " closed=%" PRIu64 " graceful=%" PRIu64 " peer_closed=%" PRIu64
+                   " bytes_sent=%" PRIu64 " bytes_echoed=%" PRIu64 " seconds=%.3f\n",
+                   o->count, e.connected, e.aborted, e.closed, e.graceful, e.peer_closed,
+                   e.total_sent, e.total_recvd, secs);
             break;
         case SC_MODE_NOREAD:
             printf("noread: ok bytes=%" PRIu64 " echoed=%" PRIu64 " stalled_at=%" PRIu64
@@ -952,7 +977,9 @@ static void sc_usage(FILE *f)
           "  reset      --count connections, --parallel at a time; each sends a log-uniform\n"
           "             random amount in [--min-bytes, --bytes], reads all, part or none of\n"
           "             the echo, then closes with SO_LINGER {1,0} so the kernel sends RST.\n"
-          "             Succeeds if every connect succeeded and every byte read was right\n"
+          "             Succeeds if every connect succeeded and every byte read was right.\n"
+          "             With --mix a third each end that way, with a plain close() at a\n"
+          "             random point, or gracefully (full echo and EOF, checked)\n"
           "  noread     one connection sends --bytes without reading until no send progress\n"
           "             for --stall seconds; prints 'noread: stalled after N bytes sent',\n"
           "             waits for --go-file or --pause, then sends the rest while reading and\n"
@@ -972,6 +999,7 @@ static void sc_usage(FILE *f)
           "  --bytes SIZE       bytes per connection [stream 1M, halfclose 64K, noread 64M,\n"
           "                     reset: largest amount 1M]\n"
           "  --min-bytes SIZE   reset: smallest amount per connection [4K]\n"
+          "  --mix              reset: also plain closes and graceful ends (see reset)\n"
           "  --max-write SIZE   largest single send() [256K]\n"
           "  --sndbuf SIZE      set SO_SNDBUF on client sockets (forces partial I/O)\n"
           "  --rcvbuf SIZE      set SO_RCVBUF on client sockets\n"
@@ -1007,6 +1035,7 @@ static const struct sc_opt_def sc_opt_defs[] = {
     {"--parallel", SC_OPT_U64, SC_M(SC_MODE_STREAM) | SC_M(SC_MODE_RESET), SC_OFF(parallel), false},
     {"--bytes", SC_OPT_SIZE, SC_M_DATA, SC_OFF(bytes), false},
     {"--min-bytes", SC_OPT_SIZE, SC_M(SC_MODE_RESET), SC_OFF(min_bytes), false},
+    {"--mix", SC_OPT_FLAG, SC_M(SC_MODE_RESET), SC_OFF(mix), true},
     {"--max-write", SC_OPT_SIZE, SC_M_DATA, SC_OFF(max_write), false},
     {"--sndbuf", SC_OPT_SIZE, SC_M_ALL, SC_OFF(sndbuf), false},
     {"--rcvbuf", SC_OPT_SIZE, SC_M_ALL, SC_OFF(rcvbuf), false},
