@@ -610,25 +610,33 @@ static void sc_engine_timers(struct sc_engine *e, double now)
     }
 }
 
-/* noread: ends the no-read phase once sending stalls (or everything went out). */
+/* noread: ends the no-read phase once every connection's sending stalls (or everything went
+ * out); the stall point is the bytes sent by all of them. */
 static void sc_engine_noread_check(struct sc_engine *e, double now)
 {
-    struct sc_conn *c = &e->slots[0];
+    uint64_t sent = 0, done = 0;
 
-    if (e->reading_enabled || c->state != SC_CONN_OPEN)
+    if (e->reading_enabled)
         return;
-    bool all_sent = c->sent == c->target;
-    if (!all_sent && now - c->last_send < e->o->stall)
-        return;
-    e->stalled_at = c->sent;
-    if (all_sent) {
-        printf("noread: never stalled, all %" PRIu64 " bytes sent\n", c->sent);
+    for (uint64_t s = 0; s < e->o->parallel; s++) {
+        const struct sc_conn *c = &e->slots[s];
+        if (c->state != SC_CONN_OPEN)
+            return; /* still connecting */
+        if (c->sent == c->target)
+            done++;
+        else if (now - c->last_send < e->o->stall)
+            return;
+        sent += c->sent;
+    }
+    e->stalled_at = sent;
+    if (done == e->o->parallel) {
+        printf("noread: never stalled, all %" PRIu64 " bytes sent\n", sent);
         sc_fail(SC_FAIL_NOSTALL,
-                "conn 0: sent all %" PRIu64 " bytes without the server "
+                "sent all %" PRIu64 " bytes without the server "
                 "pushing back",
-                c->sent);
+                sent);
     } else {
-        printf("noread: stalled after %" PRIu64 " bytes sent\n", c->sent);
+        printf("noread: stalled after %" PRIu64 " bytes sent\n", sent);
     }
     fflush(stdout);
     double max_wait = e->o->pause;
@@ -636,7 +644,8 @@ static void sc_engine_noread_check(struct sc_engine *e, double now)
         max_wait = e->deadline - now;
     e->deadline += sc_wait_go(e->o->go_file, max_wait);
     e->reading_enabled = true;
-    c->last_send = sc_now();
+    for (uint64_t s = 0; s < e->o->parallel; s++)
+        e->slots[s].last_send = sc_now();
 }
 
 static void sc_engine_timeout(struct sc_engine *e)
@@ -980,8 +989,9 @@ static void sc_usage(FILE *f)
           "             Succeeds if every connect succeeded and every byte read was right.\n"
           "             With --mix a third each end that way, with a plain close() at a\n"
           "             random point, or gracefully (full echo and EOF, checked)\n"
-          "  noread     one connection sends --bytes without reading until no send progress\n"
-          "             for --stall seconds; prints 'noread: stalled after N bytes sent',\n"
+          "  noread     --count connections (default 1) each send --bytes without reading\n"
+          "             until none has made send progress for --stall seconds; prints\n"
+          "             'noread: stalled after N bytes sent' (N: all connections),\n"
           "             waits for --go-file or --pause, then sends the rest while reading and\n"
           "             verifies the whole echo and EOF\n"
           "  hold       open --count connections and send nothing; prints\n"
@@ -994,7 +1004,7 @@ static void sc_usage(FILE *f)
           "             (typically: never accepted). Fails if echoed < --min-echoed\n"
           "\n"
           "Options (command in brackets where limited):\n"
-          "  --count N          connections [stream 200, reset 3000, hold 100]\n"
+          "  --count N          connections [stream 200, reset 3000, hold 100, noread 1]\n"
           "  --parallel N       connections open at once [stream = count, reset 200]\n"
           "  --bytes SIZE       bytes per connection [stream 1M, halfclose 64K, noread 64M,\n"
           "                     reset: largest amount 1M]\n"
@@ -1030,7 +1040,8 @@ struct sc_opt_def {
 #define SC_OFF(field) offsetof(struct sc_opts, field)
 
 static const struct sc_opt_def sc_opt_defs[] = {
-    {"--count", SC_OPT_U64, SC_M(SC_MODE_STREAM) | SC_M(SC_MODE_RESET) | SC_M(SC_MODE_HOLD),
+    {"--count", SC_OPT_U64,
+     SC_M(SC_MODE_STREAM) | SC_M(SC_MODE_RESET) | SC_M(SC_MODE_HOLD) | SC_M(SC_MODE_NOREAD),
      SC_OFF(count), false},
     {"--parallel", SC_OPT_U64, SC_M(SC_MODE_STREAM) | SC_M(SC_MODE_RESET), SC_OFF(parallel), false},
     {"--bytes", SC_OPT_SIZE, SC_M_DATA, SC_OFF(bytes), false},
