@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
       python3 linux-perf
       util-linux procps
-      iproute2
+      iproute2 valgrind
       socat sockperf gnuplot-nox python3
       systemtap-sdt-dev bpftrace)
 missing=()
