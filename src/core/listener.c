@@ -30,6 +30,11 @@ int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
     struct rs_listener *ls = rs_calloc(1, sizeof(*ls));
     if (!ls)
         return -ENOMEM;
+    /* The back-off timer's room, so that pausing on EMFILE never fails to arm it. */
+    if (rs_timer_heap_reserve(&l->timers, 1) < 0) {
+        rs_free(ls);
+        return -ENOMEM;
+    }
     ls->loop = l;
     ls->fd = fd;
     ls->idx = l->nlisteners;
@@ -41,6 +46,7 @@ int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
     int err = l->be->listen_start(ls);
     if (err < 0) {
         l->listeners[--l->nlisteners] = NULL;
+        rs_timer_heap_unreserve(&l->timers, 1);
         rs_free(ls);
     }
     return err;

@@ -71,6 +71,11 @@ struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *s
     l->rl_conn = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     rs_chunk_cache_init(&l->chunks, 16384, 64);
     rs_timer_init(&l->grace_timer, grace_expired, l);
+    /* Room for the stop deadline; listeners reserve their back-off timer's in rs_loop_listen. */
+    if (rs_timer_heap_reserve(&l->timers, 1) < 0) {
+        *err = -ENOMEM;
+        goto out_free_loop;
+    }
     l->max_slabs = (cfg->max_conns + RS_SLAB_CONNS - 1) / RS_SLAB_CONNS;
     if (l->max_slabs * RS_SLAB_CONNS > RS_IDX_MAX) {
         *err = -EINVAL;
@@ -96,6 +101,7 @@ out_close_wake:
 out_free_slabs:
     rs_free(l->slabs);
 out_free_loop:
+    rs_timer_heap_fini(&l->timers);
     rs_free(l);
     return NULL;
 }
@@ -135,18 +141,29 @@ void rs_loop_free(struct rs_loop *l)
     }
     rs_free(l->slabs);
     rs_chunk_cache_fini(&l->chunks);
+    rs_timer_heap_fini(&l->timers);
     close(l->wake_fd);
     rs_free(l);
 }
 
-void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms)
+int rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms)
 {
-    rs_timer_arm(&l->timers, t, rs_now_ns() + delay_ms * 1000000ull);
+    return rs_timer_arm(&l->timers, t, rs_now_ns() + delay_ms * 1000000ull);
 }
 
-void rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns)
+int rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns)
 {
-    rs_timer_arm(&l->timers, t, due_ns);
+    return rs_timer_arm(&l->timers, t, due_ns);
+}
+
+int rs_loop_timer_reserve(struct rs_loop *l, uint32_t n)
+{
+    return rs_timer_heap_reserve(&l->timers, n);
+}
+
+void rs_loop_timer_unreserve(struct rs_loop *l, uint32_t n)
+{
+    rs_timer_heap_unreserve(&l->timers, n);
 }
 
 void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t)

@@ -173,7 +173,7 @@ struct rs_loop {
     struct rs_poller *pollers[RS_MAX_POLLERS];
     uint32_t npollers;
     struct rs_poller *again; /* pollers that stopped at their budget */
-    struct rs_timer_list timers;
+    struct rs_timer_heap timers;
     int wake_fd; /* eventfd */
     _Atomic bool stop_requested;
     _Atomic unsigned grace_ms;

@@ -120,6 +120,10 @@ static void *thread_main(void *arg)
         err = -ENOMEM;
         goto out_err;
     }
+    /* Room for the two timers below (send_timer and tick), so arming them never fails. */
+    err = rs_loop_timer_reserve(t->loop, 2);
+    if (err < 0)
+        goto out_err;
     t->sending = true;
     rs_timer_init(&t->send_timer, send_due, t);
     err = o->idle                    ? load_idle_start(t)

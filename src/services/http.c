@@ -6,7 +6,9 @@
  * only a head split across reads is buffered (at most max_head), and an idle connection holds
  * no buffer. Bad input gets 400/414/431/501/505 and the connection is closed; a head not
  * finished within --header-timeout gets 408; an idle keep-alive connection is closed after
- * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded. */
+ * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded.
+ * Each connection has one timer for whichever limit applies to it now; receiving bytes only
+ * notes the time, and a timer that fires before the moved limit is re-armed for the rest. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -43,7 +45,8 @@ struct http_conn {
         size_t len;
         bool head_only, repeat_fill, keep_alive, http10;
     } ans;
-    struct http_conn *prev, *next; /* live list (timeouts) or free list */
+    struct rs_timer timer;  /* the header, keep-alive or linger limit (conn_deadline) */
+    struct http_conn *next; /* free list */
 };
 
 struct http_worker {
@@ -60,8 +63,7 @@ struct http_worker {
         size_t head_len, len;
     } fixed[3];
     bool fixed_ok;
-    struct rs_timer tick;
-    struct http_conn *live;
+    struct rs_timer tick; /* the Date, once a second */
     struct http_conn *free;
     char fill[HTTP_FILL];
 };
@@ -173,6 +175,32 @@ static void respond(struct http_conn *hc, int status, bool keep_alive, bool http
     }
 }
 
+/* The time at which the limit that applies now runs out: the linger time once lingering, else
+ * the header timeout while a head is partial, else the keep-alive (idle) timeout counted from
+ * the last bytes received. False once closing without lingering: nothing is left to time. */
+static bool conn_deadline(const struct http_conn *hc, uint64_t *due)
+{
+    const struct rs_http_config *cfg = hc->w->cfg;
+    if (hc->linger_ns)
+        *due = hc->linger_ns + HTTP_LINGER_NS;
+    else if (hc->closing)
+        return false;
+    else if (hc->head_ns)
+        *due = hc->head_ns + cfg->header_timeout_ms * 1000000ull;
+    else
+        *due = hc->last_ns + cfg->keepalive_timeout_ms * 1000000ull;
+    return true;
+}
+
+/* Makes the timer fire no later than the deadline. A deadline that moved later (more bytes,
+ * another request) leaves the heap alone: the timer fires early and re-arms for the rest. */
+static void timer_sync(struct http_conn *hc)
+{
+    uint64_t due;
+    if (conn_deadline(hc, &due) && (!hc->timer.armed || due < hc->timer.due_ns))
+        rs_loop_timer_arm_at(hc->w->loop, &hc->timer, due); /* room reserved at accept */
+}
+
 /* The last answer is queued: send it, then FIN, then read and drop what the peer still sends
  * until it closes or the linger time passes (nginx's lingering close). Closing at once would
  * turn the peer's unread request bytes into a reset that destroys the answer on its side. */
@@ -181,6 +209,7 @@ static void linger(struct http_conn *hc)
     hc->closing = true;
     hc->linger_ns = rs_now_ns();
     rs_conn_shutdown_after_flush(hc->c);
+    timer_sync(hc);
 }
 
 /* An error answer, then a lingering close; the rest of the input is ignored. */
@@ -454,26 +483,32 @@ static void http_on_data(struct rs_conn *c, const void *data, size_t len)
             hc->head_ns = now;
         }
     }
+    timer_sync(hc);
 }
 
-static void list_remove(struct http_conn **head, struct http_conn *hc)
+/* The connection's timer: re-arms if the limit moved on, else applies it. */
+static void http_conn_timeout(struct rs_timer *t, void *arg)
 {
-    if (hc->prev)
-        hc->prev->next = hc->next;
-    else
-        *head = hc->next;
-    if (hc->next)
-        hc->next->prev = hc->prev;
-    hc->prev = hc->next = NULL;
-}
-
-static void list_push(struct http_conn **head, struct http_conn *hc)
-{
-    hc->prev = NULL;
-    hc->next = *head;
-    if (*head)
-        (*head)->prev = hc;
-    *head = hc;
+    struct http_conn *hc = arg;
+    struct http_worker *w = hc->w;
+    uint64_t due;
+    if (!conn_deadline(hc, &due))
+        return;
+    if (rs_now_ns() < due) {
+        rs_loop_timer_arm_at(w->loop, t, due);
+        return;
+    }
+    if (hc->linger_ns) {
+        rs_conn_close(hc->c);
+        return;
+    }
+    RS_STAT_INC(w->stats, http_timeouts);
+    if (hc->head_ns) {
+        respond_error(hc, 408); /* lingers, which arms the linger limit */
+    } else {
+        hc->closing = true;
+        rs_conn_close(hc->c); /* idle between requests: nothing is owed */
+    }
 }
 
 static void http_on_eof(struct rs_conn *c)
@@ -488,11 +523,13 @@ static void http_on_close(struct rs_conn *c, int err)
     struct http_conn *hc = rs_conn_udata(c);
     (void)err;
     struct http_worker *w = hc->w;
-    list_remove(&w->live, hc);
+    rs_loop_timer_disarm(w->loop, &hc->timer);
+    rs_loop_timer_unreserve(w->loop, 1);
     rs_free(hc->in);
     memset(hc, 0, sizeof(*hc));
     hc->w = w;
-    list_push(&w->free, hc);
+    hc->next = w->free;
+    w->free = hc;
 }
 
 static const struct rs_conn_ops http_ops = {
@@ -506,7 +543,8 @@ void rs_http_accept(struct rs_conn *c, void *arg)
     struct http_worker *w = arg;
     struct http_conn *hc = w->free;
     if (hc) {
-        list_remove(&w->free, hc);
+        w->free = hc->next;
+        hc->next = NULL;
     } else {
         hc = rs_calloc(1, sizeof(*hc));
         if (!hc) {
@@ -514,39 +552,27 @@ void rs_http_accept(struct rs_conn *c, void *arg)
             return;
         }
     }
+    /* Room for this connection's timer, so that arming it never fails later. */
+    if (rs_loop_timer_reserve(w->loop, 1) < 0) {
+        hc->next = w->free;
+        w->free = hc;
+        rs_conn_close(c);
+        return;
+    }
     hc->w = w;
     hc->c = c;
     hc->last_ns = rs_now_ns();
-    list_push(&w->live, hc);
+    rs_timer_init(&hc->timer, http_conn_timeout, hc);
+    timer_sync(hc); /* the keep-alive limit: a silent connection is idle */
     rs_conn_set_ops(c, &http_ops, hc);
 }
 
-/* Once a second: the Date header, and timeouts (slow heads, idle keep-alive connections). */
+/* Once a second: the Date header (the timeouts are each connection's own timer). */
 static void http_tick(struct rs_timer *t, void *arg)
 {
     struct http_worker *w = arg;
-    const struct rs_http_config *cfg = w->cfg;
-    uint64_t now = rs_now_ns();
-    (void)t;
     update_date(w);
-    for (struct http_conn *hc = w->live; hc; hc = hc->next) {
-        if (hc->linger_ns) {
-            if (now - hc->linger_ns > HTTP_LINGER_NS)
-                rs_conn_close(hc->c);
-            continue;
-        }
-        if (hc->closing)
-            continue;
-        if (hc->head_ns && now - hc->head_ns > cfg->header_timeout_ms * 1000000ull) {
-            RS_STAT_INC(w->stats, http_timeouts);
-            respond_error(hc, 408);
-        } else if (!hc->head_ns && now - hc->last_ns > cfg->keepalive_timeout_ms * 1000000ull) {
-            RS_STAT_INC(w->stats, http_timeouts);
-            hc->closing = true;
-            rs_conn_close(hc->c); /* idle between requests: nothing is owed */
-        }
-    }
-    rs_loop_timer_arm(w->loop, &w->tick, 1000);
+    rs_loop_timer_arm(w->loop, t, 1000); /* room reserved in rs_http_worker_new */
 }
 
 struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
@@ -560,6 +586,10 @@ struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_c
     w->stats = stats;
     memset(w->fill, 'x', sizeof(w->fill));
     update_date(w);
+    if (rs_loop_timer_reserve(l, 1) < 0) {
+        rs_free(w);
+        return NULL;
+    }
     rs_timer_init(&w->tick, http_tick, w);
     rs_loop_timer_arm(l, &w->tick, 1000);
     return w;

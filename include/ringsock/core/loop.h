@@ -81,10 +81,20 @@ void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms);
 /* Thread-safe: interrupts a loop waiting for events. */
 void rs_loop_wake(struct rs_loop *l);
 
-void rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms);
+/* Timers (see timer.h): one-shot, O(log n) to arm, move or cancel, run by the loop when due.
+ * Arms t delay_ms from now; re-arming an armed t moves it. Returns 0, or -ENOMEM only if t was
+ * not armed and more timers are armed than were reserved with rs_loop_timer_reserve (each
+ * loop reserves for its own); a timer whose room was reserved always arms. */
+int rs_loop_timer_arm(struct rs_loop *l, struct rs_timer *t, uint64_t delay_ms);
 /* Arms t for an absolute time on the monotonic clock (rs_now_ns), with ns resolution. */
-void rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns);
+int rs_loop_timer_arm_at(struct rs_loop *l, struct rs_timer *t, uint64_t due_ns);
+/* Cancels t; harmless if it is not armed. */
 void rs_loop_timer_disarm(struct rs_loop *l, struct rs_timer *t);
+/* Sets aside room for n more armed timers (done where failing is handled: set-up, accept), so
+ * that arming them never allocates or fails. Returns 0 or -ENOMEM. */
+int rs_loop_timer_reserve(struct rs_loop *l, uint32_t n);
+/* Gives back what rs_loop_timer_reserve set aside (when the timer's owner goes away). */
+void rs_loop_timer_unreserve(struct rs_loop *l, uint32_t n);
 
 /* Readiness watch for sockets the service reads and writes itself (datagrams, batched with
  * recvmmsg/sendmmsg). The callback must read until EAGAIN, or stop at its budget and call
