@@ -32,8 +32,9 @@
  *                     (still into the buffer ring), re-armed after each completion.
  *
  * Without a needed feature, --backend auto falls back to epoll and says which one is missing;
- * --backend io_uring refuses to start, saying the same. The trials take well under a millisecond
- * and are bounded at a second per completion waited for.
+ * --backend io_uring refuses to start, saying the same. The trials cost a dozen system calls at
+ * start; each completion waited for is bounded at a second. A trial that cannot run (no socket,
+ * EMFILE) is warned about once and leaves accept and recv one-shot.
  *
  * Test switches, read once with the probe:
  *   RINGSOCK_TEST_URING_FAIL=EPERM|ENOSYS|ENOMEM  ring creation fails as a kernel would.
