@@ -1,8 +1,6 @@
 /* ringsock: the server's command line. */
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
@@ -31,9 +29,5 @@ int main(int argc, char **argv)
         printf("ringsock %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
     }
-    /* Test switch: exercise the one-shot accept/recv fallback on kernels that have multishot. */
-    const char *ms = getenv("RINGSOCK_TEST_URING_NO_MULTISHOT");
-    if (ms && strcmp(ms, "1") == 0)
-        o.loop.uring_no_multishot = true;
     return rs_server_run(&o);
 }

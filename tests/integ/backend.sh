@@ -4,7 +4,7 @@
 # back to epoll and say why; without it, auto must pick io_uring. Takes no backend argument.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-unset RINGSOCK_TEST_URING_FAIL RINGSOCK_TEST_URING_NO_MULTISHOT
+unset RINGSOCK_TEST_URING_FAIL RINGSOCK_TEST_URING_NO_MULTISHOT RINGSOCK_TEST_URING_HIDE
 
 # check_refusal ERRNO: a forced io_uring failure makes --backend io_uring exit non-zero in 5 s.
 check_refusal() {

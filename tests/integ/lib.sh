@@ -174,7 +174,7 @@ io_uring_disabled() {
 # backend_setup NAME: maps io_uring | io_uring-oneshot | epoll to BACKEND_ARGS and environment.
 backend_setup() {
     BACKEND=${1:-}
-    unset RINGSOCK_TEST_URING_FAIL RINGSOCK_TEST_URING_NO_MULTISHOT
+    unset RINGSOCK_TEST_URING_FAIL RINGSOCK_TEST_URING_NO_MULTISHOT RINGSOCK_TEST_URING_HIDE
     case $BACKEND in
     io_uring)
         BACKEND_ARGS=(--backend io_uring)

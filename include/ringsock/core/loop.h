@@ -32,7 +32,7 @@ struct rs_loop_config {
     uint32_t max_conns;           /* connections per loop; past it new ones are refused */
     uint32_t read_budget;         /* epoll: reads per connection per loop turn */
     int sndbuf, rcvbuf;           /* SO_SNDBUF/SO_RCVBUF for accepted sockets, 0 = default */
-    bool uring_no_multishot;      /* use one-shot accept and recv (old kernels, tests) */
+    bool uring_no_multishot;      /* one-shot accept and recv even where multishot works */
 };
 
 /* Fills cfg with defaults. */

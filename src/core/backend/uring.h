@@ -56,6 +56,45 @@ struct ur {
     char features[160];
 };
 
+/* What this kernel's io_uring offers, as uring_setup.c probed it (see the comment there). */
+enum ur_feat {
+    UR_OP_ACCEPT, /* opcodes the backend needs */
+    UR_OP_RECV,
+    UR_OP_SEND,
+    UR_OP_SENDMSG,
+    UR_OP_CONNECT,
+    UR_OP_ASYNC_CANCEL,
+    UR_OP_POLL_ADD,
+    UR_OP_RECVMSG, /* opcodes recorded for the datagram path */
+    UR_OP_SEND_ZC,
+    UR_OP_SENDMSG_ZC,
+    UR_SINGLE_ISSUER, /* setup flags rings are created with */
+    UR_DEFER_TASKRUN,
+    UR_COOP_TASKRUN,
+    UR_NODROP, /* the ring's IORING_FEAT_ bits */
+    UR_FAST_POLL,
+    UR_EXT_ARG,
+    UR_BUF_RING, /* tried on a ring */
+    UR_MS_ACCEPT,
+    UR_MS_RECV,
+    UR_FEAT_COUNT
+};
+
+struct ur_probe {
+    int err;              /* 0, or -errno when io_uring cannot serve here; why[] says why */
+    uint32_t have;        /* 1u << enum ur_feat for each feature found (and not hidden) */
+    unsigned setup_flags; /* the IORING_SETUP_ flags every ring is created with */
+    char why[160];
+};
+
+/* The probe, run once per process (by whichever thread asks first). Never NULL. */
+const struct ur_probe *rs__ur_probe(void);
+
+static inline bool rs__ur_has(const struct ur_probe *p, enum ur_feat f)
+{
+    return p->have & (1u << f);
+}
+
 /* uring_setup.c: the ring, the features probed for it, the buffer ring; 0 or -errno. */
 int rs__ur_init(struct rs_loop *l);
 void rs__ur_fini(struct rs_loop *l);
