@@ -198,10 +198,29 @@ void load_udp_free(struct load_thread *t);
 /* Rate mode: (re)arms the send timer for the earliest scheduled send. */
 void load_sched_arm(struct load_thread *t);
 
+/* How the main thread tells a run's results: load runs (load_report.c), --idle
+ * (load_idle_report.c). */
+struct load_report_ops {
+    /* The --progress line, once a second; *state is the caller's, 0 at first. */
+    void (*progress)(struct load_thread *ts, unsigned n, double elapsed,
+                     const struct rs_load_opts *o, uint64_t *state);
+    /* Says once on stderr that the run reached the phase scripts wait for; returns true once it
+     * has (optional). */
+    bool (*announce)(struct load_thread *ts, unsigned n, const struct rs_load_opts *o);
+    /* Prints the summary of the n (>= 1) threads that ran, and writes JSON when asked. Returns
+     * 0 or -errno. */
+    int (*summary)(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
+                   double cpu_user, double cpu_sys, const char *backend);
+    /* True if what the run saw makes it fail (exit status 1). */
+    bool (*failed)(const struct rs_load_opts *o, struct load_thread *ts, unsigned n);
+};
+
+extern const struct load_report_ops load_report_ops, load_idle_report_ops;
+
 /* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
 int load_merge(int argc, char **argv);
 
-/* Report helpers shared by the summaries (load_report.c). */
+/* Report parts both summaries are built from (load_report_parts.c). */
 #define LOAD_NPCTS 7
 extern const double load_pcts[LOAD_NPCTS]; /* the percentiles shown: 50 .. 100 */
 struct json_t;
@@ -211,9 +230,6 @@ struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
 struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
 struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
 
-/* --idle's summary and JSON (load_idle_report.c); load_report hands over to it. */
-int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
-                     double cpu_user, double cpu_sys, const char *backend);
 /* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
 int load_idle_merge(int argc, char **argv);
 
@@ -225,9 +241,5 @@ typedef int (*load_merge_fn)(void *summary, struct json_t *root, const char *pat
  * not be read or merged. */
 int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
                      bool *latency);
-
-/* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
-int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
-                double cpu_user, double cpu_sys, const char *backend);
 
 #endif

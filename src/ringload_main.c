@@ -161,49 +161,6 @@ static double tv_s(struct timeval tv)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static void progress_line(struct load_thread *ts, unsigned n, double elapsed, uint64_t *last)
-{
-    uint64_t msgs = 0, errs = 0, p99 = 0;
-    for (unsigned i = 0; i < n; i++) {
-        msgs += LOAD_GET(&ts[i], msgs_all);
-        errs += LOAD_GET(&ts[i], err_connect) + LOAD_GET(&ts[i], err_read) +
-                LOAD_GET(&ts[i], err_write) + LOAD_GET(&ts[i], err_timeout) +
-                LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
-        uint64_t p = LOAD_GET(&ts[i], p99_ns);
-        p99 = p > p99 ? p : p99;
-    }
-    fprintf(stderr, "  %5.0fs  %10.0f msg/s  errors %llu  p99 %.3f ms\n", elapsed,
-            (double)(msgs - *last), (unsigned long long)errs, (double)p99 / 1e6);
-    *last = msgs;
-}
-
-/* --idle: connections established, failed and lost so far. */
-static void idle_progress_line(struct load_thread *ts, unsigned n, double elapsed, unsigned conns)
-{
-    uint64_t est = 0, failed = 0, closed = 0;
-    for (unsigned i = 0; i < n; i++) {
-        est += LOAD_GET(&ts[i], connects);
-        failed += LOAD_GET(&ts[i], err_connect);
-        closed += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_closed);
-    }
-    fprintf(stderr, "  %5.0fs  established %llu/%u  failed %llu  closed by peer %llu\n", elapsed,
-            (unsigned long long)est, conns, (unsigned long long)failed, (unsigned long long)closed);
-}
-
-/* --idle: says once, on stderr, that every connection is open and the hold has begun (a
- * script measuring the peer while the connections are held waits for this line). */
-static void idle_announce(struct load_thread *ts, unsigned n, const struct rs_load_opts *o)
-{
-    uint64_t est = 0, failed = 0;
-    for (unsigned i = 0; i < n; i++) {
-        est += LOAD_GET(&ts[i], connects);
-        failed += LOAD_GET(&ts[i], err_connect);
-    }
-    rs_log_info("holding %llu connections for %.0fs (%llu of %u failed to connect)",
-                (unsigned long long)est, (double)o->duration_ns / 1e9, (unsigned long long)failed,
-                o->conns);
-}
-
 /* File descriptors a run needs besides its connections: stdio, per-thread rings, eventfds,
  * epoll instances, the JSON file, and some room. */
 static unsigned fd_need(const struct rs_load_opts *o)
@@ -292,6 +249,7 @@ int main(int argc, char **argv)
     if (why[0] && o.progress != 0)
         rs_log_info("using epoll: %s", why);
     bool progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
+    const struct load_report_ops *report = o.idle ? &load_idle_report_ops : &load_report_ops;
 
     struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o.threads);
     if (!ts) {
@@ -337,15 +295,10 @@ int main(int argc, char **argv)
     while (atomic_load(&threads_done) < started) {
         usleep(20000);
         uint64_t now = rs_now_ns();
-        if (o.idle && !announced && atomic_load(&idle_shared.hold_start_ns) != 0) {
-            idle_announce(ts, started, &o);
-            announced = true;
-        }
+        if (report->announce && !announced)
+            announced = report->announce(ts, started, &o);
         if (progress && now >= next_progress) {
-            if (o.idle)
-                idle_progress_line(ts, started, (double)(now - t0) / 1e9, o.conns);
-            else
-                progress_line(ts, started, (double)(now - t0) / 1e9, &last);
+            report->progress(ts, started, (double)(now - t0) / 1e9, &o, &last);
             next_progress += 1000000000ull;
         }
     }
@@ -361,33 +314,15 @@ int main(int argc, char **argv)
     double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
     double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
     if (rc == 0) {
-        int e = load_report(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
-                            rs_backend_name((enum rs_backend_kind)kind));
+        int e = report->summary(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
+                                rs_backend_name((enum rs_backend_kind)kind));
         if (e < 0) {
             rs_log_error("cannot write %s: %s", o.json_path, strerror(-e));
             rc = 1;
         }
-        /* Exit status tells scripts whether what came back was right. */
-        uint64_t bad = 0, msgs = 0;
-        for (unsigned i = 0; i < started; i++) {
-            bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
-            /* HTTP: like wrk, non-2xx answers are reported, not a failure of the run. */
-            msgs += LOAD_GET(&ts[i], msgs_all);
-        }
-        if (o.idle) {
-            /* Every connection established, held and alive at the check, or a failure. */
-            uint64_t est = 0, lost = 0, ok = 0;
-            for (unsigned i = 0; i < started; i++) {
-                est += LOAD_GET(&ts[i], connects);
-                lost += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_unanswered) +
-                        LOAD_GET(&ts[i], check_closed) + LOAD_GET(&ts[i], check_wrong);
-                ok += LOAD_GET(&ts[i], check_ok);
-            }
-            if (est < o.conns || lost > 0 || (o.idle_check != RS_IDLE_CHECK_NONE && ok < est))
-                rc = 1;
-        } else if (bad || msgs == 0) {
+        /* The exit status tells scripts whether what came back was right. */
+        if (report->failed(&o, ts, started))
             rc = 1;
-        }
     }
     for (unsigned i = 0; i < o.threads; i++) {
         rs_hist_fini(&ts[i].hist);
