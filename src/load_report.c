@@ -196,7 +196,7 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
 #undef LOAD_SUM
     }
     snprintf(s.url, sizeof(s.url), "%s", o->url);
-    s.proto = o->proto == RS_LOAD_UDP ? "udp" : o->proto == RS_LOAD_HTTP ? "http" : "tcp";
+    s.proto = ts[0].proto->name;
     if (o->proto == RS_LOAD_HTTP) {
         struct rs_hist hc, ht;
         if (rs_hist_init(&hc, RS_HIST_DEFAULT_MAX) == 0 &&

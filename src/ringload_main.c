@@ -1,7 +1,8 @@
-/* ringload: the load generator's command line, threads and progress line. Each thread runs
- * its own loop (the server's backends) over its share of the connections; a tick drives the
- * phases: warm-up, the measured window, then draining what is outstanding up to --timeout
- * (--idle: opening, holding, checking; see load_idle.c). */
+/* ringload: the load generator's command line and threads. The options pick a protocol from
+ * one table (struct load_proto); each thread runs its own loop (the server's backends) over its
+ * share of the connections, driven by the protocol's run (the client base, load_client.c, or
+ * --idle's phases, load_idle.c) from a periodic tick, and the protocol's report prints the
+ * progress line, the summary and decides the exit status. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,86 +18,37 @@
 #include "ringsock/net.h"
 
 static _Atomic unsigned threads_done;
-static struct load_idle_shared idle_shared;
+static struct load_idle_shared idle_shared; /* every thread points at it; --idle uses it */
 
-static void publish_sample(struct load_thread *t, uint64_t now)
+/* The protocols, each with what drives it and what reports it; the first that matches the
+ * options runs. */
+static const struct load_proto *const protos[] = {
+    &load_idle_proto, &load_tcp_proto, &load_http_proto, &load_udp_proto, &load_udp_send_proto,
+};
+
+static const struct load_proto *proto_find(const struct rs_load_opts *o)
 {
-    uint64_t msgs = LOAD_GET(t, msgs);
-    if (t->last_sample_ns == 0) {
-        t->last_sample_ns = t->t_measure;
-        t->last_sample_msgs = 0;
-    }
-    while (now >= t->last_sample_ns + 1000000000ull && now <= t->t_end + 1000000000ull) {
-        if (t->nsamples < LOAD_MAX_SECONDS && t->last_sample_ns + 1000000000ull <= t->t_end)
-            t->samples[t->nsamples++] = msgs - t->last_sample_msgs;
-        t->last_sample_msgs = msgs;
-        t->last_sample_ns += 1000000000ull;
-        atomic_store_explicit(&t->cnt.p99_ns, rs_hist_percentile(&t->hist, 99),
-                              memory_order_relaxed);
-    }
+    for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+        if (protos[i]->matches(o))
+            return protos[i];
+    return NULL;
 }
 
 static void tick(struct rs_timer *tm, void *arg)
 {
     struct load_thread *t = arg;
-    uint64_t now = rs_now_ns();
     (void)tm;
-    if (t->o->idle) {
-        if (load_idle_tick(t, now))
-            rs_loop_request_stop(t->loop, 0);
-        else
-            rs_loop_timer_arm(t->loop, &t->tick, load_idle_tick_ms(t));
-        return;
-    }
-    if (t->sending && now >= t->t_end)
-        t->sending = false;
-    bool idle = t->o->proto == RS_LOAD_UDP    ? load_udp_tick(t, now)
-                : t->o->proto == RS_LOAD_HTTP ? load_http_tick(t, now)
-                                              : load_tcp_tick(t, now);
-    if (now >= t->t_measure)
-        publish_sample(t, now);
-    if (!t->sending && !t->finishing && (idle || now >= t->t_end + t->o->timeout_ns)) {
-        t->finishing = true;
-        if (t->o->proto == RS_LOAD_TCP)
-            load_tcp_tick(t, now); /* closes every connection */
-        else if (t->o->proto == RS_LOAD_HTTP)
-            load_http_tick(t, now);
+    if (t->proto->run->tick(t, rs_now_ns()))
         rs_loop_request_stop(t->loop, 0);
-        return;
-    }
-    if (!t->finishing)
-        rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
-}
-
-static void send_due(struct rs_timer *tm, void *arg)
-{
-    struct load_thread *t = arg;
-    (void)tm;
-    uint64_t now = rs_now_ns();
-    if (t->o->proto == RS_LOAD_UDP)
-        load_udp_fire(t, now);
-    else if (t->o->proto == RS_LOAD_HTTP)
-        load_http_fire(t, now);
     else
-        load_tcp_fire(t, now);
-    load_sched_arm(t);
-}
-
-void load_sched_arm(struct load_thread *t)
-{
-    uint64_t next = load_sched_next(&t->sched);
-    if (next == UINT64_MAX || t->finishing) {
-        rs_loop_timer_disarm(t->loop, &t->send_timer);
-        return;
-    }
-    if (!t->send_timer.armed || t->send_timer.due_ns != next)
-        rs_loop_timer_arm_at(t->loop, &t->send_timer, next);
+        rs_loop_timer_arm(t->loop, &t->tick, t->proto->run->tick_ms(t));
 }
 
 static void *thread_main(void *arg)
 {
     struct load_thread *t = arg;
     const struct rs_load_opts *o = t->o;
+    const struct load_run *run = t->proto->run;
     struct rs_loop_config cfg;
     char name[16];
     int err;
@@ -113,24 +65,18 @@ static void *thread_main(void *arg)
     t->loop = rs_loop_new(&cfg, &t->stats, &err);
     if (!t->loop)
         goto out_err;
-    /* One message (TCP), or a batch of up to 64 datagrams (UDP, GSO included). */
-    size_t scratch = o->proto == RS_LOAD_UDP ? o->size * 64 : o->size;
+    size_t scratch = o->size * t->proto->scratch_msgs;
     t->scratch = rs_malloc((scratch < 65536 ? 65536 : scratch) + 1);
     if (!t->scratch) {
         err = -ENOMEM;
         goto out_err;
     }
     t->sending = true;
-    rs_timer_init(&t->send_timer, send_due, t);
-    err = o->idle                    ? load_idle_start(t)
-          : o->proto == RS_LOAD_UDP  ? load_udp_start(t)
-          : o->proto == RS_LOAD_HTTP ? load_http_start(t)
-                                     : load_tcp_start(t);
+    err = run->start(t);
     if (err < 0)
         goto out_err;
-    t->tick_ms = 10;
     rs_timer_init(&t->tick, tick, t);
-    rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
+    rs_loop_timer_arm(t->loop, &t->tick, run->tick_ms(t));
     err = rs_loop_run(t->loop);
     if (err < 0)
         goto out_err;
@@ -139,15 +85,7 @@ static void *thread_main(void *arg)
 out_err:
     t->err = err;
 out:
-    /* UDP counts what never came back while freeing its window. */
-    if (o->idle)
-        load_idle_free(t);
-    else if (o->proto == RS_LOAD_UDP)
-        load_udp_free(t);
-    else if (o->proto == RS_LOAD_HTTP)
-        load_http_free(t);
-    else
-        load_tcp_free(t);
+    run->free(t); /* UDP counts what never came back while freeing its window */
     rs_loop_free(t->loop);
     t->loop = NULL;
     rs_free(t->scratch);
@@ -249,7 +187,12 @@ int main(int argc, char **argv)
     if (why[0] && o.progress != 0)
         rs_log_info("using epoll: %s", why);
     bool progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
-    const struct load_report_ops *report = o.idle ? &load_idle_report_ops : &load_report_ops;
+    const struct load_proto *proto = proto_find(&o);
+    if (!proto) {
+        rs_log_error("%s: no protocol runs this", o.url); /* the parser lets none through */
+        return 2;
+    }
+    const struct load_report_ops *report = proto->report;
 
     struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o.threads);
     if (!ts) {
@@ -262,6 +205,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.threads; i++) {
         struct load_thread *t = &ts[i];
         t->o = &o;
+        t->proto = proto;
         t->id = i;
         t->nconns = o.conns / o.threads + (i < o.conns % o.threads);
         t->first_conn = first;
@@ -270,7 +214,7 @@ int main(int argc, char **argv)
         t->t0 = t0;
         t->t_measure = t0 + o.warmup_ns;
         t->t_end = t->t_measure + o.duration_ns;
-        t->idle.shared = o.idle ? &idle_shared : NULL;
+        t->idle.shared = &idle_shared;
         if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
             rs_log_error("out of memory");
             return 1;
