@@ -1,7 +1,8 @@
 #ifndef RINGSOCK_LOAD_H
 #define RINGSOCK_LOAD_H
 
-/* ringload's per-thread state, shared by its TCP and UDP clients and its report. */
+/* ringload's per-thread state, shared by its protocols and its reports, and the table entry
+ * that describes a protocol (struct load_proto). */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -110,10 +111,13 @@ struct load_idle {
     uint32_t failures[LOAD_ERRNO_MAX]; /* failed connects by errno */
 };
 
+struct load_proto;
+
 struct load_thread {
     struct rs_stats stats;    /* the loop's counters (first: 64-byte aligned) */
     struct load_counters cnt; /* read by the progress reporter */
     const struct rs_load_opts *o;
+    const struct load_proto *proto; /* what this run speaks */
     unsigned id;
     unsigned first_conn; /* global index of this thread's first connection */
     unsigned nconns;
@@ -131,11 +135,10 @@ struct load_thread {
     bool sending;   /* false once t_end passed */
     bool finishing; /* closing down */
     struct rs_timer tick;
-    uint64_t tick_ms;
     struct load_sched sched; /* rate mode: clients by next send time */
     struct rs_timer send_timer;
-    void *clients;
-    char *scratch; /* one message, for generating what is sent */
+    void *clients; /* nconns clients of proto->client_size bytes (--idle: its own) */
+    char *scratch; /* proto->scratch_msgs messages, for generating what is sent */
     struct rs_ratelimit rl_verify;
     uint64_t last_sample_ns, last_sample_msgs;
     uint32_t nsamples; /* per-second message counts, for the thread stats */
@@ -173,35 +176,68 @@ void load_pattern_fill(uint32_t id, uint64_t seq, uint64_t off, unsigned char *b
 size_t load_pattern_check(uint32_t id, uint64_t seq, uint64_t off, const unsigned char *buf,
                           size_t len);
 
-/* Clients: set up this thread's connections/sockets on its loop, and drive them from the tick.
- * start returns 0 or -errno; tick returns true when every client has finished. */
-int load_tcp_start(struct load_thread *t);
-bool load_tcp_tick(struct load_thread *t, uint64_t now);
-void load_tcp_fire(struct load_thread *t, uint64_t now); /* rate mode: sends that are due */
-void load_tcp_free(struct load_thread *t);
-int load_http_start(struct load_thread *t);
-bool load_http_tick(struct load_thread *t, uint64_t now);
-void load_http_fire(struct load_thread *t, uint64_t now);
-void load_http_free(struct load_thread *t);
-int load_idle_start(struct load_thread *t);
-bool load_idle_tick(struct load_thread *t, uint64_t now);
-uint64_t load_idle_tick_ms(const struct load_thread *t);
-void load_idle_free(struct load_thread *t);
+/* How a thread is driven: by the client base (load_client.c) in load runs, or by --idle's own
+ * phases (load_idle.c). */
+struct load_run {
+    /* Sets up this thread's clients on its loop, before it runs. Returns 0 or -errno; free is
+     * called either way. */
+    int (*start)(struct load_thread *t);
+    /* The periodic tick. Returns true when the thread is done: its loop then stops. */
+    bool (*tick)(struct load_thread *t, uint64_t now);
+    /* Milliseconds until the next tick. */
+    uint64_t (*tick_ms)(const struct load_thread *t);
+    /* Counts what is left (UDP: what never came back) and frees; the loop still exists. */
+    void (*free)(struct load_thread *t);
+};
+
+/* How the main thread tells a run's results: load runs (load_report.c), --idle
+ * (load_idle_report.c). */
+struct load_report_ops {
+    /* The --progress line, once a second; *state is the caller's, 0 at first. */
+    void (*progress)(struct load_thread *ts, unsigned n, double elapsed,
+                     const struct rs_load_opts *o, uint64_t *state);
+    /* Says once on stderr that the run reached the phase scripts wait for; returns true once it
+     * has (optional). */
+    bool (*announce)(struct load_thread *ts, unsigned n, const struct rs_load_opts *o);
+    /* Prints the summary of the n (>= 1) threads that ran, and writes JSON when asked. Returns
+     * 0 or -errno. */
+    int (*summary)(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
+                   double cpu_user, double cpu_sys, const char *backend);
+    /* True if what the run saw makes it fail (exit status 1). */
+    bool (*failed)(const struct rs_load_opts *o, struct load_thread *ts, unsigned n);
+};
+
+extern const struct load_report_ops load_report_ops, load_idle_report_ops;
+
+struct load_client_ops;
+struct load_stream_ops;
+
+/* A protocol ringload speaks: an entry of ringload_main.c's table. */
+struct load_proto {
+    const char *name;                              /* the summary's and the JSON's "proto" */
+    bool (*matches)(const struct rs_load_opts *o); /* this entry runs o */
+    unsigned scratch_msgs; /* t->scratch holds this many messages (and at least 64 KiB) */
+    const struct load_run *run;
+    const struct load_report_ops *report;
+    /* For the client base (load_client.h); NULL for --idle, which drives its own. */
+    const struct load_client_ops *client;
+    size_t client_size;                         /* a client: a struct starting with load_client */
+    const struct load_stream_ops *stream;       /* stream protocols: what a connection carries */
+    int (*thread_start)(struct load_thread *t); /* the protocol's per-thread set-up (optional) */
+    void (*thread_free)(struct load_thread *t);
+};
+
+extern const struct load_proto load_tcp_proto, load_http_proto, load_udp_proto, load_udp_send_proto,
+    load_idle_proto;
+
 /* Builds the HTTP request (t->request) from the options, once per thread. Returns 0 or
  * -ENOMEM. */
 int load_http_build_request(struct load_thread *t);
-int load_udp_start(struct load_thread *t);
-bool load_udp_tick(struct load_thread *t, uint64_t now);
-void load_udp_fire(struct load_thread *t, uint64_t now);
-void load_udp_free(struct load_thread *t);
-
-/* Rate mode: (re)arms the send timer for the earliest scheduled send. */
-void load_sched_arm(struct load_thread *t);
 
 /* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
 int load_merge(int argc, char **argv);
 
-/* Report helpers shared by the summaries (load_report.c). */
+/* Report parts both summaries are built from (load_report_parts.c). */
 #define LOAD_NPCTS 7
 extern const double load_pcts[LOAD_NPCTS]; /* the percentiles shown: 50 .. 100 */
 struct json_t;
@@ -211,9 +247,6 @@ struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
 struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
 struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
 
-/* --idle's summary and JSON (load_idle_report.c); load_report hands over to it. */
-int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
-                     double cpu_user, double cpu_sys, const char *backend);
 /* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
 int load_idle_merge(int argc, char **argv);
 
@@ -225,9 +258,5 @@ typedef int (*load_merge_fn)(void *summary, struct json_t *root, const char *pat
  * not be read or merged. */
 int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
                      bool *latency);
-
-/* Prints the summary (and writes JSON when asked). Returns 0 or -errno. */
-int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
-                double cpu_user, double cpu_sys, const char *backend);
 
 #endif

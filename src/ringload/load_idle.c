@@ -168,7 +168,7 @@ static void idle_open_more(struct load_thread *t, uint64_t now)
     }
 }
 
-int load_idle_start(struct load_thread *t)
+static int idle_start(struct load_thread *t)
 {
     const struct rs_load_opts *o = t->o;
     unsigned n = o->threads;
@@ -253,7 +253,7 @@ static void idle_check_start(struct load_thread *t)
     }
 }
 
-bool load_idle_tick(struct load_thread *t, uint64_t now)
+static bool idle_tick(struct load_thread *t, uint64_t now)
 {
     struct load_idle *id = &t->idle;
     switch (id->phase) {
@@ -302,13 +302,13 @@ bool load_idle_tick(struct load_thread *t, uint64_t now)
     return true;
 }
 
-uint64_t load_idle_tick_ms(const struct load_thread *t)
+static uint64_t idle_tick_ms(const struct load_thread *t)
 {
     /* Opening is paced from the tick: a fine one keeps --connect-rate smooth. */
     return t->idle.phase == LOAD_IDLE_OPEN ? 1 : 10;
 }
 
-void load_idle_free(struct load_thread *t)
+static void idle_free(struct load_thread *t)
 {
     /* A thread that could not run must not keep the others waiting for it. */
     if (t->idle.shared)
@@ -318,3 +318,24 @@ void load_idle_free(struct load_thread *t)
     rs_free(t->request);
     t->request = NULL;
 }
+
+static bool idle_matches(const struct rs_load_opts *o)
+{
+    return o->idle;
+}
+
+static const struct load_run idle_run = {
+    .start = idle_start,
+    .tick = idle_tick,
+    .tick_ms = idle_tick_ms,
+    .free = idle_free,
+};
+
+/* --idle over tcp:// or http://: its own phases, not the client base. */
+const struct load_proto load_idle_proto = {
+    .name = "idle",
+    .matches = idle_matches,
+    .scratch_msgs = 1,
+    .run = &idle_run,
+    .report = &load_idle_report_ops,
+};

@@ -160,13 +160,16 @@ static int write_idle_json(const struct idle_summary *s, const char *path)
     return rc == 0 ? 0 : -EIO;
 }
 
-int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
-                     double cpu_user, double cpu_sys, const char *backend)
+/* Prints --idle's summary of the n threads that ran (and writes JSON when asked). Returns 0
+ * or -errno. */
+static int idle_summary(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
+                        double seconds, double cpu_user, double cpu_sys, const char *backend)
 {
     struct idle_summary s;
     char buf[RS_ADDR_STRLEN];
     uint64_t first = UINT64_MAX, last = 0, hold_ns = 0;
 
+    (void)seconds; /* the hold is measured: hold_s */
     memset(&s, 0, sizeof(s));
     if (rs_hist_init(&s.h, RS_HIST_DEFAULT_MAX) < 0)
         return -ENOMEM;
@@ -221,6 +224,60 @@ int load_idle_report(const struct rs_load_opts *o, struct load_thread *ts, unsig
     rs_hist_fini(&s.h);
     return rc;
 }
+
+/* The live line: connections established, failed and lost so far. */
+static void idle_progress(struct load_thread *ts, unsigned n, double elapsed,
+                          const struct rs_load_opts *o, uint64_t *state)
+{
+    uint64_t est = 0, failed = 0, closed = 0;
+    (void)state;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+        closed += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_closed);
+    }
+    fprintf(stderr, "  %5.0fs  established %llu/%u  failed %llu  closed by peer %llu\n", elapsed,
+            (unsigned long long)est, o->conns, (unsigned long long)failed,
+            (unsigned long long)closed);
+}
+
+/* Says once, on stderr, that every connection is open and the hold has begun (a script
+ * measuring the peer while the connections are held waits for this line). Returns true once
+ * said. */
+static bool idle_announce(struct load_thread *ts, unsigned n, const struct rs_load_opts *o)
+{
+    uint64_t est = 0, failed = 0;
+    if (n == 0 || atomic_load(&ts[0].idle.shared->hold_start_ns) == 0)
+        return false;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        failed += LOAD_GET(&ts[i], err_connect);
+    }
+    rs_log_info("holding %llu connections for %.0fs (%llu of %u failed to connect)",
+                (unsigned long long)est, (double)o->duration_ns / 1e9, (unsigned long long)failed,
+                o->conns);
+    return true;
+}
+
+/* Every connection established, held and alive at the check, or the run fails. */
+static bool idle_failed(const struct rs_load_opts *o, struct load_thread *ts, unsigned n)
+{
+    uint64_t est = 0, lost = 0, ok = 0;
+    for (unsigned i = 0; i < n; i++) {
+        est += LOAD_GET(&ts[i], connects);
+        lost += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_unanswered) +
+                LOAD_GET(&ts[i], check_closed) + LOAD_GET(&ts[i], check_wrong);
+        ok += LOAD_GET(&ts[i], check_ok);
+    }
+    return est < o->conns || lost > 0 || (o->idle_check != RS_IDLE_CHECK_NONE && ok < est);
+}
+
+const struct load_report_ops load_idle_report_ops = {
+    .progress = idle_progress,
+    .announce = idle_announce,
+    .summary = idle_summary,
+    .failed = idle_failed,
+};
 
 /* --- merge --- */
 

@@ -33,18 +33,6 @@ struct summary {
     double connect_mean, connect_p99, ttfb_mean, ttfb_p50, ttfb_p99; /* ns */
 };
 
-void load_fmt_ns(char *buf, size_t n, double ns)
-{
-    if (ns < 1e3)
-        snprintf(buf, n, "%.0fns", ns);
-    else if (ns < 1e6)
-        snprintf(buf, n, "%.2fus", ns / 1e3);
-    else if (ns < 1e9)
-        snprintf(buf, n, "%.2fms", ns / 1e6);
-    else
-        snprintf(buf, n, "%.2fs", ns / 1e9);
-}
-
 static void fmt_count(char *buf, size_t n, double v)
 {
     if (v < 1e3)
@@ -65,20 +53,6 @@ static void fmt_bytes(char *buf, size_t n, double v)
         snprintf(buf, n, "%.2fMB", v / 1048576);
     else
         snprintf(buf, n, "%.2fGB", v / 1073741824);
-}
-
-const double load_pcts[LOAD_NPCTS] = {50, 75, 90, 99, 99.9, 99.99, 100};
-
-/* Share of values within one standard deviation of the mean, as wrk prints it. */
-double load_within_stdev(const struct rs_hist *h)
-{
-    double mean = rs_hist_mean(h), sd = rs_hist_stddev(h);
-    if (h->total == 0)
-        return 0;
-    double lo = mean - sd, hi = mean + sd;
-    double below_hi = rs_hist_cdf(h, hi < 0 ? 0 : (uint64_t)hi);
-    double below_lo = lo <= 0 ? 0 : rs_hist_cdf(h, (uint64_t)lo);
-    return 100.0 * (below_hi - below_lo);
 }
 
 static void print_summary(const struct summary *s, bool latency)
@@ -158,53 +132,6 @@ static void print_summary(const struct summary *s, bool latency)
     fflush(stdout);
 }
 
-json_t *load_hist_json(const struct rs_hist *h)
-{
-    json_t *buckets = json_array();
-    for (uint32_t i = rs_hist_next_nonzero(h, 0); i < h->nbuckets;
-         i = rs_hist_next_nonzero(h, i + 1))
-        json_array_append_new(buckets, json_pack("[I,I]", (json_int_t)i, (json_int_t)h->counts[i]));
-    return json_pack("{s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "max_value",
-                     (json_int_t)h->max_value, "sub_bits", (int)h->sub_bits, "total",
-                     (json_int_t)h->total, "overflow", (json_int_t)h->overflow, "min",
-                     (json_int_t)(h->total ? h->min : 0), "max", (json_int_t)h->max, "buckets",
-                     buckets);
-}
-
-json_t *load_latency_json(const struct rs_hist *h)
-{
-    json_t *pj = json_object();
-    for (size_t i = 0; i < LOAD_NPCTS; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "%g", load_pcts[i]);
-        json_object_set_new(pj, key, json_real((double)rs_hist_percentile(h, load_pcts[i]) / 1e3));
-    }
-    return json_pack("{s:f,s:f,s:f,s:f,s:o}", "mean_us", rs_hist_mean(h) / 1e3, "stdev_us",
-                     rs_hist_stddev(h) / 1e3, "min_us", (h->total ? (double)h->min : 0) / 1e3,
-                     "max_us", (double)h->max / 1e3, "percentiles_us", pj);
-}
-
-/* The percentile spectrum HdrHistogram prints: percentiles that halve the distance to 100% in
- * five steps per halving (0, 12.9, 24.2, ... 50, ... 99, 99.9 ...), up to where one value is
- * left, then 100. Each point is [percentile, latency in us]; a percentile plot draws these with
- * x = 1 / (1 - p/100) on a log axis. */
-json_t *load_curve_json(const struct rs_hist *h)
-{
-    json_t *curve = json_array();
-    if (h->total == 0)
-        return curve;
-    for (unsigned i = 0;; i++) {
-        double rest = exp2(-(double)i / 5.0); /* 1 - p/100 */
-        if (rest * (double)h->total < 1.0 || i > 200)
-            break;
-        double p = 100.0 * (1.0 - rest);
-        json_array_append_new(curve, json_pack("[f,f]", p, (double)rs_hist_percentile(h, p) / 1e3));
-    }
-    json_array_append_new(curve,
-                          json_pack("[f,f]", 100.0, (double)rs_hist_percentile(h, 100) / 1e3));
-    return curve;
-}
-
 static int write_json(const struct summary *s, const char *path)
 {
     const struct rs_hist *h = &s->h;
@@ -253,12 +180,12 @@ static int write_json(const struct summary *s, const char *path)
     return rc == 0 ? 0 : -EIO;
 }
 
-int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n, double seconds,
-                double cpu_user, double cpu_sys, const char *backend)
+/* Prints the summary of the n threads that ran (and writes JSON when asked). Returns 0 or
+ * -errno. */
+static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
+                          double seconds, double cpu_user, double cpu_sys, const char *backend)
 {
     struct summary s;
-    if (o->idle)
-        return load_idle_report(o, ts, n, cpu_user, cpu_sys, backend);
     memset(&s, 0, sizeof(s));
     if (rs_hist_init(&s.h, RS_HIST_DEFAULT_MAX) < 0)
         return -ENOMEM;
@@ -269,7 +196,7 @@ int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n
 #undef LOAD_SUM
     }
     snprintf(s.url, sizeof(s.url), "%s", o->url);
-    s.proto = o->proto == RS_LOAD_UDP ? "udp" : o->proto == RS_LOAD_HTTP ? "http" : "tcp";
+    s.proto = ts[0].proto->name;
     if (o->proto == RS_LOAD_HTTP) {
         struct rs_hist hc, ht;
         if (rs_hist_init(&hc, RS_HIST_DEFAULT_MAX) == 0 &&
@@ -321,6 +248,45 @@ int load_report(const struct rs_load_opts *o, struct load_thread *ts, unsigned n
     rs_hist_fini(&s.h);
     return rc;
 }
+
+/* The live line: messages a second, errors so far, the worst thread's p99. */
+static void report_progress(struct load_thread *ts, unsigned n, double elapsed,
+                            const struct rs_load_opts *o, uint64_t *last)
+{
+    uint64_t msgs = 0, errs = 0, p99 = 0;
+    (void)o;
+    for (unsigned i = 0; i < n; i++) {
+        msgs += LOAD_GET(&ts[i], msgs_all);
+        errs += LOAD_GET(&ts[i], err_connect) + LOAD_GET(&ts[i], err_read) +
+                LOAD_GET(&ts[i], err_write) + LOAD_GET(&ts[i], err_timeout) +
+                LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
+        uint64_t p = LOAD_GET(&ts[i], p99_ns);
+        p99 = p > p99 ? p : p99;
+    }
+    fprintf(stderr, "  %5.0fs  %10.0f msg/s  errors %llu  p99 %.3f ms\n", elapsed,
+            (double)(msgs - *last), (unsigned long long)errs, (double)p99 / 1e6);
+    *last = msgs;
+}
+
+/* The exit status tells scripts whether what came back was right: a load run fails if any
+ * answer was wrong, or none came. HTTP: like wrk, non-2xx answers are reported, not a failure
+ * of the run. */
+static bool report_failed(const struct rs_load_opts *o, struct load_thread *ts, unsigned n)
+{
+    uint64_t bad = 0, msgs = 0;
+    (void)o;
+    for (unsigned i = 0; i < n; i++) {
+        bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
+        msgs += LOAD_GET(&ts[i], msgs_all);
+    }
+    return bad || msgs == 0;
+}
+
+const struct load_report_ops load_report_ops = {
+    .progress = report_progress,
+    .summary = report_summary,
+    .failed = report_failed,
+};
 
 /* --- merge --- */
 
@@ -476,37 +442,6 @@ static bool load_merge_first_is_idle(int argc, char **argv)
         return idle;
     }
     return false;
-}
-
-int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
-                     bool *latency)
-{
-    char err[600];
-    int nfiles = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            *json_out = argv[++i];
-            continue;
-        }
-        if (strcmp(argv[i], "--no-latency") == 0) {
-            *latency = false;
-            continue;
-        }
-        json_error_t jerr;
-        json_t *root = json_load_file(argv[i], 0, &jerr);
-        if (!root) {
-            fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", argv[i], jerr.text, jerr.line);
-            return -1;
-        }
-        int e = fn(summary, root, argv[i], err, sizeof(err));
-        json_decref(root);
-        if (e < 0) {
-            fprintf(stderr, "ringload: merge: %s\n", err);
-            return -1;
-        }
-        nfiles++;
-    }
-    return nfiles;
 }
 
 static int merge_one_fn(void *s, json_t *root, const char *path, char *err, size_t errlen)

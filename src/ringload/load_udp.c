@@ -1,9 +1,11 @@
-/* ringload's UDP echo client. Each socket is one flow, connected to the target and driven by a
- * loop poller. A datagram carries a 24-byte header (magic, flow, sequence, length, checksum of
- * the header and payload) and a payload reproducible from (flow, sequence). Outstanding
- * datagrams sit in a window of slots; one unanswered for --timeout is counted lost, and if it
- * comes back later it is counted late instead. Answers are checked: wrong length, checksum or
- * payload is corrupt; a second answer is a duplicate. Sends and receives are batched. */
+/* ringload's UDP clients, on the client base (load_client.c), which schedules their sends.
+ * Each socket is one flow, connected to the target and driven by a loop poller. A datagram carries
+ * a 24-byte header (magic, flow, sequence, length, checksum of the header and payload) and a
+ * payload reproducible from (flow, sequence). Outstanding datagrams sit in a window of slots; one
+ * unanswered for --timeout is counted lost, and if it comes back later it is counted late instead.
+ * Answers are checked: wrong length, checksum or payload is corrupt; a second answer is a
+ * duplicate. Sends and receives are batched.
+ * --send-only is a protocol entry of its own: the same datagrams, nothing awaited. */
 
 #include <errno.h>
 #include <string.h>
@@ -18,7 +20,7 @@
 #define SOL_UDP 17
 #endif
 
-#include "load.h"
+#include "load_client.h"
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 
@@ -35,30 +37,13 @@ struct udp_slot {
 };
 
 struct udp_client {
-    struct load_thread *t;
+    struct load_client cl; /* cl.id is the flow */
     struct rs_poller *p;
-    uint32_t flow;
-    uint64_t next_seq;
     uint64_t outstanding;
-    uint64_t next_due;
     uint32_t nslots;
     struct udp_slot *win;
-    unsigned char *rbuf; /* UDP_BATCH receive buffers of size bytes */
-    bool scheduled;      /* rate mode: in the thread's send heap */
-    bool was_blocked;    /* fell behind because answers were outstanding, not caught up */
+    unsigned char *rbuf; /* UDP_BATCH receive buffers of size + 1 bytes */
 };
-
-static void udp_reschedule(struct udp_client *u, uint64_t now)
-{
-    struct load_thread *t = u->t;
-    if (t->o->rate == 0 || u->scheduled || !t->sending || u->next_due <= now)
-        return;
-    struct udp_client *us = t->clients;
-    if (load_sched_push(&t->sched, u->next_due, (uint32_t)(u - us)) == 0) {
-        u->scheduled = true;
-        load_sched_arm(t);
-    }
-}
 
 static uint32_t fnv1a(const unsigned char *p, size_t n, uint32_t h)
 {
@@ -82,28 +67,246 @@ static uint32_t get32(const unsigned char *p)
 }
 
 /* Builds datagram seq of the flow into buf (size bytes). */
-static void build(struct udp_client *u, uint64_t seq, unsigned char *buf, size_t size)
+static void build(const struct udp_client *u, uint64_t seq, unsigned char *buf, size_t size)
 {
+    uint32_t flow = u->cl.id;
     put32(buf, UDP_MAGIC);
-    put32(buf + 4, u->flow);
+    put32(buf + 4, flow);
     memcpy(buf + 8, &seq, 8);
     put32(buf + 16, (uint32_t)size);
-    load_pattern_fill(u->flow, seq, 0, buf + UDP_HDR, size - UDP_HDR);
+    load_pattern_fill(flow, seq, 0, buf + UDP_HDR, size - UDP_HDR);
     uint32_t h = fnv1a(buf, 20, 2166136261u);
     put32(buf + 20, fnv1a(buf + UDP_HDR, size - UDP_HDR, h));
 }
 
-static bool slot_free(const struct udp_client *u)
+/* Builds datagrams next_seq .. next_seq + k - 1 into the thread's scratch, each with its
+ * iovec and message header for sendmmsg. */
+static void build_batch(const struct udp_client *u, uint64_t k, struct mmsghdr *mm,
+                        struct iovec *iov)
 {
-    return u->win[u->next_seq % u->nslots].state != SLOT_PENDING;
+    struct load_thread *t = u->cl.t;
+    size_t size = t->o->size;
+    for (uint64_t i = 0; i < k; i++) {
+        unsigned char *buf = (unsigned char *)t->scratch + i * size;
+        build(u, u->cl.next_seq + i, buf, size);
+        iov[i] = (struct iovec){.iov_base = buf, .iov_len = size};
+        mm[i].msg_hdr = (struct msghdr){.msg_iov = &iov[i], .msg_iovlen = 1};
+    }
 }
 
-static bool may_send(const struct udp_client *u)
+/* Sets up u's socket, connected to the target and watched by a poller calling ready. Returns
+ * 0 or -errno. */
+static int udp_socket_open(struct udp_client *u, rs_poll_fn ready)
 {
-    return u->t->sending && u->outstanding < u->t->o->depth && slot_free(u);
+    struct load_thread *t = u->cl.t;
+    const struct rs_load_opts *o = t->o;
+    int fd = socket(o->target.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int big = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    if (connect(fd, (const struct sockaddr *)&o->target.ss, o->target.len) < 0) {
+        int err = -errno;
+        close(fd);
+        return err;
+    }
+    int err = rs_loop_poll(t->loop, fd, ready, u, &u->p);
+    if (err < 0) {
+        close(fd);
+        return err;
+    }
+    LOAD_INC(t, connects);
+    u->cl.ready = true;
+    return 0;
 }
 
-/* Sends what is allowed now (closed loop: fill the depth; rate mode: what is due), batched. */
+/* --- echo: every datagram answered, checked and accounted for --- */
+
+/* As many datagrams as may go now: --depth outstanding at most, one batch, and only into
+ * window slots that no longer await an answer. */
+static uint64_t echo_room(const struct load_client *cl)
+{
+    const struct udp_client *u = (const struct udp_client *)cl;
+    uint64_t depth = cl->t->o->depth, k = 0;
+    uint64_t max = u->outstanding < depth ? depth - u->outstanding : 0;
+    max = max < UDP_BATCH ? max : UDP_BATCH;
+    while (k < max && u->win[(cl->next_seq + k) % u->nslots].state != SLOT_PENDING)
+        k++;
+    return k;
+}
+
+static uint64_t echo_send(struct load_client *cl, uint64_t k, uint64_t first, uint64_t step,
+                          uint64_t now)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    struct load_thread *t = cl->t;
+    size_t size = t->o->size;
+    struct mmsghdr mm[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+
+    build_batch(u, k, mm, iov);
+    for (uint64_t i = 0; i < k; i++) {
+        struct udp_slot *s = &u->win[(cl->next_seq + i) % u->nslots];
+        if (s->state == SLOT_LOST)
+            LOAD_INC(t, udp_lost); /* the old occupant never came back */
+        s->seq = cl->next_seq + i;
+        s->state = SLOT_PENDING;
+        s->intended = first + i * step;
+        s->sent = now;
+    }
+    int n = sendmmsg(rs_poller_fd(u->p), mm, (unsigned)k, MSG_DONTWAIT);
+    if (n < 0)
+        n = 0;
+    if ((uint64_t)n < k) {
+        /* Not taken: give the slots back and resend on writability (or count an error). */
+        int err = errno;
+        for (uint64_t j = (uint64_t)n; j < k; j++)
+            u->win[(cl->next_seq + j) % u->nslots].state = SLOT_FREE;
+        if (err == EAGAIN || err == ENOBUFS)
+            rs_poller_want_out(u->p, true);
+        else
+            LOAD_INC(t, err_write); /* ICMP errors are transient: keep going */
+    }
+    cl->next_seq += (uint64_t)n;
+    u->outstanding += (uint64_t)n;
+    LOAD_ADD(t, udp_sent, (uint64_t)n);
+    LOAD_ADD(t, bytes_out, (uint64_t)n * size);
+    return (uint64_t)n;
+}
+
+static void echo_answer(struct udp_client *u, const unsigned char *b, size_t len, uint64_t now)
+{
+    struct load_thread *t = u->cl.t;
+    size_t size = t->o->size;
+    uint32_t flow = u->cl.id;
+    uint64_t hidden, seq;
+
+    LOAD_ADD(t, bytes_in, len);
+    if (len < UDP_HDR || get32(b) != UDP_MAGIC || get32(b + 4) != flow) {
+        LOAD_INC(t, udp_corrupt);
+        return;
+    }
+    memcpy(&seq, b + 8, 8);
+    struct udp_slot *s = &u->win[seq % u->nslots];
+    bool known = s->seq == seq && s->state != SLOT_FREE;
+    bool ok = len == size && get32(b + 16) == size && seq < u->cl.next_seq;
+    if (ok) {
+        uint32_t h = fnv1a(b, 20, 2166136261u);
+        ok = get32(b + 20) == fnv1a(b + UDP_HDR, len - UDP_HDR, h);
+    }
+    if (ok && t->o->verify)
+        ok = load_pattern_check(flow, seq, 0, b + UDP_HDR, len - UDP_HDR) == len - UDP_HDR;
+    if (!ok) {
+        LOAD_INC(t, udp_corrupt);
+        if (rs_ratelimit_ok(&t->rl_verify, &hidden))
+            rs_log_error("verify: flow %u: corrupt answer to datagram %llu (%zu bytes)", flow,
+                         (unsigned long long)seq, len);
+        return;
+    }
+    if (!known) {
+        /* Answered before (duplicate), or so late its slot was reused. */
+        if (seq + u->nslots < u->cl.next_seq)
+            LOAD_INC(t, udp_late);
+        else
+            LOAD_INC(t, udp_dup);
+        return;
+    }
+    if (s->state == SLOT_LOST) {
+        LOAD_INC(t, udp_late); /* lost at the timeout, came back after it */
+        s->state = SLOT_FREE;
+        return;
+    }
+    s->state = SLOT_FREE;
+    s->seq = UINT64_MAX; /* a second answer is a duplicate */
+    u->outstanding--;
+    LOAD_INC(t, udp_recv);
+    load_client_record(t, s->intended, now);
+}
+
+static void echo_ready(struct rs_poller *p, unsigned events, void *arg)
+{
+    struct udp_client *u = arg;
+    size_t size = u->cl.t->o->size;
+    struct mmsghdr mm[UDP_BATCH];
+    struct iovec iov[UDP_BATCH];
+
+    if (events & RS_POLL_OUT)
+        rs_poller_want_out(p, false);
+    for (int round = 0; round < 8 && (events & RS_POLL_IN); round++) {
+        for (unsigned j = 0; j < UDP_BATCH; j++) {
+            /* One byte more than expected, so a longer answer shows as truncated. */
+            iov[j] =
+                (struct iovec){.iov_base = u->rbuf + (size_t)j * (size + 1), .iov_len = size + 1};
+            mm[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
+        }
+        int n = recvmmsg(rs_poller_fd(p), mm, UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
+                LOAD_INC(u->cl.t, err_read);
+            break;
+        }
+        uint64_t now = rs_now_ns();
+        for (int j = 0; j < n; j++) {
+            size_t len = mm[j].msg_len;
+            if (mm[j].msg_hdr.msg_flags & MSG_TRUNC)
+                len = size + 1;
+            echo_answer(u, iov[j].iov_base, len, now);
+        }
+        if (n < UDP_BATCH)
+            break;
+        if (round == 7)
+            rs_poller_again(p);
+    }
+    load_client_pump(&u->cl, rs_now_ns());
+}
+
+static int echo_open(struct load_client *cl)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    const struct rs_load_opts *o = cl->t->o;
+    u->nslots = o->depth * 4;
+    u->win = rs_calloc(u->nslots, sizeof(*u->win));
+    u->rbuf = rs_malloc((size_t)UDP_BATCH * (o->size + 1));
+    if (!u->win || !u->rbuf)
+        return -ENOMEM;
+    return udp_socket_open(u, echo_ready);
+}
+
+/* Counts what never came back (still marked lost or pending) and frees. */
+static void echo_fini(struct load_client *cl)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    for (uint32_t k = 0; u->win && k < u->nslots; k++)
+        if (u->win[k].state == SLOT_LOST || u->win[k].state == SLOT_PENDING)
+            LOAD_INC(cl->t, udp_lost);
+    rs_free(u->win);
+    rs_free(u->rbuf);
+    u->win = NULL;
+    u->rbuf = NULL;
+}
+
+/* Times out what was not answered: counted lost (late if it still comes). */
+static bool echo_check(struct load_client *cl, uint64_t now)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    for (uint32_t k = 0; u->outstanding > 0 && k < u->nslots; k++) {
+        struct udp_slot *s = &u->win[k];
+        if (s->state == SLOT_PENDING && now - s->sent > cl->t->o->timeout_ns) {
+            s->state = SLOT_LOST;
+            u->outstanding--;
+        }
+    }
+    return true;
+}
+
+static uint64_t echo_outstanding(const struct load_client *cl)
+{
+    return ((const struct udp_client *)cl)->outstanding;
+}
+
+/* --- --send-only: datagrams go out as fast as the socket takes them (or at -R), nothing is
+ * expected back; what is measured is the send rate --- */
+
 /* --gso: a batch of equal-size datagrams goes to the kernel as one buffer with UDP_SEGMENT
  * (kernel >= 4.18), one syscall and one trip through the stack for up to 64 datagrams. Returns
  * the datagrams sent, or -errno. */
@@ -124,339 +327,124 @@ static int send_gso(int fd, char *buf, unsigned k, size_t size)
     return (int)k;
 }
 
-/* --send-only: datagrams go out as fast as the socket takes them (or at -R), nothing is
- * expected back; what is measured is the send rate. Up to 8 batches per wake-up. */
-static void udp_blast(struct udp_client *u, uint64_t now)
+/* One batch: nothing is outstanding. A GSO buffer holds at most 64 datagrams and 65507
+ * bytes. */
+static uint64_t blast_room(const struct load_client *cl)
 {
-    struct load_thread *t = u->t;
+    const struct rs_load_opts *o = cl->t->o;
+    if (!o->gso)
+        return UDP_BATCH;
+    uint64_t batch = 65000 / o->size;
+    return batch > 64 ? 64 : batch < 1 ? 1 : batch;
+}
+
+static uint64_t blast_send(struct load_client *cl, uint64_t k, uint64_t first, uint64_t step,
+                           uint64_t now)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    struct load_thread *t = cl->t;
     size_t size = t->o->size;
     struct mmsghdr mm[64];
     struct iovec iov[64];
-    double gap = t->o->rate > 0 ? 1e9 / t->conn_rate : 0;
+    (void)first;
+    (void)step;
 
-    /* One GSO buffer holds at most 64 datagrams and 65507 bytes. */
-    unsigned batch = UDP_BATCH;
-    if (t->o->gso) {
-        batch = (unsigned)(65000 / size);
-        batch = batch > 64 ? 64 : batch < 1 ? 1 : batch;
+    build_batch(u, k, mm, iov);
+    int n = t->o->gso ? send_gso(rs_poller_fd(u->p), t->scratch, (unsigned)k, size)
+                      : sendmmsg(rs_poller_fd(u->p), mm, (unsigned)k, MSG_DONTWAIT);
+    if (n < 0)
+        n = 0; /* the socket is full: wait for writability (or the next due send) */
+    cl->next_seq += (uint64_t)n;
+    LOAD_ADD(t, udp_sent, (uint64_t)n);
+    LOAD_ADD(t, bytes_out, (uint64_t)n * size);
+    if (load_in_window(t, now)) {
+        LOAD_ADD(t, msgs, (uint64_t)n);
+        LOAD_ADD(t, msgs_all, (uint64_t)n);
     }
-    for (int round = 0; round < 8 && t->sending; round++) {
-        unsigned k = 0;
-        for (; k < batch; k++) {
-            if (t->o->rate > 0) {
-                if (u->next_due > now)
-                    break;
-                u->next_due += (uint64_t)gap;
-            }
-            unsigned char *buf = (unsigned char *)t->scratch + (size_t)k * size;
-            build(u, u->next_seq + k, buf, size);
-            iov[k] = (struct iovec){.iov_base = buf, .iov_len = size};
-            mm[k].msg_hdr = (struct msghdr){.msg_iov = &iov[k], .msg_iovlen = 1};
-        }
-        if (k == 0)
-            return;
-        int n = t->o->gso ? send_gso(rs_poller_fd(u->p), t->scratch, k, size)
-                          : sendmmsg(rs_poller_fd(u->p), mm, k, MSG_DONTWAIT);
-        if (n < 0)
-            n = 0;
-        u->next_seq += (unsigned)n;
-        LOAD_ADD(t, udp_sent, (uint64_t)n);
-        LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-        if (load_in_window(t, now)) {
-            LOAD_ADD(t, msgs, (uint64_t)n);
-            LOAD_ADD(t, msgs_all, (uint64_t)n);
-        }
-        if ((unsigned)n < k) {
-            if (t->o->rate > 0)
-                u->next_due -= (uint64_t)gap * (k - (unsigned)n);
-            break; /* the socket is full: wait for writability */
-        }
-    }
-    if (t->o->rate == 0 && t->sending)
-        rs_poller_want_out(u->p, true);
+    return (uint64_t)n;
 }
 
-static void udp_pump(struct udp_client *u, uint64_t now)
-{
-    struct load_thread *t = u->t;
-    if (t->o->send_only) {
-        udp_blast(u, now);
-        return;
-    }
-    size_t size = t->o->size;
-    struct mmsghdr mm[UDP_BATCH];
-    struct iovec iov[UDP_BATCH];
-    uint64_t intended[UDP_BATCH];
-    double gap = t->o->rate > 0 ? 1e9 / t->conn_rate : 0;
-
-    for (;;) {
-        unsigned k = 0;
-        while (k < UDP_BATCH) {
-            uint64_t when = now;
-            if (t->o->rate > 0) {
-                if (!t->sending || u->next_due > now)
-                    break;
-                if (!may_send(u)) {
-                    LOAD_INC(t, sched_blocked);
-                    u->was_blocked = true;
-                    break;
-                }
-                if (now - u->next_due > 1000000 && !u->was_blocked)
-                    LOAD_INC(t, sched_behind);
-                when = u->next_due;
-                u->next_due += (uint64_t)gap;
-            } else if (!may_send(u)) {
-                break;
-            }
-            uint64_t seq = u->next_seq;
-            unsigned char *buf = (unsigned char *)t->scratch + (size_t)k * size;
-            build(u, seq, buf, size);
-            iov[k] = (struct iovec){.iov_base = buf, .iov_len = size};
-            mm[k].msg_hdr = (struct msghdr){.msg_iov = &iov[k], .msg_iovlen = 1};
-            intended[k] = when;
-            /* Reserve the slot now so may_send sees it. */
-            struct udp_slot *s = &u->win[seq % u->nslots];
-            if (s->state == SLOT_LOST)
-                LOAD_INC(t, udp_lost); /* the old occupant never came back */
-            s->seq = seq;
-            s->state = SLOT_PENDING;
-            s->intended = when;
-            s->sent = now;
-            u->outstanding++;
-            k++;
-            u->next_seq++;
-            if (!slot_free(u))
-                break;
-        }
-        if (k == 0) {
-            if (t->o->rate > 0 && u->next_due > now)
-                u->was_blocked = false; /* caught up */
-            return;
-        }
-        int n = sendmmsg(rs_poller_fd(u->p), mm, k, MSG_DONTWAIT);
-        if (n < 0)
-            n = 0;
-        if ((unsigned)n < k) {
-            /* Not taken: give the slots back and resend on writability (or count an error). */
-            int err = errno;
-            for (unsigned j = (unsigned)n; j < k; j++) {
-                uint64_t seq = u->next_seq - k + j;
-                u->win[seq % u->nslots].state = SLOT_FREE;
-                u->outstanding--;
-            }
-            u->next_seq -= k - (unsigned)n;
-            if (t->o->rate > 0)
-                u->next_due = intended[n];
-            if (err == EAGAIN || err == ENOBUFS) {
-                rs_poller_want_out(u->p, true);
-            } else {
-                LOAD_INC(t, err_write); /* ICMP errors are transient: keep going */
-            }
-            LOAD_ADD(t, udp_sent, (uint64_t)n);
-            LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-            return;
-        }
-        LOAD_ADD(t, udp_sent, (uint64_t)n);
-        LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-    }
-}
-
-static void udp_answer(struct udp_client *u, const unsigned char *b, size_t len, uint64_t now)
-{
-    struct load_thread *t = u->t;
-    size_t size = t->o->size;
-    uint64_t hidden, seq;
-
-    LOAD_ADD(t, bytes_in, len);
-    if (len < UDP_HDR || get32(b) != UDP_MAGIC || get32(b + 4) != u->flow) {
-        LOAD_INC(t, udp_corrupt);
-        return;
-    }
-    memcpy(&seq, b + 8, 8);
-    struct udp_slot *s = &u->win[seq % u->nslots];
-    bool known = s->seq == seq && s->state != SLOT_FREE;
-    bool ok = len == size && get32(b + 16) == size && seq < u->next_seq;
-    if (ok) {
-        uint32_t h = fnv1a(b, 20, 2166136261u);
-        ok = get32(b + 20) == fnv1a(b + UDP_HDR, len - UDP_HDR, h);
-    }
-    if (ok && t->o->verify)
-        ok = load_pattern_check(u->flow, seq, 0, b + UDP_HDR, len - UDP_HDR) == len - UDP_HDR;
-    if (!ok) {
-        LOAD_INC(t, udp_corrupt);
-        if (rs_ratelimit_ok(&t->rl_verify, &hidden))
-            rs_log_error("verify: flow %u: corrupt answer to datagram %llu (%zu bytes)", u->flow,
-                         (unsigned long long)seq, len);
-        return;
-    }
-    if (!known) {
-        /* Answered before (duplicate), or so late its slot was reused. */
-        if (seq + u->nslots < u->next_seq)
-            LOAD_INC(t, udp_late);
-        else
-            LOAD_INC(t, udp_dup);
-        return;
-    }
-    if (s->state == SLOT_LOST) {
-        LOAD_INC(t, udp_late); /* lost at the timeout, came back after it */
-        s->state = SLOT_FREE;
-        return;
-    }
-    s->state = SLOT_FREE;
-    s->seq = UINT64_MAX; /* a second answer is a duplicate */
-    u->outstanding--;
-    LOAD_INC(t, udp_recv);
-    LOAD_INC(t, msgs_all);
-    if (load_in_window(t, s->intended)) {
-        rs_hist_record(&t->hist, now > s->intended ? now - s->intended : 0);
-        LOAD_INC(t, msgs);
-    }
-}
-
-static void udp_ready(struct rs_poller *p, unsigned events, void *arg)
+static void blast_ready(struct rs_poller *p, unsigned events, void *arg)
 {
     struct udp_client *u = arg;
-    size_t size = u->t->o->size;
-    struct mmsghdr mm[UDP_BATCH];
-    struct iovec iov[UDP_BATCH];
-
-    if (u->t->o->send_only) {
-        /* Answers, if any, are read and dropped; only the send rate counts. */
-        char sink[2048];
-        while (recv(rs_poller_fd(p), sink, sizeof(sink), MSG_DONTWAIT) > 0)
-            ;
-        udp_blast(u, rs_now_ns());
-        return;
-    }
-    if (events & RS_POLL_OUT)
-        rs_poller_want_out(p, false);
-    for (int round = 0; round < 8 && (events & RS_POLL_IN); round++) {
-        for (unsigned j = 0; j < UDP_BATCH; j++) {
-            /* One byte more than expected, so a longer answer shows as truncated. */
-            iov[j] =
-                (struct iovec){.iov_base = u->rbuf + (size_t)j * (size + 1), .iov_len = size + 1};
-            mm[j].msg_hdr = (struct msghdr){.msg_iov = &iov[j], .msg_iovlen = 1};
-        }
-        int n = recvmmsg(rs_poller_fd(p), mm, UDP_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0) {
-            if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED)
-                LOAD_INC(u->t, err_read);
-            break;
-        }
-        uint64_t now = rs_now_ns();
-        for (int j = 0; j < n; j++) {
-            size_t len = mm[j].msg_len;
-            if (mm[j].msg_hdr.msg_flags & MSG_TRUNC)
-                len = size + 1;
-            udp_answer(u, iov[j].iov_base, len, now);
-        }
-        if (n < UDP_BATCH)
-            break;
-        if (round == 7)
-            rs_poller_again(p);
-    }
-    uint64_t now = rs_now_ns();
-    udp_pump(u, now);
-    udp_reschedule(u, now);
+    char sink[2048];
+    (void)events;
+    /* Answers, if any, are read and dropped; only the send rate counts. */
+    while (recv(rs_poller_fd(p), sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        ;
+    load_client_pump(&u->cl, rs_now_ns());
 }
 
-void load_udp_fire(struct load_thread *t, uint64_t now)
+static int blast_open(struct load_client *cl)
 {
-    struct udp_client *us = t->clients;
-    uint32_t idx;
-    while (load_sched_pop_due(&t->sched, now, &idx)) {
-        struct udp_client *u = &us[idx];
-        u->scheduled = false;
-        udp_pump(u, now);
-        udp_reschedule(u, now);
-    }
+    return udp_socket_open((struct udp_client *)cl, blast_ready);
 }
 
-int load_udp_start(struct load_thread *t)
+static void blast_fini(struct load_client *cl)
 {
-    const struct rs_load_opts *o = t->o;
-    struct udp_client *us = rs_calloc(t->nconns, sizeof(*us));
-    if (!us)
-        return -ENOMEM;
-    t->clients = us;
-    if (o->rate > 0 && load_sched_init(&t->sched, t->nconns) < 0)
-        return -ENOMEM;
-    for (unsigned i = 0; i < t->nconns; i++) {
-        struct udp_client *u = &us[i];
-        u->t = t;
-        u->flow = t->first_conn + i;
-        u->nslots = o->depth * 4;
-        u->win = rs_calloc(u->nslots, sizeof(*u->win));
-        u->rbuf = rs_malloc((size_t)UDP_BATCH * (o->size + 1));
-        if (!u->win || !u->rbuf)
-            return -ENOMEM;
-        int fd = socket(o->target.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -errno;
-        int big = 4 << 20;
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-        if (connect(fd, (const struct sockaddr *)&o->target.ss, o->target.len) < 0) {
-            int err = -errno;
-            close(fd);
-            return err;
-        }
-        int err = rs_loop_poll(t->loop, fd, udp_ready, u, &u->p);
-        if (err < 0) {
-            close(fd);
-            return err;
-        }
-        LOAD_INC(t, connects);
-        if (o->rate > 0) {
-            u->next_due = t->t0 + (uint64_t)(1e9 / t->conn_rate * u->flow / o->conns);
-            udp_reschedule(u, 0);
-        }
-    }
+    (void)cl; /* the loop closes the socket */
+}
+
+/* Closed loop sends whenever the socket is writable, while the run is sending. */
+static bool blast_check(struct load_client *cl, uint64_t now)
+{
+    struct udp_client *u = (struct udp_client *)cl;
+    (void)now;
+    rs_poller_want_out(u->p, cl->t->o->rate == 0 && cl->t->sending);
+    return true;
+}
+
+static uint64_t blast_outstanding(const struct load_client *cl)
+{
+    (void)cl;
     return 0;
 }
 
-bool load_udp_tick(struct load_thread *t, uint64_t now)
+static bool udp_matches(const struct rs_load_opts *o)
 {
-    struct udp_client *us = t->clients;
-    bool all_done = true;
-    for (unsigned i = 0; i < t->nconns; i++) {
-        struct udp_client *u = &us[i];
-        /* Time out what was not answered: counted lost (late if it still comes). */
-        if (u->outstanding > 0) {
-            for (uint32_t k = 0; k < u->nslots; k++) {
-                struct udp_slot *s = &u->win[k];
-                if (s->state == SLOT_PENDING && now - s->sent > t->o->timeout_ns) {
-                    s->state = SLOT_LOST;
-                    u->outstanding--;
-                }
-            }
-        }
-        if (!t->finishing) {
-            udp_pump(u, now);
-            udp_reschedule(u, now);
-        }
-        if (u->outstanding > 0)
-            all_done = false;
-        if (t->o->send_only && !t->sending)
-            rs_poller_want_out(u->p, false);
-    }
-    return all_done;
+    return o->proto == RS_LOAD_UDP && !o->send_only;
 }
 
-void load_udp_free(struct load_thread *t)
+static bool udp_send_matches(const struct rs_load_opts *o)
 {
-    struct udp_client *us = t->clients;
-    if (!us)
-        return;
-    for (unsigned i = 0; i < t->nconns; i++) {
-        struct udp_client *u = &us[i];
-        /* What is still marked lost never came back. */
-        for (uint32_t k = 0; u->win && !t->o->send_only && k < u->nslots; k++)
-            if (u->win[k].state == SLOT_LOST || u->win[k].state == SLOT_PENDING)
-                LOAD_INC(t, udp_lost);
-        rs_free(u->win);
-        rs_free(u->rbuf);
-    }
-    rs_free(us);
-    t->clients = NULL;
-    load_sched_fini(&t->sched);
+    return o->proto == RS_LOAD_UDP && o->send_only;
 }
+
+static const struct load_client_ops echo_client = {
+    .open = echo_open,
+    .fini = echo_fini,
+    .check = echo_check,
+    .room = echo_room,
+    .send = echo_send,
+    .outstanding = echo_outstanding,
+};
+
+static const struct load_client_ops blast_client = {
+    .open = blast_open,
+    .fini = blast_fini,
+    .check = blast_check,
+    .room = blast_room,
+    .send = blast_send,
+    .outstanding = blast_outstanding,
+};
+
+/* One batch of up to 64 datagrams (GSO included) is built in the thread's scratch. */
+const struct load_proto load_udp_proto = {
+    .name = "udp",
+    .matches = udp_matches,
+    .scratch_msgs = 64,
+    .run = &load_client_run,
+    .report = &load_report_ops,
+    .client = &echo_client,
+    .client_size = sizeof(struct udp_client),
+};
+
+const struct load_proto load_udp_send_proto = {
+    .name = "udp",
+    .matches = udp_send_matches,
+    .scratch_msgs = 64,
+    .run = &load_client_run,
+    .report = &load_report_ops,
+    .client = &blast_client,
+    .client_size = sizeof(struct udp_client),
+};

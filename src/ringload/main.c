@@ -1,7 +1,8 @@
-/* ringload: the load generator's command line, threads and progress line. Each thread runs
- * its own loop (the server's backends) over its share of the connections; a tick drives the
- * phases: warm-up, the measured window, then draining what is outstanding up to --timeout
- * (--idle: opening, holding, checking; see load_idle.c). */
+/* ringload: the load generator's command line and threads. The options pick a protocol from
+ * one table (struct load_proto); each thread runs its own loop (the server's backends) over its
+ * share of the connections, driven by the protocol's run (the client base, load_client.c, or
+ * --idle's phases, load_idle.c) from a periodic tick, and the protocol's report prints the
+ * progress line, the summary and decides the exit status. */
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,86 +18,37 @@
 #include "ringsock/net/net.h"
 
 static _Atomic unsigned threads_done;
-static struct load_idle_shared idle_shared;
+static struct load_idle_shared idle_shared; /* every thread points at it; --idle uses it */
 
-static void publish_sample(struct load_thread *t, uint64_t now)
+/* The protocols, each with what drives it and what reports it; the first that matches the
+ * options runs. */
+static const struct load_proto *const protos[] = {
+    &load_idle_proto, &load_tcp_proto, &load_http_proto, &load_udp_proto, &load_udp_send_proto,
+};
+
+static const struct load_proto *proto_find(const struct rs_load_opts *o)
 {
-    uint64_t msgs = LOAD_GET(t, msgs);
-    if (t->last_sample_ns == 0) {
-        t->last_sample_ns = t->t_measure;
-        t->last_sample_msgs = 0;
-    }
-    while (now >= t->last_sample_ns + 1000000000ull && now <= t->t_end + 1000000000ull) {
-        if (t->nsamples < LOAD_MAX_SECONDS && t->last_sample_ns + 1000000000ull <= t->t_end)
-            t->samples[t->nsamples++] = msgs - t->last_sample_msgs;
-        t->last_sample_msgs = msgs;
-        t->last_sample_ns += 1000000000ull;
-        atomic_store_explicit(&t->cnt.p99_ns, rs_hist_percentile(&t->hist, 99),
-                              memory_order_relaxed);
-    }
+    for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+        if (protos[i]->matches(o))
+            return protos[i];
+    return NULL;
 }
 
 static void tick(struct rs_timer *tm, void *arg)
 {
     struct load_thread *t = arg;
-    uint64_t now = rs_now_ns();
     (void)tm;
-    if (t->o->idle) {
-        if (load_idle_tick(t, now))
-            rs_loop_request_stop(t->loop, 0);
-        else
-            rs_loop_timer_arm(t->loop, &t->tick, load_idle_tick_ms(t));
-        return;
-    }
-    if (t->sending && now >= t->t_end)
-        t->sending = false;
-    bool idle = t->o->proto == RS_LOAD_UDP    ? load_udp_tick(t, now)
-                : t->o->proto == RS_LOAD_HTTP ? load_http_tick(t, now)
-                                              : load_tcp_tick(t, now);
-    if (now >= t->t_measure)
-        publish_sample(t, now);
-    if (!t->sending && !t->finishing && (idle || now >= t->t_end + t->o->timeout_ns)) {
-        t->finishing = true;
-        if (t->o->proto == RS_LOAD_TCP)
-            load_tcp_tick(t, now); /* closes every connection */
-        else if (t->o->proto == RS_LOAD_HTTP)
-            load_http_tick(t, now);
+    if (t->proto->run->tick(t, rs_now_ns()))
         rs_loop_request_stop(t->loop, 0);
-        return;
-    }
-    if (!t->finishing)
-        rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
-}
-
-static void send_due(struct rs_timer *tm, void *arg)
-{
-    struct load_thread *t = arg;
-    (void)tm;
-    uint64_t now = rs_now_ns();
-    if (t->o->proto == RS_LOAD_UDP)
-        load_udp_fire(t, now);
-    else if (t->o->proto == RS_LOAD_HTTP)
-        load_http_fire(t, now);
     else
-        load_tcp_fire(t, now);
-    load_sched_arm(t);
-}
-
-void load_sched_arm(struct load_thread *t)
-{
-    uint64_t next = load_sched_next(&t->sched);
-    if (next == UINT64_MAX || t->finishing) {
-        rs_loop_timer_disarm(t->loop, &t->send_timer);
-        return;
-    }
-    if (!t->send_timer.armed || t->send_timer.due_ns != next)
-        rs_loop_timer_arm_at(t->loop, &t->send_timer, next);
+        rs_loop_timer_arm(t->loop, &t->tick, t->proto->run->tick_ms(t));
 }
 
 static void *thread_main(void *arg)
 {
     struct load_thread *t = arg;
     const struct rs_load_opts *o = t->o;
+    const struct load_run *run = t->proto->run;
     struct rs_loop_config cfg;
     char name[16];
     int err;
@@ -113,8 +65,7 @@ static void *thread_main(void *arg)
     t->loop = rs_loop_new(&cfg, &t->stats, &err);
     if (!t->loop)
         goto out_err;
-    /* One message (TCP), or a batch of up to 64 datagrams (UDP, GSO included). */
-    size_t scratch = o->proto == RS_LOAD_UDP ? o->size * 64 : o->size;
+    size_t scratch = o->size * t->proto->scratch_msgs;
     t->scratch = rs_malloc((scratch < 65536 ? 65536 : scratch) + 1);
     if (!t->scratch) {
         err = -ENOMEM;
@@ -125,16 +76,11 @@ static void *thread_main(void *arg)
     if (err < 0)
         goto out_err;
     t->sending = true;
-    rs_timer_init(&t->send_timer, send_due, t);
-    err = o->idle                    ? load_idle_start(t)
-          : o->proto == RS_LOAD_UDP  ? load_udp_start(t)
-          : o->proto == RS_LOAD_HTTP ? load_http_start(t)
-                                     : load_tcp_start(t);
+    err = run->start(t);
     if (err < 0)
         goto out_err;
-    t->tick_ms = 10;
     rs_timer_init(&t->tick, tick, t);
-    rs_loop_timer_arm(t->loop, &t->tick, t->tick_ms);
+    rs_loop_timer_arm(t->loop, &t->tick, run->tick_ms(t));
     err = rs_loop_run(t->loop);
     if (err < 0)
         goto out_err;
@@ -143,15 +89,7 @@ static void *thread_main(void *arg)
 out_err:
     t->err = err;
 out:
-    /* UDP counts what never came back while freeing its window. */
-    if (o->idle)
-        load_idle_free(t);
-    else if (o->proto == RS_LOAD_UDP)
-        load_udp_free(t);
-    else if (o->proto == RS_LOAD_HTTP)
-        load_http_free(t);
-    else
-        load_tcp_free(t);
+    run->free(t); /* UDP counts what never came back while freeing its window */
     rs_loop_free(t->loop);
     t->loop = NULL;
     rs_free(t->scratch);
@@ -163,49 +101,6 @@ out:
 static double tv_s(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static void progress_line(struct load_thread *ts, unsigned n, double elapsed, uint64_t *last)
-{
-    uint64_t msgs = 0, errs = 0, p99 = 0;
-    for (unsigned i = 0; i < n; i++) {
-        msgs += LOAD_GET(&ts[i], msgs_all);
-        errs += LOAD_GET(&ts[i], err_connect) + LOAD_GET(&ts[i], err_read) +
-                LOAD_GET(&ts[i], err_write) + LOAD_GET(&ts[i], err_timeout) +
-                LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
-        uint64_t p = LOAD_GET(&ts[i], p99_ns);
-        p99 = p > p99 ? p : p99;
-    }
-    fprintf(stderr, "  %5.0fs  %10.0f msg/s  errors %llu  p99 %.3f ms\n", elapsed,
-            (double)(msgs - *last), (unsigned long long)errs, (double)p99 / 1e6);
-    *last = msgs;
-}
-
-/* --idle: connections established, failed and lost so far. */
-static void idle_progress_line(struct load_thread *ts, unsigned n, double elapsed, unsigned conns)
-{
-    uint64_t est = 0, failed = 0, closed = 0;
-    for (unsigned i = 0; i < n; i++) {
-        est += LOAD_GET(&ts[i], connects);
-        failed += LOAD_GET(&ts[i], err_connect);
-        closed += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_closed);
-    }
-    fprintf(stderr, "  %5.0fs  established %llu/%u  failed %llu  closed by peer %llu\n", elapsed,
-            (unsigned long long)est, conns, (unsigned long long)failed, (unsigned long long)closed);
-}
-
-/* --idle: says once, on stderr, that every connection is open and the hold has begun (a
- * script measuring the peer while the connections are held waits for this line). */
-static void idle_announce(struct load_thread *ts, unsigned n, const struct rs_load_opts *o)
-{
-    uint64_t est = 0, failed = 0;
-    for (unsigned i = 0; i < n; i++) {
-        est += LOAD_GET(&ts[i], connects);
-        failed += LOAD_GET(&ts[i], err_connect);
-    }
-    rs_log_info("holding %llu connections for %.0fs (%llu of %u failed to connect)",
-                (unsigned long long)est, (double)o->duration_ns / 1e9, (unsigned long long)failed,
-                o->conns);
 }
 
 /* File descriptors a run needs besides its connections: stdio, per-thread rings, eventfds,
@@ -296,6 +191,12 @@ int main(int argc, char **argv)
     if (why[0] && o.progress != 0)
         rs_log_info("using epoll: %s", why);
     bool progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
+    const struct load_proto *proto = proto_find(&o);
+    if (!proto) {
+        rs_log_error("%s: no protocol runs this", o.url); /* the parser lets none through */
+        return 2;
+    }
+    const struct load_report_ops *report = proto->report;
 
     struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o.threads);
     if (!ts) {
@@ -308,6 +209,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.threads; i++) {
         struct load_thread *t = &ts[i];
         t->o = &o;
+        t->proto = proto;
         t->id = i;
         t->nconns = o.conns / o.threads + (i < o.conns % o.threads);
         t->first_conn = first;
@@ -316,7 +218,7 @@ int main(int argc, char **argv)
         t->t0 = t0;
         t->t_measure = t0 + o.warmup_ns;
         t->t_end = t->t_measure + o.duration_ns;
-        t->idle.shared = o.idle ? &idle_shared : NULL;
+        t->idle.shared = &idle_shared;
         if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
             rs_log_error("out of memory");
             return 1;
@@ -341,15 +243,10 @@ int main(int argc, char **argv)
     while (atomic_load(&threads_done) < started) {
         usleep(20000);
         uint64_t now = rs_now_ns();
-        if (o.idle && !announced && atomic_load(&idle_shared.hold_start_ns) != 0) {
-            idle_announce(ts, started, &o);
-            announced = true;
-        }
+        if (report->announce && !announced)
+            announced = report->announce(ts, started, &o);
         if (progress && now >= next_progress) {
-            if (o.idle)
-                idle_progress_line(ts, started, (double)(now - t0) / 1e9, o.conns);
-            else
-                progress_line(ts, started, (double)(now - t0) / 1e9, &last);
+            report->progress(ts, started, (double)(now - t0) / 1e9, &o, &last);
             next_progress += 1000000000ull;
         }
     }
@@ -365,33 +262,15 @@ int main(int argc, char **argv)
     double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
     double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
     if (rc == 0) {
-        int e = load_report(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
-                            rs_backend_name((enum rs_backend_kind)kind));
+        int e = report->summary(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
+                                rs_backend_name((enum rs_backend_kind)kind));
         if (e < 0) {
             rs_log_error("cannot write %s: %s", o.json_path, strerror(-e));
             rc = 1;
         }
-        /* Exit status tells scripts whether what came back was right. */
-        uint64_t bad = 0, msgs = 0;
-        for (unsigned i = 0; i < started; i++) {
-            bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
-            /* HTTP: like wrk, non-2xx answers are reported, not a failure of the run. */
-            msgs += LOAD_GET(&ts[i], msgs_all);
-        }
-        if (o.idle) {
-            /* Every connection established, held and alive at the check, or a failure. */
-            uint64_t est = 0, lost = 0, ok = 0;
-            for (unsigned i = 0; i < started; i++) {
-                est += LOAD_GET(&ts[i], connects);
-                lost += LOAD_GET(&ts[i], peer_closed) + LOAD_GET(&ts[i], check_unanswered) +
-                        LOAD_GET(&ts[i], check_closed) + LOAD_GET(&ts[i], check_wrong);
-                ok += LOAD_GET(&ts[i], check_ok);
-            }
-            if (est < o.conns || lost > 0 || (o.idle_check != RS_IDLE_CHECK_NONE && ok < est))
-                rc = 1;
-        } else if (bad || msgs == 0) {
+        /* The exit status tells scripts whether what came back was right. */
+        if (report->failed(&o, ts, started))
             rc = 1;
-        }
     }
     for (unsigned i = 0; i < o.threads; i++) {
         rs_hist_fini(&ts[i].hist);
