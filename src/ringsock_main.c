@@ -24,7 +24,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (r == RS_OPTS_HELP) {
-        fputs(rs_server_usage(), stdout);
+        rs_server_usage(stdout);
         return 0;
     }
     if (r == RS_OPTS_VERSION) {
