@@ -158,6 +158,8 @@ static const char *usage_options(void)
            "                       backpressure pauses and ENOBUFS receives in the interval;\n"
            "                       with UDP, datagrams per recvmmsg/sendmmsg batch; with\n"
            "                       HTTP, requests/s\n"
+           "  --counters           list the counters of the totals, worker and --stats lines:\n"
+           "                       block, name, counter or gauge, meaning\n"
            "  --help, --version\n"
            "\n"
            "SIZE takes k, m or g (binary). SIGINT/SIGTERM stop the server and print totals.\n";
@@ -201,6 +203,7 @@ enum {
     OPT_KEEPALIVE_TIMEOUT,
     OPT_STATS,
     OPT_MAX_MSG,
+    OPT_COUNTERS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -233,6 +236,7 @@ static const struct option long_opts[] = {
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"stats", required_argument, NULL, OPT_STATS},
     {"max-msg", required_argument, NULL, OPT_MAX_MSG},
+    {"counters", no_argument, NULL, OPT_COUNTERS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -445,6 +449,8 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                 return bad_value(err, errlen, name, optarg, -ERANGE);
             o->stats_ns = v;
             break;
+        case OPT_COUNTERS:
+            return RS_OPTS_COUNTERS;
         case OPT_HELP:
             return RS_OPTS_HELP;
         case OPT_VERSION:

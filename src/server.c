@@ -271,7 +271,7 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-/* The counter registry of a run with nworkers workers: the loop's block,
+/* The counter registry of a run with nworkers workers (0: descriptors only): the loop's block,
  * the datagram layer's, then each service's in table order. NULL on no memory. */
 static struct rs_counter_set *counters_new(unsigned nworkers)
 {
@@ -283,6 +283,18 @@ static struct rs_counter_set *counters_new(unsigned nworkers)
         if (rs_services[i]->counters)
             blocks[n++] = rs_services[i]->counters;
     return rs_counter_set_new(blocks, n, nworkers);
+}
+
+int rs_server_list_counters(FILE *f)
+{
+    struct rs_counter_set *set = counters_new(0);
+    if (!set) {
+        rs_log_error("out of memory");
+        return 1;
+    }
+    rs_counter_set_list(set, f);
+    rs_counter_set_free(set);
+    return 0;
 }
 
 /* Starts the --stats view, if asked for. NULL when not asked for or memory is short (then

@@ -51,6 +51,7 @@ enum rs_opts_result {
     RS_OPTS_RUN = 0,
     RS_OPTS_HELP = 1,
     RS_OPTS_VERSION = 2,
+    RS_OPTS_COUNTERS = 3, /* --counters: list them */
 };
 
 /* Parses a size with an optional binary suffix (k, m, g; "64k" = 65536) into [min, max].
@@ -60,8 +61,8 @@ int rs_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Decodes \n, \r, \t and \\ (any other \x is x) into out. Returns 0 or -E2BIG. */
 int rs_unescape_body(const char *s, char *out, size_t cap, size_t *len);
 
-/* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
- * -EINVAL with a one-line reason in err. Defaults: echo; when neither
+/* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP, RS_OPTS_VERSION or
+ * RS_OPTS_COUNTERS, or -EINVAL with a one-line reason in err. Defaults: echo; when neither
  * --tcp nor --udp is given, the service's own address (echo: TCP and UDP 127.0.0.1:7000;
  * sockperf: 127.0.0.1:11111, sockperf's default port; http: TCP 127.0.0.1:8080); one thread per
  * CPU, backend auto. */
