@@ -118,6 +118,7 @@ void rs_stats_live_free(struct rs_stats_live *sl)
     rs_free(sl);
 }
 
+/* Prints " name=value" for column c between two readings dt seconds apart. */
 static void print_col(FILE *f, const struct col *c, const uint64_t *now, const uint64_t *then,
                       double dt)
 {

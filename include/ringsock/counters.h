@@ -18,6 +18,7 @@
  *         X(http_errors, COUNTER, 0, "requests answered with an error")
  *     RS_COUNTER_STRUCT(http_counters, HTTP_COUNTERS);
  *     static const struct rs_counter_desc http_desc[] = {HTTP_COUNTERS(RS_COUNTER_DESC)};
+ *     RS_COUNTER_CHECK(struct http_counters, http_desc);
  *     const struct rs_counter_block http_block = RS_COUNTER_BLOCK("http", struct http_counters,
  *                                                                 http_desc, NULL, 0);
  *     ...

@@ -43,11 +43,23 @@ static const struct rs_live_col b_live[] = {
 static const struct rs_counter_block b_block =
     RS_COUNTER_BLOCK("b", struct b_counters, b_desc, b_live, RS_COUNTER_NELEM(b_live));
 
-/* What f printed since it was opened, NUL-terminated (the caller frees). */
+/* Closes a memory stream; returns what was printed into it (*buf, freed by the caller). */
 static char *contents(FILE *f, char **buf)
 {
     fclose(f);
     return *buf;
+}
+
+/* Copies the span of text up to the first of stop (or its end) into out. */
+static const char *span(const char *text, const char *stop, char *out, size_t cap)
+{
+    size_t k = text ? strcspn(text, stop) : 0;
+    if (k >= cap)
+        k = cap - 1;
+    if (k)
+        memcpy(out, text, k);
+    out[k] = '\0';
+    return out;
 }
 
 /* How many times name=... appears as a key in line. */
@@ -69,15 +81,7 @@ static const char *nth_line(const char *text, unsigned n, char *out, size_t cap)
         if (text)
             text++;
     }
-    out[0] = '\0';
-    if (!text)
-        return out;
-    size_t k = strcspn(text, "\n");
-    if (k >= cap)
-        k = cap - 1;
-    memcpy(out, text, k);
-    out[k] = '\0';
-    return out;
+    return span(text, "\n", out, cap);
 }
 
 /* The value of key in line, as printed; "" if absent. */
@@ -86,16 +90,7 @@ static const char *field(const char *line, const char *key, char *out, size_t ca
     char pat[64];
     snprintf(pat, sizeof(pat), " %s=", key);
     const char *p = strstr(line, pat);
-    out[0] = '\0';
-    if (!p)
-        return out;
-    p += strlen(pat);
-    size_t n = strcspn(p, " \n");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    return out;
+    return span(p ? p + strlen(pat) : NULL, " \n", out, cap);
 }
 
 int main(void)
