@@ -22,9 +22,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (r == RS_OPTS_HELP) {
-        fputs(rs_server_usage(), stdout);
+        rs_server_usage(stdout);
         return 0;
     }
+    if (r == RS_OPTS_COUNTERS)
+        return rs_server_list_counters(stdout);
     if (r == RS_OPTS_VERSION) {
         printf("ringsock %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;

@@ -2,13 +2,17 @@
 
 #include "ringsock/util/parse.h"
 #include "ringsock/net/net.h"
+#include "ringsock/services/services.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#define MAIN_SERVICE UINT_MAX /* a --tcp listener, before the service is known */
 
 static unsigned cpu_count(void)
 {
@@ -19,18 +23,26 @@ static unsigned cpu_count(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-const char *rs_server_usage(void)
+/* Prints each service's name and help, continuation lines indented under the first. */
+static void usage_services(FILE *f)
 {
-    return "usage: ringsock SERVICE [options]\n"
-           "\n"
-           "services:\n"
-           "  echo                 send every byte back, in order (default)\n"
-           "  discard              read and drop\n"
-           "  http                 HTTP/1.1 responder on the --tcp listeners\n"
-           "  sockperf             answer sockperf's clients (sockperf pp|ul|tp, with or without\n"
-           "                       --tcp) as `sockperf sr` does; default TCP and UDP on\n"
-           "                       127.0.0.1:11111, sockperf's default port\n"
-           "\n"
+    for (unsigned i = 0; i < rs_nservices; i++) {
+        const char *h = rs_services[i]->help;
+        size_t n = strcspn(h, "\n");
+        fprintf(f, "  %-20s %.*s%s\n", rs_services[i]->name, (int)n, h,
+                i == RS_SVC_ECHO ? " (default)" : "");
+        while (h[n] == '\n') {
+            h += n + 1;
+            n = strcspn(h, "\n");
+            fprintf(f, "%23s%.*s\n", "", (int)n, h);
+        }
+    }
+}
+
+/* The options part of the usage text. */
+static const char *usage_options(void)
+{
+    return "\n"
            "options:\n"
            "  --tcp ADDR:PORT      listen on TCP (repeatable): 1.2.3.4:7000, [::1]:7000,\n"
            "                       :7000 (any IPv4 address); port 0 picks a free port.\n"
@@ -81,9 +93,21 @@ const char *rs_server_usage(void)
            "                       backpressure pauses and ENOBUFS receives in the interval;\n"
            "                       with UDP, datagrams per recvmmsg/sendmmsg batch; with\n"
            "                       HTTP, requests/s\n"
+           "  --counters           list the counters of the totals, worker and --stats lines:\n"
+           "                       block, name, counter or gauge, meaning\n"
            "  --help, --version\n"
            "\n"
            "SIZE takes k, m or g (binary). SIGINT/SIGTERM stop the server and print totals.\n";
+}
+
+void rs_server_usage(FILE *f)
+{
+    fputs("usage: ringsock SERVICE [options]\n"
+          "\n"
+          "services:\n",
+          f);
+    usage_services(f);
+    fputs(usage_options(), f);
 }
 
 enum {
@@ -114,6 +138,7 @@ enum {
     OPT_KEEPALIVE_TIMEOUT,
     OPT_STATS,
     OPT_MAX_MSG,
+    OPT_COUNTERS,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -146,10 +171,25 @@ static const struct option long_opts[] = {
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"stats", required_argument, NULL, OPT_STATS},
     {"max-msg", required_argument, NULL, OPT_MAX_MSG},
+    {"counters", no_argument, NULL, OPT_COUNTERS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
+
+/* "echo, discard, http or sockperf": the services' names. */
+static void service_names(char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < rs_nservices && n < cap; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == rs_nservices ? " or " : ", ";
+        int k = snprintf(buf + n, cap - n, "%s%s", sep, rs_services[i]->name);
+        if (k < 0)
+            break;
+        n += (size_t)k;
+    }
+}
 
 static int bad_value(char *err, size_t errlen, const char *flag, const char *val, int e)
 {
@@ -161,7 +201,7 @@ static int bad_value(char *err, size_t errlen, const char *flag, const char *val
 int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen)
 {
     uint64_t v;
-    int e;
+    int e, svc;
 
     memset(o, 0, sizeof(*o));
     o->service = RS_SVC_ECHO;
@@ -195,6 +235,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
         switch (opt) {
         case OPT_TCP:
         case OPT_HTTP:
+            svc = opt == OPT_HTTP ? rs_service_index("http") : 0;
+            if (svc < 0) {
+                snprintf(err, errlen, "--http: this ringsock has no http service");
+                return -EINVAL;
+            }
             if (o->ntcp >= RS_MAX_ADDRS) {
                 snprintf(err, errlen, "too many --tcp/--http addresses (at most %d)", RS_MAX_ADDRS);
                 return -EINVAL;
@@ -205,7 +250,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                          optarg);
                 return -EINVAL;
             }
-            o->tcp_http[o->ntcp++] = opt == OPT_HTTP;
+            o->tcp_service[o->ntcp++] = opt == OPT_HTTP ? (unsigned)svc : MAIN_SERVICE;
             break;
         case OPT_BODY:
             if (rs_unescape_body(optarg, o->body, sizeof(o->body), &o->body_len) < 0) {
@@ -339,6 +384,8 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                 return bad_value(err, errlen, name, optarg, -ERANGE);
             o->stats_ns = v;
             break;
+        case OPT_COUNTERS:
+            return RS_OPTS_COUNTERS;
         case OPT_HELP:
             return RS_OPTS_HELP;
         case OPT_VERSION:
@@ -354,42 +401,35 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     /* GNU getopt moved the operands to the end: at most one, the service. */
     if (optind < argc) {
         const char *arg = argv[optind];
-        if (strcmp(arg, "echo") == 0)
-            o->service = RS_SVC_ECHO;
-        else if (strcmp(arg, "discard") == 0)
-            o->service = RS_SVC_DISCARD;
-        else if (strcmp(arg, "http") == 0)
-            o->service = RS_SVC_HTTP;
-        else if (strcmp(arg, "sockperf") == 0)
-            o->service = RS_SVC_SOCKPERF;
-        else {
-            snprintf(err, errlen, "unknown service '%s' (want echo, discard, http or sockperf)",
-                     arg);
+        svc = rs_service_index(arg);
+        if (svc < 0) {
+            char names[256];
+            service_names(names, sizeof(names));
+            snprintf(err, errlen, "unknown service '%s' (want %s)", arg, names);
             return -EINVAL;
         }
+        o->service = (unsigned)svc;
         if (optind + 1 < argc) {
             snprintf(err, errlen, "unexpected argument '%s'", argv[optind + 1]);
             return -EINVAL;
         }
     }
-    if (o->service == RS_SVC_HTTP) {
-        for (unsigned i = 0; i < o->ntcp; i++)
-            o->tcp_http[i] = true;
-        if (o->nudp) {
-            snprintf(err, errlen, "the http service has no UDP side (use echo with --http)");
-            return -EINVAL;
-        }
-        if (o->ntcp == 0) {
-            rs_addr_parse("127.0.0.1:8080", &o->tcp[0]);
-            o->tcp_http[0] = true;
-            o->ntcp = 1;
-        }
+    const struct rs_service *s = rs_services[o->service];
+    for (unsigned i = 0; i < o->ntcp; i++)
+        if (o->tcp_service[i] == MAIN_SERVICE)
+            o->tcp_service[i] = o->service;
+    if (o->nudp && s->udp_mode == RS_UDP_NONE) {
+        snprintf(err, errlen, "the %s service has no UDP side", s->name);
+        return -EINVAL;
     }
     if (o->ntcp == 0 && o->nudp == 0) {
-        const char *def = o->service == RS_SVC_SOCKPERF ? "127.0.0.1:11111" : "127.0.0.1:7000";
-        rs_addr_parse(def, &o->tcp[0]);
-        rs_addr_parse(def, &o->udp[0]);
-        o->ntcp = o->nudp = 1;
+        rs_addr_parse(s->listen, &o->tcp[0]);
+        o->tcp_service[0] = o->service;
+        o->ntcp = 1;
+        if (s->udp_mode != RS_UDP_NONE) {
+            rs_addr_parse(s->listen, &o->udp[0]);
+            o->nudp = 1;
+        }
     }
     for (unsigned i = 0; i < o->nudp; i++) {
         if (rs_addr_is_multicast(&o->udp[i]) && !o->join_iface) {

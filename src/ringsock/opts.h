@@ -3,12 +3,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "ringsock/net/addr.h"
 #include "ringsock/core/loop.h"
+#include "ringsock/net/addr.h"
+#include "ringsock/services/services.h"
 
 #define RS_MAX_ADDRS 16
 
+/* The services this program serves (service_table.c): a new service is one more entry. */
+#define RS_MAX_SERVICES 16
+extern const struct rs_service *const rs_services[];
+extern const unsigned rs_nservices;
+/* Index in rs_services of the service called name, or -ENOENT. */
+int rs_service_index(const char *name);
+
+/* Places of the built-in services in the service table (rs_services), which is what names and
+ * describes them; a service added later needs no constant here. */
 enum rs_service_kind {
     RS_SVC_ECHO,
     RS_SVC_DISCARD,
@@ -17,9 +28,9 @@ enum rs_service_kind {
 };
 
 struct rs_server_opts {
-    enum rs_service_kind service;
+    unsigned service; /* index in rs_services: the first argument (default echo) */
     struct rs_addr tcp[RS_MAX_ADDRS];
-    bool tcp_http[RS_MAX_ADDRS]; /* given with --http: served by the HTTP responder */
+    unsigned tcp_service[RS_MAX_ADDRS]; /* who serves each: the service, or http for --http */
     unsigned ntcp;
     char body[4096]; /* --body, escapes (\n \r \t \\) decoded */
     size_t body_len;
@@ -48,15 +59,17 @@ enum rs_opts_result {
     RS_OPTS_RUN = 0,
     RS_OPTS_HELP = 1,
     RS_OPTS_VERSION = 2,
+    RS_OPTS_COUNTERS = 3, /* --counters: list them */
 };
 
-/* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP or RS_OPTS_VERSION, or
- * -EINVAL with a one-line reason in err. Defaults: echo on TCP and UDP 127.0.0.1:7000 (when
- * neither --tcp nor --udp is given; sockperf: 127.0.0.1:11111, sockperf's own default port),
- * one thread per CPU, backend auto. */
+/* Parses the server's command line. Returns RS_OPTS_RUN, RS_OPTS_HELP, RS_OPTS_VERSION or
+ * RS_OPTS_COUNTERS, or -EINVAL with a one-line reason in err. Defaults: echo; when neither
+ * --tcp nor --udp is given, the service's own address (echo: TCP and UDP 127.0.0.1:7000;
+ * sockperf: 127.0.0.1:11111, sockperf's default port; http: TCP 127.0.0.1:8080); one thread per
+ * CPU, backend auto. */
 int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *err, size_t errlen);
 
-/* The usage text. */
-const char *rs_server_usage(void);
+/* Prints the usage text. */
+void rs_server_usage(FILE *f);
 
 #endif

@@ -1,11 +1,11 @@
 /* The server: binds every listener once per worker (SO_REUSEPORT), starts one thread per worker
- * with its own loop, reports where it listens, waits for SIGINT/SIGTERM, stops the workers
- * within the shutdown deadline and prints the totals. */
+ * with its own loop and the services it serves (from the service table), reports where it
+ * listens, waits for SIGINT/SIGTERM, stops the workers within the shutdown deadline and prints
+ * the totals from the counter registry. */
 
 #include "server.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -17,22 +17,29 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 #include "ringsock/net/net.h"
+#include "ringsock/util/stats.h"
 #include "ringsock/services/services.h"
 #include "stats_live.h"
 
+/* What every worker reads, set before they start. */
+struct server {
+    const struct rs_server_opts *opts;
+    const struct rs_service_conf *conf;
+    struct rs_counter_set *counters;
+    bool used[RS_MAX_SERVICES]; /* the service, and those of --http listeners */
+};
+
 struct worker {
-    struct rs_stats stats; /* first: 64-byte aligned, written only by this worker */
     pthread_t tid;
     unsigned id;
-    const struct rs_server_opts *opts;
+    const struct server *srv;
     struct rs_loop_config cfg;
     struct rs_loop *loop;
+    struct rs_stats *stats;     /* the loop's counters, in the registry's storage */
+    void *svc[RS_MAX_SERVICES]; /* each used service's state on this worker */
     int fds[RS_MAX_ADDRS];
     int ufds[RS_MAX_ADDRS];
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
-    const struct rs_http_config *http_cfg;
-    struct http_worker *http;
-    struct sockperf_worker *sockperf;
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -57,12 +64,60 @@ static void startup_report(struct startup *st)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* Sets up each used service on this worker, then its TCP listeners and datagram sockets. */
+static int worker_serve(struct worker *w)
+{
+    const struct server *srv = w->srv;
+    const struct rs_server_opts *o = srv->opts;
+    int err;
+
+    for (unsigned i = 0; i < rs_nservices; i++) {
+        const struct rs_service *s = rs_services[i];
+        if (!srv->used[i] || !s->worker_new)
+            continue;
+        struct rs_service_ctx ctx = {
+            .loop = w->loop,
+            .counters =
+                s->counters ? rs_counter_set_block(srv->counters, w->id, s->counters) : NULL,
+            .conf = srv->conf,
+        };
+        err = s->worker_new(&ctx, &w->svc[i]);
+        if (err < 0)
+            return err;
+    }
+    for (unsigned a = 0; a < o->ntcp; a++) {
+        unsigned i = o->tcp_service[a];
+        err = rs_loop_listen(w->loop, w->fds[a], rs_services[i]->accept, w->svc[i]);
+        if (err < 0)
+            return err;
+        w->fds[a] = -1; /* the loop owns it now */
+    }
+    const struct rs_service *s = rs_services[o->service];
+    struct rs_udp_config ucfg = {
+        .batch = o->udp_batch,
+        .buf_size = o->udp_buf,
+        .queue = o->udp_queue,
+        .budget = o->udp_batch * 8,
+        .mode = s->udp_mode,
+        .dgram = s->dgram,
+        .dgram_arg = w->svc[o->service],
+    };
+    _Atomic uint64_t *dgram = rs_counter_set_block(srv->counters, w->id, &rs_dgram_counter_block);
+    for (unsigned a = 0; a < o->nudp; a++) {
+        if (w->ufds[a] < 0)
+            continue; /* a multicast group is served by worker 0 only */
+        w->udp[a] = rs_udp_echo_new(w->loop, w->ufds[a], &ucfg, dgram, w->stats, &err);
+        if (!w->udp[a])
+            return err;
+        w->ufds[a] = -1;
+    }
+    return 0;
+}
+
 static void *worker_main(void *p)
 {
     struct worker_arg *wa = p;
     struct worker *w = wa->w;
-    struct startup *st = wa->st;
-    const struct rs_server_opts *o = w->opts;
     char name[16];
     int err;
 
@@ -70,66 +125,12 @@ static void *worker_main(void *p)
     pthread_setname_np(pthread_self(), name);
 
     /* The ring is created here: a SINGLE_ISSUER ring belongs to the thread that made it. */
-    w->loop = rs_loop_new(&w->cfg, &w->stats, &err);
-    if (!w->loop) {
+    w->loop = rs_loop_new(&w->cfg, w->stats, &err);
+    if (!w->loop)
         w->init_err = err;
-        goto out_report;
-    }
-    rs_accept_fn fn = rs_echo_accept;
-    void *fn_arg = NULL;
-    if (o->service == RS_SVC_DISCARD) {
-        fn = rs_discard_accept;
-    } else if (o->service == RS_SVC_SOCKPERF) {
-        w->sockperf = rs_sockperf_worker_new(o->max_msg, &w->stats);
-        if (!w->sockperf) {
-            w->init_err = -ENOMEM;
-            goto out_report;
-        }
-        fn = rs_sockperf_accept;
-        fn_arg = w->sockperf;
-    }
-    for (unsigned i = 0; i < o->ntcp && !w->http; i++) {
-        if (!o->tcp_http[i])
-            continue;
-        w->http = rs_http_worker_new(w->loop, w->http_cfg, &w->stats);
-        if (!w->http) {
-            w->init_err = -ENOMEM;
-            goto out_report;
-        }
-    }
-    for (unsigned i = 0; i < o->ntcp; i++) {
-        if (o->tcp_http[i])
-            err = rs_loop_listen(w->loop, w->fds[i], rs_http_accept, w->http);
-        else
-            err = rs_loop_listen(w->loop, w->fds[i], fn, fn_arg);
-        if (err < 0) {
-            w->init_err = err;
-            goto out_report;
-        }
-        w->fds[i] = -1; /* the loop owns it now */
-    }
-    struct rs_udp_config ucfg = {
-        .batch = o->udp_batch,
-        .buf_size = o->udp_buf,
-        .queue = o->udp_queue,
-        .budget = o->udp_batch * 8,
-        .max_msg = o->max_msg,
-        .mode = o->service == RS_SVC_DISCARD    ? RS_UDP_DISCARD
-                : o->service == RS_SVC_SOCKPERF ? RS_UDP_SOCKPERF
-                                                : RS_UDP_ECHO,
-    };
-    for (unsigned i = 0; i < o->nudp; i++) {
-        if (w->ufds[i] < 0)
-            continue; /* a multicast group is served by worker 0 only */
-        w->udp[i] = rs_udp_echo_new(w->loop, w->ufds[i], &ucfg, &w->stats, &err);
-        if (!w->udp[i]) {
-            w->init_err = err;
-            goto out_report;
-        }
-        w->ufds[i] = -1;
-    }
-out_report:
-    startup_report(st);
+    else
+        w->init_err = worker_serve(w);
+    startup_report(wa->st);
     if (w->init_err == 0)
         w->run_err = rs_loop_run(w->loop);
     atomic_store_explicit(&w->done, true, memory_order_release);
@@ -194,11 +195,11 @@ static void print_listening(const struct rs_server_opts *o, const struct rs_addr
                             uint64_t fd_limit)
 {
     char buf[RS_ADDR_STRLEN];
-    static const char *const names[] = {"echo", "discard", "http", "sockperf"};
-    printf("ringsock: %s listening on", names[o->service]);
-    for (unsigned a = 0; a < o->ntcp; a++)
-        printf(" %s://%s", o->tcp_http[a] ? "http" : "tcp",
-               rs_addr_format(&bound[a], buf, sizeof(buf)));
+    printf("ringsock: %s listening on", rs_services[o->service]->name);
+    for (unsigned a = 0; a < o->ntcp; a++) {
+        const char *scheme = rs_services[o->tcp_service[a]]->scheme;
+        printf(" %s://%s", scheme ? scheme : "tcp", rs_addr_format(&bound[a], buf, sizeof(buf)));
+    }
     for (unsigned a = 0; a < o->nudp; a++)
         printf(" udp://%s%s%s", rs_addr_format(&bound[RS_MAX_ADDRS + a], buf, sizeof(buf)),
                rs_addr_is_multicast(&o->udp[a]) ? "%" : "",
@@ -270,54 +271,43 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-static uint64_t counter(const _Atomic uint64_t *v)
+/* The counter registry of a run with nworkers workers (0: descriptors only): the loop's block,
+ * the datagram layer's, then each service's in table order. NULL on no memory. */
+static struct rs_counter_set *counters_new(unsigned nworkers)
 {
-    return atomic_load_explicit(v, memory_order_relaxed);
+    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
+    unsigned n = 0;
+    blocks[n++] = &rs_loop_counter_block;
+    blocks[n++] = &rs_dgram_counter_block;
+    for (unsigned i = 0; i < rs_nservices; i++)
+        if (rs_services[i]->counters)
+            blocks[n++] = rs_services[i]->counters;
+    return rs_counter_set_new(blocks, n, nworkers);
+}
+
+int rs_server_list_counters(FILE *f)
+{
+    struct rs_counter_set *set = counters_new(0);
+    if (!set) {
+        rs_log_error("out of memory");
+        return 1;
+    }
+    rs_counter_set_list(set, f);
+    rs_counter_set_free(set);
+    return 0;
 }
 
 /* Starts the --stats view, if asked for. NULL when not asked for or memory is short (then
  * the server runs without it, and says so). */
-static struct rs_stats_live *live_start(const struct rs_server_opts *o, struct worker *ws,
-                                        const struct rs_stats **ptrs)
+static struct rs_stats_live *live_start(const struct rs_server_opts *o,
+                                        const struct rs_counter_set *set)
 {
     if (!o->stats_ns)
         return NULL;
-    bool http = false;
-    for (unsigned a = 0; a < o->ntcp; a++)
-        http = http || o->tcp_http[a];
-    for (unsigned i = 0; i < o->threads; i++)
-        ptrs[i] = &ws[i].stats;
-    struct rs_stats_live *sl = rs_stats_live_new(
-        ptrs, o->threads, (o->nudp ? RS_LIVE_UDP : 0) | (http ? RS_LIVE_HTTP : 0), rs_now_ns());
+    struct rs_stats_live *sl = rs_stats_live_new(set, rs_now_ns());
     if (!sl)
         rs_log_warn("--stats: out of memory; running without it");
     return sl;
-}
-
-/* One line per worker at exit, so an uneven spread over workers shows. */
-static void print_worker(unsigned id, const struct rs_stats *st, bool udp, bool sockperf)
-{
-    printf("ringsock: worker %u: conns %" PRIu64 ", bytes in %" PRIu64 " out %" PRIu64, id,
-           counter(&st->conns_accepted), counter(&st->bytes_in), counter(&st->bytes_out));
-    if (counter(&st->http_requests) || counter(&st->http_errors))
-        printf("; http requests %" PRIu64 ", errors %" PRIu64 ", timeouts %" PRIu64,
-               counter(&st->http_requests), counter(&st->http_errors), counter(&st->http_timeouts));
-    if (sockperf)
-        printf("; sockperf messages answered %" PRIu64 ", not answered %" PRIu64
-               ", malformed %" PRIu64,
-               counter(&st->sockperf_replies), counter(&st->sockperf_unanswered),
-               counter(&st->sockperf_malformed));
-    if (udp) {
-        uint64_t in = counter(&st->dgrams_in), b = counter(&st->dgram_batches_in);
-        uint64_t out = counter(&st->dgrams_out), bo = counter(&st->dgram_batches_out);
-        printf("; datagrams in %" PRIu64 " (%" PRIu64 " batches, mean %.1f) out %" PRIu64
-               " (%" PRIu64 " batches, mean %.1f), truncated %" PRIu64 ", dropped %" PRIu64
-               ", kernel drops %" PRIu64,
-               in, b, b ? (double)in / (double)b : 0.0, out, bo,
-               bo ? (double)out / (double)bo : 0.0, counter(&st->dgram_truncated),
-               counter(&st->dgram_dropped), counter(&st->dgram_kernel_drops));
-    }
-    printf("\n");
 }
 
 static bool all_done(struct worker *ws, unsigned n)
@@ -336,24 +326,32 @@ int rs_server_run(const struct rs_server_opts *o)
     struct rs_addr bound[2 * RS_MAX_ADDRS]; /* TCP, then UDP */
     struct startup st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-    struct rs_http_config http_cfg = {
-        .body = o->body,
-        .body_len = o->body_len,
-        .max_bytes = o->max_bytes,
-        .max_body = o->max_body,
-        .header_timeout_ms = o->header_timeout_ms,
-        .keepalive_timeout_ms = o->keepalive_timeout_ms,
+    struct rs_service_conf conf = {
+        .http =
+            {
+                .body = o->body,
+                .body_len = o->body_len,
+                .max_bytes = o->max_bytes,
+                .max_body = o->max_body,
+                .header_timeout_ms = o->header_timeout_ms,
+                .keepalive_timeout_ms = o->keepalive_timeout_ms,
+            },
+        .max_msg = o->max_msg,
     };
-    rs_http_limits_default(&http_cfg.limits);
+    rs_http_limits_default(&conf.http.limits);
     char *body_file = NULL;
     if (o->body_file) {
-        int err = read_file(o->body_file, &body_file, &http_cfg.body_len);
+        int err = read_file(o->body_file, &body_file, &conf.http.body_len);
         if (err < 0) {
             rs_log_error("cannot read --body-file %s: %s", o->body_file, strerror(-err));
             return 1;
         }
-        http_cfg.body = body_file;
+        conf.http.body = body_file;
     }
+    struct server srv = {.opts = o, .conf = &conf};
+    srv.used[o->service] = true;
+    for (unsigned a = 0; a < o->ntcp; a++)
+        srv.used[o->tcp_service[a]] = true;
 
     int kind = rs_backend_choose(o->backend, why, sizeof(why));
     if (kind < 0) {
@@ -367,20 +365,28 @@ int rs_server_run(const struct rs_server_opts *o)
 
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
-    const struct rs_stats **stats_ptrs = rs_calloc(o->threads, sizeof(*stats_ptrs));
     struct rs_stats_live *live = NULL;
-    if (!ws || !args || !stats_ptrs) {
+    srv.counters = counters_new(o->threads);
+    if (!ws || !args || !srv.counters) {
         rs_log_error("out of memory");
         goto out_free;
     }
+    /* Active blocks: shown on the worker lines and in --stats. */
+    rs_counter_set_activate(srv.counters, &rs_loop_counter_block);
+    if (o->nudp)
+        rs_counter_set_activate(srv.counters, &rs_dgram_counter_block);
+    for (unsigned i = 0; i < rs_nservices; i++)
+        if (srv.used[i] && rs_services[i]->counters)
+            rs_counter_set_activate(srv.counters, rs_services[i]->counters);
     memset(ws, 0, sizeof(*ws) * o->threads);
     for (unsigned i = 0; i < o->threads; i++) {
         ws[i].id = i;
-        ws[i].opts = o;
+        ws[i].srv = &srv;
         ws[i].cfg = o->loop;
         ws[i].cfg.backend = (enum rs_backend_kind)kind;
         ws[i].cfg.id = i;
-        ws[i].http_cfg = &http_cfg;
+        ws[i].stats =
+            (struct rs_stats *)rs_counter_set_block(srv.counters, i, &rs_loop_counter_block);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             ws[i].fds[a] = ws[i].ufds[a] = -1;
         args[i].w = &ws[i];
@@ -424,7 +430,7 @@ int rs_server_run(const struct rs_server_opts *o)
         fd_limit_warn(o, fd_limit);
         print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why,
                         fd_limit);
-        live = live_start(o, ws, stats_ptrs);
+        live = live_start(o, srv.counters);
         uint64_t next_stats = rs_now_ns() + o->stats_ns;
         /* Wait for the first signal; a second one cuts the grace period short. In between,
          * print the --stats lines when they are due. */
@@ -457,8 +463,6 @@ int rs_server_run(const struct rs_server_opts *o)
                 rs_loop_request_stop(ws[i].loop, 0);
     }
 
-    struct rs_stats total;
-    memset(&total, 0, sizeof(total));
     rc = ok ? 0 : 1;
     for (unsigned i = 0; i < started; i++) {
         pthread_join(ws[i].tid, NULL);
@@ -466,18 +470,22 @@ int rs_server_run(const struct rs_server_opts *o)
             rs_log_error("worker %u: loop failed: %s", i, strerror(-ws[i].run_err));
             rc = 1;
         }
-        rs_stats_sum(&total, &ws[i].stats);
         rs_loop_free(ws[i].loop);
-        rs_http_worker_free(ws[i].http);
-        rs_sockperf_worker_free(ws[i].sockperf);
+        for (unsigned k = 0; k < rs_nservices; k++)
+            if (ws[i].svc[k])
+                rs_services[k]->worker_free(ws[i].svc[k]);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             rs_udp_echo_free(ws[i].udp[a]);
     }
     if (ok) {
-        for (unsigned i = 0; i < started; i++)
-            print_worker(i, &ws[i].stats, o->nudp > 0, o->service == RS_SVC_SOCKPERF);
+        /* One line per worker, so an uneven spread over workers shows, then the totals. */
+        for (unsigned i = 0; i < started; i++) {
+            printf("ringsock: worker %u: ", i);
+            rs_counter_set_print_worker(srv.counters, i, stdout);
+            printf("\n");
+        }
         printf("ringsock: totals ");
-        rs_stats_print(stdout, &total);
+        rs_counter_set_print_totals(srv.counters, stdout);
         printf("\n");
         fflush(stdout);
     }
@@ -492,7 +500,7 @@ out_close_fds:
         }
 out_free:
     rs_stats_live_free(live);
-    rs_free(stats_ptrs);
+    rs_counter_set_free(srv.counters);
     rs_free(args);
     rs_free(ws);
     rs_free(body_file);

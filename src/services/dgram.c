@@ -1,7 +1,7 @@
-/* Datagram echo, discard and sockperf responder, batched: recvmmsg fills a ring of datagram
- * slots at its tail and sendmmsg sends the replies from its head, each to its sender. The
- * sockperf mode answers in place: a datagram that is one whole sockperf message asking for an
- * answer has its client flag cleared and goes back; others are counted and skipped. Replies the
+/* Datagram echo, discard and service handler, batched: recvmmsg fills a ring of datagram
+ * slots at its tail and sendmmsg sends the replies from its head, each to its sender. A
+ * service's handler (sockperf's) answers in place: it decides per datagram whether it goes back,
+ * rewritten or not; the others are skipped. Replies the
  * kernel cannot take yet (EAGAIN) wait in the ring for writability; the ring holds at most queue +
  * batch datagrams, and while it is full what arrives is read and dropped, counted, never blocked
  * on. A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Each turn
@@ -15,8 +15,40 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 #include "ringsock/util/probes.h"
-#include "ringsock/proto/sockperf_msg.h"
+#include "ringsock/util/stats.h"
 #include "ringsock/services/services.h"
+
+/* batches_in/out: recvmmsg/sendmmsg calls that moved datagrams. */
+#define DGRAM_COUNTERS(X)                                                                          \
+    X(dgrams_in, COUNTER, RS_CTR_WORKER, "datagrams received")                                     \
+    X(dgrams_out, COUNTER, RS_CTR_WORKER, "datagrams sent")                                        \
+    X(dgram_bytes_in, COUNTER, 0, "datagram bytes received")                                       \
+    X(dgram_bytes_out, COUNTER, 0, "datagram bytes sent")                                          \
+    X(dgram_batches_in, COUNTER, RS_CTR_WORKER, "recvmmsg calls that received datagrams")          \
+    X(dgram_batches_out, COUNTER, RS_CTR_WORKER, "sendmmsg calls that sent datagrams")             \
+    X(dgram_truncated, COUNTER, RS_CTR_WORKER, "datagrams larger than --udp-buf, not answered")    \
+    X(dgram_dropped, COUNTER, RS_CTR_WORKER, "datagrams dropped while the reply queue was full")   \
+    X(dgram_kernel_drops, COUNTER, RS_CTR_WORKER,                                                  \
+      "datagrams the kernel dropped on a full receive buffer (SO_RXQ_OVFL)")                       \
+    X(dgram_send_errors, COUNTER, 0, "replies the kernel refused to send, dropped")
+
+RS_COUNTER_STRUCT(dgram_counters, DGRAM_COUNTERS);
+static const struct rs_counter_desc dgram_desc[] = {DGRAM_COUNTERS(RS_COUNTER_DESC)};
+RS_COUNTER_CHECK(struct dgram_counters, dgram_desc);
+
+#define IDX(field) RS_COUNTER_INDEX(struct dgram_counters, field)
+
+/* Datagrams join the loop's messages and bytes; their batch sizes are columns of their own. */
+static const struct rs_live_col dgram_live[] = {
+    {"msgs_per_s", RS_LIVE_RATE, 1, IDX(dgrams_in), -1},
+    {"in_bytes_per_s", RS_LIVE_RATE, 0, IDX(dgram_bytes_in), -1},
+    {"out_bytes_per_s", RS_LIVE_RATE, 0, IDX(dgram_bytes_out), -1},
+    {"udp_batch_in", RS_LIVE_MEAN, 2, IDX(dgrams_in), IDX(dgram_batches_in)},
+    {"udp_batch_out", RS_LIVE_MEAN, 2, IDX(dgrams_out), IDX(dgram_batches_out)},
+};
+
+const struct rs_counter_block rs_dgram_counter_block = RS_COUNTER_BLOCK(
+    "dgram", struct dgram_counters, dgram_desc, dgram_live, RS_COUNTER_NELEM(dgram_live));
 
 #define CMSG_ROOM CMSG_SPACE(sizeof(uint32_t))
 
@@ -29,8 +61,9 @@ struct udp_slot {
 
 struct rs_udp_sock {
     struct rs_poller *p;
-    struct rs_stats *stats;
-    unsigned worker; /* for probes */
+    struct dgram_counters *stats;
+    struct rs_stats *loop_stats; /* failed receives count as the loop's errors */
+    unsigned worker;             /* for probes */
     struct rs_udp_config cfg;
     char *bufs; /* nslots * buf_size */
     struct udp_slot *slots;
@@ -128,37 +161,20 @@ static void udp_flush(struct rs_udp_sock *u)
     rs_poller_want_out(u->p, false);
 }
 
-/* Decides whether a whole (not truncated) datagram is answered; in sockperf mode it becomes
- * the reply in place. One datagram is one sockperf message: its length field must be the
- * datagram's length. */
+/* Decides whether a whole (not truncated) datagram is answered; a service's handler may make
+ * it the reply in place. */
 static bool udp_answer(struct rs_udp_sock *u, char *buf, uint32_t len)
 {
-    uint64_t hidden;
-
     switch (u->cfg.mode) {
     case RS_UDP_ECHO:
         return true;
+    case RS_UDP_HANDLER:
+        return u->cfg.dgram(u->cfg.dgram_arg, buf, len);
+    case RS_UDP_NONE:
     case RS_UDP_DISCARD:
-        return false;
-    case RS_UDP_SOCKPERF:
         break;
     }
-    uint32_t mlen = len >= RS_SOCKPERF_HDR_LEN ? rs_sockperf_msg_len(buf) : 0;
-    if (mlen != len || !rs_sockperf_len_ok(mlen, u->cfg.max_msg)) {
-        RS_STAT_INC(u->stats, sockperf_malformed);
-        if (rs_ratelimit_ok(&u->rl, &hidden))
-            rs_log_warn("sockperf: a datagram of %u bytes is not a sockperf message (length field "
-                        "%u, --max-msg %u); dropped (%llu similar hidden)",
-                        len, mlen, u->cfg.max_msg, (unsigned long long)hidden);
-        return false;
-    }
-    if (!rs_sockperf_wants_reply(rs_sockperf_flags(buf))) {
-        RS_STAT_INC(u->stats, sockperf_unanswered);
-        return false;
-    }
-    rs_sockperf_make_reply(buf);
-    RS_STAT_INC(u->stats, sockperf_replies);
-    return true;
+    return false;
 }
 
 /* Reads into scratch and drops: the reply ring is full. Returns datagrams read, or -errno. */
@@ -227,7 +243,7 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
             if (errno == EINTR)
                 continue;
             if (errno != EAGAIN)
-                RS_STAT_INC(u->stats, errors);
+                RS_STAT_INC(u->loop_stats, errors);
             break;
         }
         RS_PROBE3(udp_recv, u->worker, fd, n);
@@ -260,7 +276,8 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
 }
 
 struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_udp_config *cfg,
-                                    struct rs_stats *stats, int *err)
+                                    _Atomic uint64_t *counters, struct rs_stats *loop_stats,
+                                    int *err)
 {
     struct rs_udp_sock *u = rs_calloc(1, sizeof(*u));
     if (!u) {
@@ -270,7 +287,8 @@ struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_u
     u->cfg = *cfg;
     if (u->cfg.batch > 1024)
         u->cfg.batch = 1024;
-    u->stats = stats;
+    u->stats = (struct dgram_counters *)counters;
+    u->loop_stats = loop_stats;
     u->worker = rs_loop_id(l);
     u->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     u->nslots = u->cfg.queue + u->cfg.batch;

@@ -19,7 +19,7 @@ static const struct rs_conn_ops echo_ops = {
     .on_eof = echo_on_eof,
 };
 
-void rs_echo_accept(struct rs_conn *c, void *arg)
+static void echo_accept(struct rs_conn *c, void *arg)
 {
     (void)arg;
     rs_conn_set_ops(c, &echo_ops, NULL);
@@ -42,8 +42,24 @@ static const struct rs_conn_ops discard_ops = {
     .on_eof = discard_on_eof,
 };
 
-void rs_discard_accept(struct rs_conn *c, void *arg)
+static void discard_accept(struct rs_conn *c, void *arg)
 {
     (void)arg;
     rs_conn_set_ops(c, &discard_ops, NULL);
 }
+
+const struct rs_service rs_echo_service = {
+    .name = "echo",
+    .help = "send every byte back, in order",
+    .listen = "127.0.0.1:7000",
+    .accept = echo_accept,
+    .udp_mode = RS_UDP_ECHO,
+};
+
+const struct rs_service rs_discard_service = {
+    .name = "discard",
+    .help = "read and drop",
+    .listen = "127.0.0.1:7000",
+    .accept = discard_accept,
+    .udp_mode = RS_UDP_DISCARD,
+};

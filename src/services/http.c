@@ -24,6 +24,33 @@
 #define HTTP_CACHED_BODY 4096 /* fixed bodies up to this size are kept in prebuilt answers */
 #define HTTP_LINGER_NS   2000000000ull /* how long a lingering close reads before closing */
 
+/* http_err_*: error answers by status (each also in http_errors and its class). */
+#define HTTP_COUNTERS(X)                                                                           \
+    X(http_requests, COUNTER, RS_CTR_WORKER,                                                       \
+      "requests parsed (answered, or refused with 405/413)")                                       \
+    X(http_errors, COUNTER, RS_CTR_WORKER, "error answers, each followed by a lingering close")    \
+    X(http_timeouts, COUNTER, RS_CTR_WORKER,                                                       \
+      "connections timed out: a head past --header-timeout (408), idle past --keepalive-timeout")  \
+    X(http_2xx, COUNTER, 0, "answers with a 2xx status")                                           \
+    X(http_4xx, COUNTER, 0, "answers with a 4xx status")                                           \
+    X(http_5xx, COUNTER, 0, "answers with a 5xx status")                                           \
+    X(http_err_400, COUNTER, 0, "400: malformed request")                                          \
+    X(http_err_405, COUNTER, 0, "405: method other than GET, HEAD, POST")                          \
+    X(http_err_413, COUNTER, 0, "413: request body over --max-body")                               \
+    X(http_err_414, COUNTER, 0, "414: request target too long")                                    \
+    X(http_err_431, COUNTER, 0, "431: request head or header too large")                           \
+    X(http_err_501, COUNTER, 0, "501: Transfer-Encoding not ending in chunked")                    \
+    X(http_err_505, COUNTER, 0, "505: HTTP version other than 1.0 and 1.1")
+
+RS_COUNTER_STRUCT(http_counters, HTTP_COUNTERS);
+static const struct rs_counter_desc http_desc[] = {HTTP_COUNTERS(RS_COUNTER_DESC)};
+RS_COUNTER_CHECK(struct http_counters, http_desc);
+static const struct rs_live_col http_live[] = {
+    {"reqs_per_s", RS_LIVE_RATE, 1, RS_COUNTER_INDEX(struct http_counters, http_requests), -1},
+};
+static const struct rs_counter_block http_block = RS_COUNTER_BLOCK(
+    "http", struct http_counters, http_desc, http_live, RS_COUNTER_NELEM(http_live));
+
 struct http_conn {
     struct rs_conn *c;
     struct http_worker *w;
@@ -52,7 +79,7 @@ struct http_conn {
 struct http_worker {
     const struct rs_http_config *cfg;
     struct rs_loop *loop;
-    struct rs_stats *stats;
+    struct http_counters *stats;
     char date[64]; /* "Date: ...\r\n" */
     size_t date_len;
     time_t date_sec;
@@ -244,7 +271,7 @@ static bool target_is(const struct rs_http_request *r, const char *path, size_t 
 /* Sends a decided answer, then closes (lingering) if the connection does not go on. */
 static void send_answer(struct http_conn *hc, const struct answer *a)
 {
-    struct rs_stats *st = hc->w->stats;
+    struct http_counters *st = hc->w->stats;
     if (a->status < 300)
         RS_STAT_INC(st, http_2xx);
     else if (a->status < 500)
@@ -313,7 +340,7 @@ static void body_done(struct http_conn *hc)
     }
 }
 
-static void count_parse_error(struct rs_stats *st, int status)
+static void count_parse_error(struct http_counters *st, int status)
 {
     switch (status) {
     case 414:
@@ -538,7 +565,7 @@ static const struct rs_conn_ops http_ops = {
     .on_close = http_on_close,
 };
 
-void rs_http_accept(struct rs_conn *c, void *arg)
+static void http_accept(struct rs_conn *c, void *arg)
 {
     struct http_worker *w = arg;
     struct http_conn *hc = w->free;
@@ -572,31 +599,32 @@ static void http_tick(struct rs_timer *t, void *arg)
 {
     struct http_worker *w = arg;
     update_date(w);
-    rs_loop_timer_arm(w->loop, t, 1000); /* room reserved in rs_http_worker_new */
+    rs_loop_timer_arm(w->loop, t, 1000); /* room reserved in http_worker_new */
 }
 
-struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
-                                       struct rs_stats *stats)
+static int http_worker_new(const struct rs_service_ctx *ctx, void **state)
 {
     struct http_worker *w = rs_calloc(1, sizeof(*w));
     if (!w)
-        return NULL;
-    w->cfg = cfg;
-    w->loop = l;
-    w->stats = stats;
+        return -ENOMEM;
+    w->cfg = &ctx->conf->http;
+    w->loop = ctx->loop;
+    w->stats = (struct http_counters *)ctx->counters;
     memset(w->fill, 'x', sizeof(w->fill));
     update_date(w);
-    if (rs_loop_timer_reserve(l, 1) < 0) {
+    if (rs_loop_timer_reserve(w->loop, 1) < 0) {
         rs_free(w);
-        return NULL;
+        return -ENOMEM;
     }
     rs_timer_init(&w->tick, http_tick, w);
-    rs_loop_timer_arm(l, &w->tick, 1000);
-    return w;
+    rs_loop_timer_arm(w->loop, &w->tick, 1000);
+    *state = w;
+    return 0;
 }
 
-void rs_http_worker_free(struct http_worker *w)
+static void http_worker_free(void *state)
 {
+    struct http_worker *w = state;
     if (!w)
         return;
     while (w->free) {
@@ -606,3 +634,14 @@ void rs_http_worker_free(struct http_worker *w)
     }
     rs_free(w);
 }
+
+const struct rs_service rs_http_service = {
+    .name = "http",
+    .help = "HTTP/1.1 responder on the --tcp listeners",
+    .listen = "127.0.0.1:8080",
+    .scheme = "http",
+    .counters = &http_block,
+    .worker_new = http_worker_new,
+    .worker_free = http_worker_free,
+    .accept = http_accept,
+};

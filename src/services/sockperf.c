@@ -6,8 +6,10 @@
  * one at most --max-msg bytes. Replies go out in order through rs_conn_send, so the loop's
  * write queue cap and backpressure apply as for echo. A length outside 14..--max-msg closes the
  * connection once what is owed has been sent, counted as malformed and logged at most once a
- * second; a message cut short by EOF is counted the same way. */
+ * second; a message cut short by EOF is counted the same way. Over UDP (the datagram layer
+ * calls sockperf_dgram) one datagram must be one whole message; it is answered in place. */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,19 @@
 #define SP_MIN_SHIFT   6          /* smallest buffer class: 64 bytes */
 #define SP_CLASSES     19         /* 64 B .. 16 MiB, the largest --max-msg */
 #define SP_CACHE_BYTES (1u << 20) /* free buffers kept per class (at least one) */
+
+/* Messages over TCP and UDP alike. */
+#define SOCKPERF_COUNTERS(X)                                                                       \
+    X(sockperf_replies, COUNTER, RS_CTR_WORKER, "sockperf messages answered")                      \
+    X(sockperf_unanswered, COUNTER, RS_CTR_WORKER, "sockperf messages that asked for no answer")   \
+    X(sockperf_malformed, COUNTER, RS_CTR_WORKER,                                                  \
+      "malformed sockperf messages (bad length, cut short); TCP: connection closed")
+
+RS_COUNTER_STRUCT(sockperf_counters, SOCKPERF_COUNTERS);
+static const struct rs_counter_desc sockperf_desc[] = {SOCKPERF_COUNTERS(RS_COUNTER_DESC)};
+RS_COUNTER_CHECK(struct sockperf_counters, sockperf_desc);
+static const struct rs_counter_block sockperf_block =
+    RS_COUNTER_BLOCK("sockperf", struct sockperf_counters, sockperf_desc, NULL, 0);
 
 struct sp_conn {
     struct rs_conn *c;
@@ -34,9 +49,10 @@ struct sp_conn {
 };
 
 struct sockperf_worker {
-    struct rs_stats *stats;
+    struct sockperf_counters *stats;
     uint32_t max_msg;
-    struct rs_ratelimit rl;
+    struct rs_ratelimit rl;       /* TCP protocol errors */
+    struct rs_ratelimit rl_dgram; /* malformed datagrams */
     struct sp_conn *free_conns;
     void *free_bufs[SP_CLASSES]; /* a free buffer's first bytes point to the next one */
     uint32_t nfree[SP_CLASSES];
@@ -89,7 +105,7 @@ static void drop_split(struct sp_conn *sc)
 /* Answers the whole message at p (read-only: it may be the loop's) if it asks for an answer. */
 static void answer(struct sp_conn *sc, const char *p, uint32_t mlen)
 {
-    struct rs_stats *st = sc->w->stats;
+    struct sockperf_counters *st = sc->w->stats;
     unsigned char h[RS_SOCKPERF_HDR_LEN];
 
     if (!rs_sockperf_wants_reply(rs_sockperf_flags(p))) {
@@ -239,7 +255,7 @@ static const struct rs_conn_ops sp_ops = {
     .on_close = sp_on_close,
 };
 
-void rs_sockperf_accept(struct rs_conn *c, void *arg)
+static void sp_accept(struct rs_conn *c, void *arg)
 {
     struct sockperf_worker *w = arg;
     struct sp_conn *sc = w->free_conns;
@@ -258,19 +274,47 @@ void rs_sockperf_accept(struct rs_conn *c, void *arg)
     rs_conn_set_ops(c, &sp_ops, sc);
 }
 
-struct sockperf_worker *rs_sockperf_worker_new(uint32_t max_msg, struct rs_stats *stats)
+/* Answers a datagram that is one whole sockperf message asking for an answer: in place, its
+ * client flag cleared. The others are counted and not answered. */
+static bool sockperf_dgram(void *arg, char *buf, uint32_t len)
+{
+    struct sockperf_worker *w = arg;
+    uint64_t hidden;
+
+    uint32_t mlen = len >= RS_SOCKPERF_HDR_LEN ? rs_sockperf_msg_len(buf) : 0;
+    if (mlen != len || !rs_sockperf_len_ok(mlen, w->max_msg)) {
+        RS_STAT_INC(w->stats, sockperf_malformed);
+        if (rs_ratelimit_ok(&w->rl_dgram, &hidden))
+            rs_log_warn("sockperf: a datagram of %u bytes is not a sockperf message (length field "
+                        "%u, --max-msg %u); dropped (%llu similar hidden)",
+                        len, mlen, w->max_msg, (unsigned long long)hidden);
+        return false;
+    }
+    if (!rs_sockperf_wants_reply(rs_sockperf_flags(buf))) {
+        RS_STAT_INC(w->stats, sockperf_unanswered);
+        return false;
+    }
+    rs_sockperf_make_reply(buf);
+    RS_STAT_INC(w->stats, sockperf_replies);
+    return true;
+}
+
+static int sp_worker_new(const struct rs_service_ctx *ctx, void **state)
 {
     struct sockperf_worker *w = rs_calloc(1, sizeof(*w));
     if (!w)
-        return NULL;
-    w->stats = stats;
-    w->max_msg = max_msg;
+        return -ENOMEM;
+    w->stats = (struct sockperf_counters *)ctx->counters;
+    w->max_msg = ctx->conf->max_msg;
     w->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
-    return w;
+    w->rl_dgram = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
+    *state = w;
+    return 0;
 }
 
-void rs_sockperf_worker_free(struct sockperf_worker *w)
+static void sp_worker_free(void *state)
 {
+    struct sockperf_worker *w = state;
     if (!w)
         return;
     while (w->free_conns) {
@@ -286,3 +330,17 @@ void rs_sockperf_worker_free(struct sockperf_worker *w)
         }
     rs_free(w);
 }
+
+const struct rs_service rs_sockperf_service = {
+    .name = "sockperf",
+    .help = "answer sockperf's clients (sockperf pp|ul|tp, with or without\n"
+            "--tcp) as `sockperf sr` does; default TCP and UDP on\n"
+            "127.0.0.1:11111, sockperf's default port",
+    .listen = "127.0.0.1:11111",
+    .counters = &sockperf_block,
+    .worker_new = sp_worker_new,
+    .worker_free = sp_worker_free,
+    .accept = sp_accept,
+    .udp_mode = RS_UDP_HANDLER,
+    .dgram = sockperf_dgram,
+};

@@ -1,15 +1,17 @@
 #ifndef RINGSOCK_SERVICES_H
 #define RINGSOCK_SERVICES_H
 
+/* Services: what a worker does with the connections and datagrams its loop hands it. Each
+ * service describes itself in a struct rs_service (name, help, handlers, counters); the server
+ * program lists them in its table (src/ringsock/service_table.c) and knows nothing else of them.
+ * Services see the loop and the counter registry, never the server program. */
+
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ringsock/util/counters.h"
 #include "ringsock/proto/http_parse.h"
 #include "ringsock/core/loop.h"
-
-/* Accept callbacks: each sets the connection's service. */
-void rs_echo_accept(struct rs_conn *c, void *arg);
-void rs_discard_accept(struct rs_conn *c, void *arg);
 
 /* HTTP/1.1 responder; the configuration is shared read-only by every worker. */
 struct rs_http_config {
@@ -22,48 +24,76 @@ struct rs_http_config {
     struct rs_http_limits limits;
 };
 
-struct http_worker;
-struct rs_stats;
-/* Per-worker responder state (Date header, timeouts, connection pool). NULL on no memory. */
-struct http_worker *rs_http_worker_new(struct rs_loop *l, const struct rs_http_config *cfg,
-                                       struct rs_stats *stats);
-void rs_http_worker_free(struct http_worker *w);
-/* Accept callback; arg is the worker's struct http_worker. */
-void rs_http_accept(struct rs_conn *c, void *arg);
-
-/* sockperf responder over TCP (sockperf_service.c): answers the messages of sockperf's
- * clients (pp, ul, tp) as `sockperf sr --tcp` does. */
-struct sockperf_worker;
-/* Per-worker state (message buffers, connection pool). NULL on no memory. max_msg caps a
- * message's length: a longer one closes its connection. */
-struct sockperf_worker *rs_sockperf_worker_new(uint32_t max_msg, struct rs_stats *stats);
-void rs_sockperf_worker_free(struct sockperf_worker *w);
-/* Accept callback; arg is the worker's struct sockperf_worker. */
-void rs_sockperf_accept(struct rs_conn *c, void *arg);
-
-/* What a UDP socket does with each datagram. */
-enum rs_udp_mode {
-    RS_UDP_ECHO,     /* send it back */
-    RS_UDP_DISCARD,  /* count it */
-    RS_UDP_SOCKPERF, /* answer it as `sockperf sr` would, if it asks for an answer */
+/* The services' configuration, from the command line; read-only once the workers start. */
+struct rs_service_conf {
+    struct rs_http_config http;
+    uint32_t max_msg; /* sockperf: longest message; a longer one closes its connection */
 };
 
-/* Batched datagram echo (or discard, or sockperf) on one non-blocking UDP socket of one worker. */
+/* What a datagram socket does with each whole datagram. */
+enum rs_udp_mode {
+    RS_UDP_NONE,    /* the service has no datagram side */
+    RS_UDP_ECHO,    /* send it back */
+    RS_UDP_DISCARD, /* count it */
+    RS_UDP_HANDLER, /* ask the service's rs_dgram_fn */
+};
+
+/* Decides whether the datagram buf[0, len) is answered; it may rewrite buf in place into the
+ * answer, of the same length. arg is the service's per-worker state. */
+typedef bool (*rs_dgram_fn)(void *arg, char *buf, uint32_t len);
+
+/* What a service's per-worker set-up is given; valid during the call. */
+struct rs_service_ctx {
+    struct rs_loop *loop;
+    _Atomic uint64_t *counters; /* this worker's storage of the service's counter block */
+    const struct rs_service_conf *conf;
+};
+
+struct rs_service {
+    const char *name; /* the first argument of ringsock */
+    /* Its lines under "services:" in --help: continuation lines start with '\n' and are
+     * indented by the printer. */
+    const char *help;
+    const char *listen; /* default address when no --tcp or --udp is given (TCP, and UDP when
+                         * it has a datagram side) */
+    const char *scheme; /* its TCP listeners on the listening line; NULL: "tcp" */
+    const struct rs_counter_block *counters; /* NULL: counts nothing of its own */
+    /* Per-worker state (NULL: none): 0 with *state set, or -errno. Called on the worker's
+     * thread before its loop runs; worker_free runs after the loop has been freed. */
+    int (*worker_new)(const struct rs_service_ctx *ctx, void **state);
+    void (*worker_free)(void *state);
+    rs_accept_fn accept; /* arg: the worker's state */
+    enum rs_udp_mode udp_mode;
+    rs_dgram_fn dgram; /* RS_UDP_HANDLER; arg: the worker's state */
+};
+
+extern const struct rs_service rs_echo_service;
+extern const struct rs_service rs_discard_service;
+extern const struct rs_service rs_http_service;
+extern const struct rs_service rs_sockperf_service;
+
+/* Batched datagram echo (or discard, or a service's handler) on one non-blocking UDP socket of
+ * one worker; its counters are the block rs_dgram_counter_block. */
 struct rs_udp_config {
     uint32_t batch;    /* datagrams per recvmmsg/sendmmsg */
     uint32_t buf_size; /* bytes per datagram slot; larger datagrams are counted as truncated */
     uint32_t queue;    /* replies that may wait for writability; past it, drops */
     uint32_t budget;   /* datagrams read per turn before yielding */
-    uint32_t max_msg;  /* RS_UDP_SOCKPERF: longest message answered */
     enum rs_udp_mode mode;
+    rs_dgram_fn dgram; /* RS_UDP_HANDLER */
+    void *dgram_arg;
 };
 
-struct rs_udp_sock;
-struct rs_stats;
+extern const struct rs_counter_block rs_dgram_counter_block;
 
-/* Starts serving fd on loop l (which takes ownership of fd). Returns NULL with *err set. */
+struct rs_udp_sock;
+
+/* Starts serving fd on loop l (which takes ownership of fd), counting into counters (this
+ * worker's rs_dgram_counter_block) and failed receives into the loop's errors. Returns NULL
+ * with *err set. */
 struct rs_udp_sock *rs_udp_echo_new(struct rs_loop *l, int fd, const struct rs_udp_config *cfg,
-                                    struct rs_stats *stats, int *err);
+                                    _Atomic uint64_t *counters, struct rs_stats *loop_stats,
+                                    int *err);
 /* Frees the state; call once the loop has stopped. */
 void rs_udp_echo_free(struct rs_udp_sock *u);
 

@@ -1,72 +1,32 @@
 #ifndef RINGSOCK_STATS_H
 #define RINGSOCK_STATS_H
 
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
+#include "ringsock/util/counters.h"
 
-/* Per-worker counters. Each has one writer (its worker); a reporter reads them from another
- * thread with relaxed loads, so a plain load+store (no locked instruction) is enough.
- * recvs: TCP receives that delivered data (reads, recv completions). loop_batches: loop turns
- * that reaped at least one event; loop_events: the CQEs (io_uring) or epoll events they held. */
-#define RS_STATS_FIELDS(X)                                                                         \
-    X(conns_accepted)                                                                              \
-    X(conns_closed)                                                                                \
-    X(bytes_in)                                                                                    \
-    X(bytes_out)                                                                                   \
-    X(recvs)                                                                                       \
-    X(errors)                                                                                      \
-    X(resets)                                                                                      \
-    X(enobufs)                                                                                     \
-    X(short_sends)                                                                                 \
-    X(backpressure)                                                                                \
-    X(accept_backoffs)                                                                             \
-    X(conns_refused)                                                                               \
-    X(stale_completions)                                                                           \
-    X(loop_batches)                                                                                \
-    X(loop_events)                                                                                 \
-    X(dgrams_in)                                                                                   \
-    X(dgrams_out)                                                                                  \
-    X(dgram_bytes_in)                                                                              \
-    X(dgram_bytes_out)                                                                             \
-    X(dgram_batches_in)                                                                            \
-    X(dgram_batches_out)                                                                           \
-    X(dgram_truncated)                                                                             \
-    X(dgram_dropped)                                                                               \
-    X(dgram_kernel_drops)                                                                          \
-    X(dgram_send_errors)                                                                           \
-    X(http_requests)                                                                               \
-    X(http_errors)                                                                                 \
-    X(http_timeouts)                                                                               \
-    X(http_2xx)                                                                                    \
-    X(http_4xx)                                                                                    \
-    X(http_5xx)                                                                                    \
-    X(http_err_400)                                                                                \
-    X(http_err_405)                                                                                \
-    X(http_err_413)                                                                                \
-    X(http_err_414)                                                                                \
-    X(http_err_431)                                                                                \
-    X(http_err_501)                                                                                \
-    X(http_err_505)                                                                                \
-    X(sockperf_replies)                                                                            \
-    X(sockperf_unanswered)                                                                         \
-    X(sockperf_malformed)
+/* The loop's counters, one block per worker (see ringsock/counters.h). recvs: TCP receives
+ * that delivered data (reads, recv completions). loop_batches: loop turns that reaped at least
+ * one event; loop_events: the CQEs (io_uring) or epoll events they held. */
+#define RS_LOOP_COUNTERS(X)                                                                        \
+    X(conns_accepted, COUNTER, RS_CTR_WORKER, "TCP connections accepted, or made by connecting")   \
+    X(conns_closed, COUNTER, 0, "TCP connections released")                                        \
+    X(bytes_in, COUNTER, RS_CTR_WORKER, "TCP bytes received")                                      \
+    X(bytes_out, COUNTER, RS_CTR_WORKER, "TCP bytes sent")                                         \
+    X(recvs, COUNTER, 0, "TCP receives that delivered data")                                       \
+    X(errors, COUNTER, 0,                                                                          \
+      "connections failed other than by a reset, failed connects and datagram receives")           \
+    X(resets, COUNTER, 0, "connections ended by a reset (ECONNRESET, EPIPE)")                      \
+    X(enobufs, COUNTER, 0, "io_uring receives that found the buffer ring empty (ENOBUFS)")         \
+    X(short_sends, COUNTER, 0, "sends the kernel took only part of")                               \
+    X(backpressure, COUNTER, 0, "reading paused because the write queue was full")                 \
+    X(accept_backoffs, COUNTER, 0, "accepting paused after running out of descriptors or memory")  \
+    X(conns_refused, COUNTER, 0, "connections refused past --max-conns")                           \
+    X(stale_completions, COUNTER, 0, "completions for a connection no longer there, dropped")      \
+    X(loop_batches, COUNTER, 0, "loop turns that reaped events")                                   \
+    X(loop_events, COUNTER, 0, "events (CQEs or epoll events) those turns reaped")
 
-struct rs_stats {
-#define RS_STATS_DECL(name) _Atomic uint64_t name;
-    RS_STATS_FIELDS(RS_STATS_DECL)
-#undef RS_STATS_DECL
-} __attribute__((aligned(64)));
+/* struct rs_stats: the loop's block (l->stats->field); 64-byte aligned. */
+RS_COUNTER_STRUCT(rs_stats, RS_LOOP_COUNTERS);
 
-#define RS_STAT_ADD(st, field, n)                                                                  \
-    atomic_store_explicit(&(st)->field,                                                            \
-                          atomic_load_explicit(&(st)->field, memory_order_relaxed) + (n),          \
-                          memory_order_relaxed)
-#define RS_STAT_INC(st, field) RS_STAT_ADD(st, field, 1)
-
-/* Adds src into dst (reporter side; dst is private to the caller). */
-void rs_stats_sum(struct rs_stats *dst, const struct rs_stats *src);
-/* Prints "name=value" pairs separated by spaces, no newline. */
-void rs_stats_print(FILE *f, const struct rs_stats *st);
+extern const struct rs_counter_block rs_loop_counter_block;
 
 #endif
