@@ -13,7 +13,7 @@
 #include "load_opts.h"
 #include "ringsock/util/log.h"
 #include "ringsock/core/loop.h"
-#include "ringsock/util/stats.h"
+#include "ringsock/core/stats.h"
 
 #define LOAD_FIELDS(X)                                                                             \
     X(msgs)      /* messages answered and recorded (inside the measured window) */                 \

@@ -17,7 +17,7 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 #include "ringsock/net/net.h"
-#include "ringsock/util/stats.h"
+#include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 #include "stats_live.h"
 

@@ -15,7 +15,7 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 #include "ringsock/util/probes.h"
-#include "ringsock/util/stats.h"
+#include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 
 /* batches_in/out: recvmmsg/sendmmsg calls that moved datagrams. */

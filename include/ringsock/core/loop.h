@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ringsock/util/stats.h"
+#include "ringsock/core/stats.h"
 #include "ringsock/core/timer.h"
 
 /* The event loop: completion-based ("accept on this listener", "here are bytes received",

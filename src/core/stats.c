@@ -1,6 +1,6 @@
 /* The loop's counter block: its descriptors and its columns of the --stats lines. */
 
-#include "ringsock/util/stats.h"
+#include "ringsock/core/stats.h"
 
 static const struct rs_counter_desc loop_desc[] = {RS_LOOP_COUNTERS(RS_COUNTER_DESC)};
 RS_COUNTER_CHECK(struct rs_stats, loop_desc);
