@@ -42,7 +42,12 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
         snprintf(err, errlen, "URL '%s': a path only makes sense for http://", s);
         return -EINVAL;
     }
-    snprintf(o->path, sizeof(o->path), "%s", slash ? slash : "/");
+    if (slash && strpbrk(slash, " \t\r\n")) {
+        snprintf(err, errlen,
+                 "URL: the path may not hold spaces or line breaks (encode them: %%20)");
+        return -EINVAL;
+    }
+    o->path = slash ? slash : "/";
 
     /* Split host and port: [v6]:port, host:port, or host alone (http only). */
     char *host = hp, *port = NULL;
@@ -94,7 +99,7 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
     o->target.len = ai->ai_addrlen;
     freeaddrinfo(ai);
     rs_addr_set_port(&o->target, (int)pv);
-    snprintf(o->url, sizeof(o->url), "%s", s);
+    o->url = s;
     return 0;
 }
 
@@ -389,9 +394,16 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
             o->progress = 0;
             break;
         case 'H':
-            if (o->nheaders >= sizeof(o->headers) / sizeof(o->headers[0]) || !strchr(optarg, ':') ||
-                strpbrk(optarg, "\r\n") || strlen(optarg) > 280)
-                return bad(err, errlen, "-H", optarg);
+            if (o->nheaders >= RS_LOAD_MAX_HEADERS) {
+                snprintf(err, errlen, "too many -H headers (at most %d)", RS_LOAD_MAX_HEADERS);
+                return -EINVAL;
+            }
+            if (strpbrk(optarg, "\r\n")) {
+                snprintf(err, errlen, "invalid -H: a header is one line, without CR or LF");
+                return -EINVAL;
+            }
+            if (!strchr(optarg, ':'))
+                return bad(err, errlen, "-H (want 'Name: value')", optarg);
             o->headers[o->nheaders++] = optarg;
             break;
         case LO_METHOD:

@@ -15,6 +15,7 @@ enum rs_load_proto {
 };
 
 #define RS_LOAD_MAX_SOURCES 256
+#define RS_LOAD_MAX_HEADERS 256 /* -H; each of any length (the request is built to fit) */
 
 /* --idle: what each held connection does at the end to show it is still alive. */
 enum rs_idle_check {
@@ -27,9 +28,9 @@ enum rs_idle_check {
 struct rs_load_opts {
     enum rs_load_proto proto;
     struct rs_addr target;
-    char url[512];
+    const char *url; /* the URL argument, as given */
     char host[300];
-    char path[1024];
+    const char *path; /* in url: from the slash after the host on, or "/" */
     unsigned threads;
     unsigned conns;
     unsigned depth; /* messages outstanding per connection */
@@ -45,7 +46,7 @@ struct rs_load_opts {
     enum rs_backend_kind backend;
     /* http:// */
     const char *method; /* GET, or POST with --body */
-    const char *headers[32];
+    const char *headers[RS_LOAD_MAX_HEADERS];
     unsigned nheaders;
     const char *body;
     size_t body_len;
@@ -72,8 +73,8 @@ enum rs_load_opts_result {
 };
 
 /* Parses tcp://, udp:// and http:// URLs; the host is an IPv4 literal, [IPv6] or a name
- * resolved once here. Fills proto, target, host and path ("/" by default). Returns 0 or
- * -EINVAL with a one-line reason in err. */
+ * resolved once here. Fills proto, target, host, url and path ("/" by default); url and path
+ * point into s, which must outlive o. Returns 0 or -EINVAL with a one-line reason in err. */
 int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen);
 
 /* Parses a --source value: comma-separated IPv4 or IPv6 addresses (brackets optional) and
@@ -82,7 +83,8 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
 int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
                      size_t errlen);
 
-/* Parses ringload's command line; -EINVAL with a one-line reason in err. */
+/* Parses ringload's command line; -EINVAL with a one-line reason in err. o points into argv,
+ * which must outlive it. */
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen);
 
 const char *rs_load_usage(void);

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "load.h"
@@ -173,6 +174,79 @@ static void idle_opts(void)
     }
 }
 
+/* What an HTTP request is built from reaches the builder whole: a long path is not cut, and -H
+ * takes many long headers. */
+static void http_opts(void)
+{
+    static char url[3100], hdr[300][1100];
+    static const char *argv[600];
+    struct rs_load_opts o;
+    char err[300];
+
+    /* A 3000-byte path, kept whole; the URL too. */
+    size_t n = (size_t)snprintf(url, sizeof(url), "http://127.0.0.1:8080/");
+    for (; n < 22 + 3000; n++)
+        url[n] = (char)('a' + n % 26);
+    url[n] = '\0';
+    const char *a1[] = {"ringload", url};
+    CHECK_EQ(parse(&o, err, 2, a1), RS_LOAD_RUN);
+    CHECK_EQ(strlen(o.path), 3001);
+    CHECK(strcmp(o.path, url + 21) == 0);
+    CHECK(strcmp(o.url, url) == 0);
+    const char *a2[] = {"ringload", "http://127.0.0.1"};
+    CHECK_EQ(parse(&o, err, 2, a2), RS_LOAD_RUN);
+    CHECK(strcmp(o.path, "/") == 0);
+
+    /* 64 headers of 1 KiB, in order; up to RS_LOAD_MAX_HEADERS of them. */
+    for (int i = 0; i < 300; i++) {
+        int k = snprintf(hdr[i], sizeof(hdr[i]), "X-H%03d: ", i);
+        memset(hdr[i] + k, 'v', 1024 - (size_t)k);
+        hdr[i][1024] = '\0';
+    }
+    int argc = 0;
+    argv[argc++] = "ringload";
+    for (int i = 0; i < 64; i++) {
+        argv[argc++] = "-H";
+        argv[argc++] = hdr[i];
+    }
+    argv[argc++] = "http://127.0.0.1:8080/";
+    CHECK_EQ(parse(&o, err, argc, argv), RS_LOAD_RUN);
+    CHECK_EQ(o.nheaders, 64);
+    CHECK(o.nheaders == 64 && o.headers[0] == hdr[0] && o.headers[63] == hdr[63]);
+    argc = 1;
+    for (int i = 0; i < RS_LOAD_MAX_HEADERS; i++) {
+        argv[argc++] = "-H";
+        argv[argc++] = hdr[i];
+    }
+    argv[argc++] = "http://127.0.0.1:8080/";
+    CHECK_EQ(parse(&o, err, argc, argv), RS_LOAD_RUN);
+    CHECK_EQ(o.nheaders, RS_LOAD_MAX_HEADERS);
+    /* One more is refused, with one line. */
+    argv[argc - 1] = "-H";
+    argv[argc++] = hdr[RS_LOAD_MAX_HEADERS];
+    argv[argc++] = "http://127.0.0.1:8080/";
+    err[0] = '\0';
+    CHECK_EQ(parse(&o, err, argc, argv), -EINVAL);
+    CHECK(err[0] != '\0' && !strchr(err, '\n'));
+    CHECK(strstr(err, "-H") != NULL);
+
+    const char *bad[][4] = {
+        {"ringload", "-H", "no colon", "http://127.0.0.1/"},
+        {"ringload", "-H", "X: a\r\nY: b", "http://127.0.0.1/"},
+        {"ringload", "-H", "X: 1", "tcp://127.0.0.1:9"},
+        {"ringload", "-H", "X: 1", "http://127.0.0.1/a b"},
+        {"ringload", "-H", "X: 1", "http://127.0.0.1/a\r\nY: 2"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        int r = parse(&o, err, 4, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad http case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -264,5 +338,6 @@ int main(void)
     sched_order();
     sources();
     idle_opts();
+    http_opts();
     return check_done("test_load_opts");
 }
