@@ -204,6 +204,7 @@ int main(int argc, char **argv)
         return 1;
     }
     memset(ts, 0, sizeof(*ts) * o.threads);
+    int rc = 1;
     uint64_t t0 = rs_now_ns();
     unsigned first = 0;
     for (unsigned i = 0; i < o.threads; i++) {
@@ -221,22 +222,25 @@ int main(int argc, char **argv)
         t->idle.shared = &idle_shared;
         if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
             rs_log_error("out of memory");
-            return 1;
+            goto out_free_threads;
         }
     }
     idle_shared.threads = o.threads;
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
     unsigned started = 0;
-    for (; started < o.threads; started++)
-        if (pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]) != 0) {
-            rs_log_error("cannot start thread: %s", strerror(errno));
+    for (; started < o.threads; started++) {
+        /* pthread_create returns its error; errno is not set. */
+        int e = pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]);
+        if (e != 0) {
+            rs_log_error("cannot start thread %u of %u: %s", started, o.threads, strerror(e));
             /* --idle: the started threads must not wait for the others to open. */
             idle_shared.threads = started;
             if (started > 0 && atomic_load(&idle_shared.opened) >= started)
                 atomic_store(&idle_shared.hold_start_ns, rs_now_ns());
             break;
         }
+    }
     uint64_t last = 0;
     uint64_t next_progress = t0 + 1000000000ull;
     bool announced = false;
@@ -250,7 +254,7 @@ int main(int argc, char **argv)
             next_progress += 1000000000ull;
         }
     }
-    int rc = started == o.threads ? 0 : 1;
+    rc = started == o.threads ? 0 : 1;
     for (unsigned i = 0; i < started; i++) {
         pthread_join(ts[i].tid, NULL);
         if (ts[i].err < 0) {
@@ -272,6 +276,7 @@ int main(int argc, char **argv)
         if (report->failed(&o, ts, started))
             rc = 1;
     }
+out_free_threads:
     for (unsigned i = 0; i < o.threads; i++) {
         rs_hist_fini(&ts[i].hist);
         rs_hist_fini(&ts[i].hist_connect);
