@@ -39,6 +39,9 @@ expect_bad "for tcp:// and http://" --source 127.0.0.1 udp://127.0.0.1:1
 expect_bad "go with --idle" --connect-rate 100 tcp://127.0.0.1:1
 expect_bad "is for tcp:// and http://" --idle udp://127.0.0.1:1
 expect_bad "--idle-check http needs an http:// URL" --idle --idle-check http tcp://127.0.0.1:1
+expect_bad "cannot read --body-file $TEST_TMP/none: No such file or directory" \
+    --body-file "$TEST_TMP/none" http://127.0.0.1:1/
+expect_bad "do not go together" --body x --body-file "$TEST_TMP/none" http://127.0.0.1:1/
 if command -v prlimit >/dev/null; then
     BAD_PREFIX=(prlimit --nofile=300:300 --)
     expect_bad "-c 1000 needs about [0-9]+ file descriptors.*hard limit.*ulimit -n" \

@@ -1,7 +1,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "load.h"
 #include "../check.h"
@@ -247,6 +249,94 @@ static void http_opts(void)
     }
 }
 
+/* --body-file: parsed as a name, read whole (any bytes) by rs_load_opts_read_body, refused with
+ * one line naming the file when it cannot be read or is too large. */
+static void body_file(void)
+{
+    struct rs_load_opts o;
+    char err[300], path[64], fdpath[64];
+    unsigned char bytes[3000];
+
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (unsigned char)(i * 131 + (i >> 8)); /* NULs, CRs and LFs among them */
+    snprintf(path, sizeof(path), "/tmp/test_load_opts.XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, bytes, sizeof(bytes)), (long long)sizeof(bytes));
+    close(fd);
+
+    const char *a1[] = {"ringload", "--body-file", path, "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK(strcmp(o.method, "POST") == 0);
+    CHECK(o.body == NULL && o.body_len == 0); /* not read yet */
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, sizeof(bytes));
+    CHECK(o.body && memcmp(o.body, bytes, sizeof(bytes)) == 0);
+    rs_load_opts_free(&o);
+    CHECK(o.body == NULL && o.body_len == 0);
+
+    /* An empty file is an empty body; a pipe is read to its end. */
+    CHECK_EQ(truncate(path, 0), 0);
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, 0);
+    rs_load_opts_free(&o);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(write(p[1], bytes, 1000), 1000);
+    close(p[1]);
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p[0]);
+    const char *a2[] = {"ringload", "--body-file", fdpath, "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a2), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, 1000);
+    CHECK(o.body && memcmp(o.body, bytes, 1000) == 0);
+    rs_load_opts_free(&o);
+    close(p[0]);
+
+    /* Too large: a (sparse) file one byte over, and an endless device. */
+    CHECK_EQ(truncate(path, (off_t)RS_LOAD_MAX_BODY + 1), 0);
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -EFBIG);
+    CHECK(strstr(err, path) != NULL && !strchr(err, '\n'));
+    CHECK(o.body == NULL);
+    rs_load_opts_free(&o);
+    const char *a3[] = {"ringload", "--body-file", "/dev/zero", "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a3), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -EFBIG);
+    rs_load_opts_free(&o);
+    unlink(path);
+
+    /* Missing: the file and the reason in one line. */
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -ENOENT);
+    CHECK(strstr(err, path) != NULL && strstr(err, strerror(ENOENT)) != NULL);
+    rs_load_opts_free(&o);
+
+    /* Without --body-file there is nothing to read. */
+    const char *a4[] = {"ringload", "--body", "x", "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a4), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK(o.body_len == 1 && strcmp(o.body, "x") == 0);
+
+    const char *bad[][6] = {
+        {"ringload", "--body", "x", "--body-file", "f", "http://127.0.0.1/"},
+        {"ringload", "--body-file", "f", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--body-file", "f", "udp://127.0.0.1:9", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = 0;
+        while (argc < 6 && bad[i][argc])
+            argc++;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad body case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -339,5 +429,6 @@ int main(void)
     sources();
     idle_opts();
     http_opts();
+    body_file();
     return check_done("test_load_opts");
 }
