@@ -200,7 +200,7 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
     snprintf(s.url, sizeof(s.url), "%s", o->url);
     s.proto = ts[0].proto->name;
     if (o->proto == RS_LOAD_HTTP) {
-        struct rs_hist hc, ht;
+        struct rs_hist hc = {0}, ht = {0}; /* fini'd below even if their init never ran */
         if (rs_hist_init(&hc, RS_HIST_DEFAULT_MAX) == 0 &&
             rs_hist_init(&ht, RS_HIST_DEFAULT_MAX) == 0) {
             for (unsigned i = 0; i < n; i++) {
