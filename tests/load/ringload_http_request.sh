@@ -65,6 +65,7 @@ done
 path=${path:0:1001}
 
 # 1. GET: the request line and Host only.
+# shellcheck disable=SC2317  # (called by check_run)
 expect_get() {
     printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n\r\n' "$path" "$CAP_PORT"
 }
@@ -85,6 +86,7 @@ for ((i = 0; i < 64; i++)); do
 done
 python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 131 + (i >> 9)) & 255 for i in range(1 << 20)))' \
     >"$TEST_TMP/body.bin"
+# shellcheck disable=SC2317  # (called by check_run)
 expect_post() {
     printf 'POST %s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n' "$path" "$CAP_PORT"
     printf '%s\r\n' "${headers[@]}"
@@ -96,6 +98,7 @@ check_run post expect_post "${hargs[@]}" --body-file "$TEST_TMP/body.bin" "http:
 # 3. PUT with a 100 KiB --body given on the command line, --no-keepalive: Connection: close
 # comes after Content-Length, and each request has a connection of its own.
 body=$(head -c 102400 /dev/zero | tr '\0' 'b')
+# shellcheck disable=SC2317  # (called by check_run)
 expect_put() {
     printf 'PUT /put?q=1 HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nAccept: */*\r\nX-Two: 2\r\n' "$CAP_PORT"
     printf 'Content-Length: %s\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
