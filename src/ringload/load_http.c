@@ -223,26 +223,64 @@ static void http_fini(struct load_stream *s)
     cl->in = NULL;
 }
 
+/* Where the request is written: a first pass with buf NULL only measures it, a second one into
+ * a buffer of exactly that length writes it, so the two cannot disagree. */
+struct req_writer {
+    char *buf;
+    size_t len;
+};
+
+static void req_put(struct req_writer *w, const void *p, size_t n)
+{
+    if (w->buf)
+        memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static void req_puts(struct req_writer *w, const char *s)
+{
+    req_put(w, s, strlen(s));
+}
+
+/* The request line, the headers in order (Host, -H, Content-Length, Connection) and the body. */
+static void req_write(struct req_writer *w, const struct rs_load_opts *o)
+{
+    req_puts(w, o->method);
+    req_puts(w, " ");
+    req_puts(w, o->path);
+    req_puts(w, " HTTP/1.1\r\nHost: ");
+    req_puts(w, o->host_header);
+    req_puts(w, "\r\n");
+    for (unsigned i = 0; i < o->nheaders; i++) {
+        req_puts(w, o->headers[i]);
+        req_puts(w, "\r\n");
+    }
+    if (o->body_len || strcmp(o->method, "POST") == 0) {
+        char num[24];
+        snprintf(num, sizeof(num), "%zu", o->body_len); /* at most 20 digits */
+        req_puts(w, "Content-Length: ");
+        req_puts(w, num);
+        req_puts(w, "\r\n");
+    }
+    if (o->no_keepalive)
+        req_puts(w, "Connection: close\r\n");
+    req_puts(w, "\r\n");
+    if (o->body_len)
+        req_put(w, o->body, o->body_len);
+}
+
 int load_http_build_request(struct load_thread *t)
 {
-    const struct rs_load_opts *o = t->o;
     /* One request, built once and sent as it is. */
-    size_t cap = 1024 + o->nheaders * 300 + o->body_len;
-    t->request = rs_malloc(cap);
+    struct req_writer w = {.buf = NULL, .len = 0};
+    req_write(&w, t->o);
+    size_t len = w.len;
+    t->request = rs_malloc(len);
     if (!t->request)
         return -ENOMEM;
-    int n = snprintf(t->request, cap, "%s %s HTTP/1.1\r\nHost: %s\r\n", o->method, o->path,
-                     o->host_header);
-    for (unsigned i = 0; i < o->nheaders; i++)
-        n += snprintf(t->request + n, cap - (size_t)n, "%s\r\n", o->headers[i]);
-    if (o->body_len || strcmp(o->method, "POST") == 0)
-        n += snprintf(t->request + n, cap - (size_t)n, "Content-Length: %zu\r\n", o->body_len);
-    if (o->no_keepalive)
-        n += snprintf(t->request + n, cap - (size_t)n, "Connection: close\r\n");
-    n += snprintf(t->request + n, cap - (size_t)n, "\r\n");
-    if (o->body_len)
-        memcpy(t->request + n, o->body, o->body_len);
-    t->request_len = (size_t)n + o->body_len;
+    w = (struct req_writer){.buf = t->request, .len = 0};
+    req_write(&w, t->o);
+    t->request_len = w.len; /* == len: the same writes */
     return 0;
 }
 

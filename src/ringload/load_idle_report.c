@@ -155,9 +155,11 @@ static int write_idle_json(const struct idle_summary *s, const char *path)
                                   "duplicated", 0, "corrupt", 0, "late", 0));
     json_object_set_new(root, "http",
                         json_pack("{s:i,s:i,s:i,s:i}", "2xx", 0, "3xx", 0, "4xx", 0, "5xx", 0));
+    errno = 0;
     int rc = root ? json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS) : -1;
+    int e = rc == 0 ? 0 : errno ? -errno : -EIO; /* fopen's or a write's reason, before free */
     json_decref(root);
-    return rc == 0 ? 0 : -EIO;
+    return e;
 }
 
 /* Prints --idle's summary of the n threads that ran (and writes JSON when asked). Returns 0
@@ -405,8 +407,9 @@ int load_idle_merge(int argc, char **argv)
     }
     print_idle(&s, latency);
     rc = 0;
-    if (json_out && write_idle_json(&s, json_out) < 0) {
-        fprintf(stderr, "ringload: merge: cannot write %s\n", json_out);
+    int e = json_out ? write_idle_json(&s, json_out) : 0;
+    if (e < 0) {
+        fprintf(stderr, "ringload: merge: cannot write %s: %s\n", json_out, strerror(-e));
         rc = 1;
     }
 out:

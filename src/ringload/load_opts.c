@@ -2,13 +2,17 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "ringsock/util/alloc.h"
 #include "ringsock/util/parse.h"
 
 int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen)
@@ -42,7 +46,12 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
         snprintf(err, errlen, "URL '%s': a path only makes sense for http://", s);
         return -EINVAL;
     }
-    snprintf(o->path, sizeof(o->path), "%s", slash ? slash : "/");
+    if (slash && strpbrk(slash, " \t\r\n")) {
+        snprintf(err, errlen,
+                 "URL: the path may not hold spaces or line breaks (encode them: %%20)");
+        return -EINVAL;
+    }
+    o->path = slash ? slash : "/";
 
     /* Split host and port: [v6]:port, host:port, or host alone (http only). */
     char *host = hp, *port = NULL;
@@ -94,7 +103,7 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
     o->target.len = ai->ai_addrlen;
     freeaddrinfo(ai);
     rs_addr_set_port(&o->target, (int)pv);
-    snprintf(o->url, sizeof(o->url), "%s", s);
+    o->url = s;
     return 0;
 }
 
@@ -209,8 +218,10 @@ const char *rs_load_usage(void)
            "                         answers: measures the send rate (e.g. into a discard)\n"
            "      --gso              with --send-only: batches go out as one UDP_SEGMENT buffer\n"
            "  -H, --header 'N: v'    HTTP header to add (repeatable)\n"
-           "      --method M         HTTP method (default GET, or POST with --body)\n"
+           "      --method M         HTTP method (default GET, or POST with a body)\n"
            "      --body TEXT        HTTP request body\n"
+           "      --body-file FILE   HTTP request body read from FILE: any bytes, up to 64 MiB\n"
+           "                         (one command-line argument holds at most 128 KiB)\n"
            "      --no-keepalive     HTTP: one connection per request (Connection: close)\n"
            "      --depth applies to HTTP too: requests pipelined per connection\n"
            "      --source LIST      local addresses to connect from, used in turn by each\n"
@@ -255,6 +266,7 @@ enum {
     LO_NO_PROGRESS,
     LO_METHOD,
     LO_BODY,
+    LO_BODY_FILE,
     LO_NO_KEEPALIVE,
     LO_SEND_ONLY,
     LO_GSO,
@@ -284,6 +296,7 @@ static const struct option load_long_opts[] = {
     {"header", required_argument, NULL, 'H'},
     {"method", required_argument, NULL, LO_METHOD},
     {"body", required_argument, NULL, LO_BODY},
+    {"body-file", required_argument, NULL, LO_BODY_FILE},
     {"no-keepalive", no_argument, NULL, LO_NO_KEEPALIVE},
     {"send-only", no_argument, NULL, LO_SEND_ONLY},
     {"gso", no_argument, NULL, LO_GSO},
@@ -389,9 +402,16 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
             o->progress = 0;
             break;
         case 'H':
-            if (o->nheaders >= sizeof(o->headers) / sizeof(o->headers[0]) || !strchr(optarg, ':') ||
-                strpbrk(optarg, "\r\n") || strlen(optarg) > 280)
-                return bad(err, errlen, "-H", optarg);
+            if (o->nheaders >= RS_LOAD_MAX_HEADERS) {
+                snprintf(err, errlen, "too many -H headers (at most %d)", RS_LOAD_MAX_HEADERS);
+                return -EINVAL;
+            }
+            if (strpbrk(optarg, "\r\n")) {
+                snprintf(err, errlen, "invalid -H: a header is one line, without CR or LF");
+                return -EINVAL;
+            }
+            if (!strchr(optarg, ':'))
+                return bad(err, errlen, "-H (want 'Name: value')", optarg);
             o->headers[o->nheaders++] = optarg;
             break;
         case LO_METHOD:
@@ -402,6 +422,9 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         case LO_BODY:
             o->body = optarg;
             o->body_len = strlen(optarg);
+            break;
+        case LO_BODY_FILE:
+            o->body_file = optarg;
             break;
         case LO_NO_KEEPALIVE:
             o->no_keepalive = true;
@@ -469,16 +492,21 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
     }
     if (rs_parse_load_url(argv[optind], o, err, errlen) < 0)
         return -EINVAL;
+    if (o->body && o->body_file) {
+        snprintf(err, errlen, "--body and --body-file do not go together");
+        return -EINVAL;
+    }
     if (o->proto == RS_LOAD_HTTP) {
         if (!o->method)
-            o->method = o->body ? "POST" : "GET";
+            o->method = o->body || o->body_file ? "POST" : "GET";
         o->head_only = strcmp(o->method, "HEAD") == 0;
         int port = rs_addr_port(&o->target);
         bool v6 = strchr(o->host, ':') != NULL;
         snprintf(o->host_header, sizeof(o->host_header), "%s%s%s%s%.0d", v6 ? "[" : "", o->host,
                  v6 ? "]" : "", port == 80 ? "" : ":", port == 80 ? 0 : port);
-    } else if (o->nheaders || o->method || o->body || o->no_keepalive) {
-        snprintf(err, errlen, "-H, --method, --body and --no-keepalive are for http:// only");
+    } else if (o->nheaders || o->method || o->body || o->body_file || o->no_keepalive) {
+        snprintf(err, errlen,
+                 "-H, --method, --body, --body-file and --no-keepalive are for http:// only");
         return -EINVAL;
     }
     if (o->threads > o->conns) {
@@ -541,4 +569,85 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
         return -EINVAL;
     }
     return RS_LOAD_RUN;
+}
+
+/* Reads all of fd into a buffer of at most max bytes. Returns 0 with *out and *len set, or
+ * -errno (-EFBIG past max). */
+static int read_all(int fd, size_t max, char **out, size_t *len)
+{
+    struct stat st;
+    size_t cap = 64 * 1024, n = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > max)
+            return -EFBIG;
+        cap = (size_t)st.st_size + 1; /* one more, to see the end in the first pass */
+    }
+    char *buf = rs_malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (n == cap) { /* a pipe, or a file that grew: twice the room, up to max + 1 */
+            size_t ncap = cap > max / 2 ? max + 1 : cap * 2;
+            char *nbuf = ncap > cap ? rs_malloc(ncap) : NULL;
+            if (!nbuf) {
+                rs_free(buf);
+                return ncap > cap ? -ENOMEM : -EFBIG;
+            }
+            memcpy(nbuf, buf, n);
+            rs_free(buf);
+            buf = nbuf;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int err = -errno;
+            rs_free(buf);
+            return err;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+        if (n > max) {
+            rs_free(buf);
+            return -EFBIG;
+        }
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+int rs_load_opts_read_body(struct rs_load_opts *o, char *err, size_t errlen)
+{
+    if (!o->body_file)
+        return 0;
+    int e;
+    int fd = open(o->body_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        e = -errno;
+    } else {
+        e = read_all(fd, RS_LOAD_MAX_BODY, &o->body_buf, &o->body_len);
+        close(fd);
+    }
+    if (e == -EFBIG) {
+        snprintf(err, errlen, "--body-file %s: larger than %u MiB", o->body_file,
+                 RS_LOAD_MAX_BODY >> 20);
+        return e;
+    }
+    if (e < 0) {
+        snprintf(err, errlen, "cannot read --body-file %s: %s", o->body_file, strerror(-e));
+        return e;
+    }
+    o->body = o->body_buf;
+    return 0;
+}
+
+void rs_load_opts_free(struct rs_load_opts *o)
+{
+    rs_free(o->body_buf);
+    o->body_buf = NULL;
+    o->body = NULL;
+    o->body_len = 0;
 }

@@ -15,6 +15,8 @@ enum rs_load_proto {
 };
 
 #define RS_LOAD_MAX_SOURCES 256
+#define RS_LOAD_MAX_HEADERS 256         /* -H; each of any length (the request is built to fit) */
+#define RS_LOAD_MAX_BODY    (64u << 20) /* --body-file */
 
 /* --idle: what each held connection does at the end to show it is still alive. */
 enum rs_idle_check {
@@ -27,9 +29,9 @@ enum rs_idle_check {
 struct rs_load_opts {
     enum rs_load_proto proto;
     struct rs_addr target;
-    char url[512];
+    const char *url; /* the URL argument, as given */
     char host[300];
-    char path[1024];
+    const char *path; /* in url: from the slash after the host on, or "/" */
     unsigned threads;
     unsigned conns;
     unsigned depth; /* messages outstanding per connection */
@@ -44,15 +46,17 @@ struct rs_load_opts {
     const char *json_path;
     enum rs_backend_kind backend;
     /* http:// */
-    const char *method; /* GET, or POST with --body */
-    const char *headers[32];
+    const char *method; /* GET, or POST with a body */
+    const char *headers[RS_LOAD_MAX_HEADERS];
     unsigned nheaders;
-    const char *body;
+    const char *body; /* --body, or --body-file's bytes once read */
     size_t body_len;
-    bool no_keepalive; /* one connection per request */
-    bool send_only;    /* udp: measure the send rate, expect no answers */
-    bool gso;          /* udp --send-only: batches as one UDP_SEGMENT buffer */
-    bool head_only;    /* HEAD: answers have no body */
+    const char *body_file; /* --body-file, read by rs_load_opts_read_body */
+    char *body_buf;        /* --body-file's bytes (owned: rs_load_opts_free) */
+    bool no_keepalive;     /* one connection per request */
+    bool send_only;        /* udp: measure the send rate, expect no answers */
+    bool gso;              /* udp --send-only: batches as one UDP_SEGMENT buffer */
+    bool head_only;        /* HEAD: answers have no body */
     char host_header[320];
     /* --idle: open --connections, send nothing for --duration, check, close */
     bool idle;
@@ -72,8 +76,8 @@ enum rs_load_opts_result {
 };
 
 /* Parses tcp://, udp:// and http:// URLs; the host is an IPv4 literal, [IPv6] or a name
- * resolved once here. Fills proto, target, host and path ("/" by default). Returns 0 or
- * -EINVAL with a one-line reason in err. */
+ * resolved once here. Fills proto, target, host, url and path ("/" by default); url and path
+ * point into s, which must outlive o. Returns 0 or -EINVAL with a one-line reason in err. */
 int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t errlen);
 
 /* Parses a --source value: comma-separated IPv4 or IPv6 addresses (brackets optional) and
@@ -82,8 +86,16 @@ int rs_parse_load_url(const char *s, struct rs_load_opts *o, char *err, size_t e
 int rs_parse_sources(const char *s, struct rs_addr *out, unsigned cap, unsigned *n, char *err,
                      size_t errlen);
 
-/* Parses ringload's command line; -EINVAL with a one-line reason in err. */
+/* Parses ringload's command line; -EINVAL with a one-line reason in err. o points into argv,
+ * which must outlive it. Nothing is read or allocated: see rs_load_opts_read_body. */
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen);
+
+/* Reads --body-file, if one was given, into o->body (at most RS_LOAD_MAX_BODY bytes, any bytes).
+ * Returns 0, or -errno (-EFBIG when too large) with a one-line reason naming the file in err. */
+int rs_load_opts_read_body(struct rs_load_opts *o, char *err, size_t errlen);
+
+/* Frees what rs_load_opts_read_body allocated. */
+void rs_load_opts_free(struct rs_load_opts *o);
 
 const char *rs_load_usage(void);
 

@@ -175,9 +175,11 @@ static int write_json(const struct summary *s, const char *path)
     json_object_set_new(root, "mode", json_string("load"));
     json_object_set_new(root, "percentile_curve", load_curve_json(h));
     json_object_set_new(root, "histogram", load_hist_json(h));
+    errno = 0;
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
+    int e = rc == 0 ? 0 : errno ? -errno : -EIO; /* fopen's or a write's reason, before free */
     json_decref(root);
-    return rc == 0 ? 0 : -EIO;
+    return e;
 }
 
 /* Prints the summary of the n threads that ran (and writes JSON when asked). Returns 0 or
@@ -198,7 +200,7 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
     snprintf(s.url, sizeof(s.url), "%s", o->url);
     s.proto = ts[0].proto->name;
     if (o->proto == RS_LOAD_HTTP) {
-        struct rs_hist hc, ht;
+        struct rs_hist hc = {0}, ht = {0}; /* fini'd below even if their init never ran */
         if (rs_hist_init(&hc, RS_HIST_DEFAULT_MAX) == 0 &&
             rs_hist_init(&ht, RS_HIST_DEFAULT_MAX) == 0) {
             for (unsigned i = 0; i < n; i++) {
@@ -473,8 +475,9 @@ int load_merge(int argc, char **argv)
     }
     print_summary(&s, latency);
     rc = 0;
-    if (json_out && write_json(&s, json_out) < 0) {
-        fprintf(stderr, "ringload: merge: cannot write %s\n", json_out);
+    int e = json_out ? write_json(&s, json_out) : 0;
+    if (e < 0) {
+        fprintf(stderr, "ringload: merge: cannot write %s: %s\n", json_out, strerror(-e));
         rc = 1;
     }
 out:

@@ -155,14 +155,16 @@ static uint64_t echo_send(struct load_client *cl, uint64_t k, uint64_t first, ui
         s->sent = now;
     }
     int n = sendmmsg(rs_poller_fd(u->p), mm, (unsigned)k, MSG_DONTWAIT);
+    /* errno means something only after -1: a partial send returns a count, and the kernel keeps
+     * the error that stopped it (if any) for the next call. */
+    int err = n < 0 ? errno : 0;
     if (n < 0)
         n = 0;
     if ((uint64_t)n < k) {
         /* Not taken: give the slots back and resend on writability (or count an error). */
-        int err = errno;
         for (uint64_t j = (uint64_t)n; j < k; j++)
             u->win[(cl->next_seq + j) % u->nslots].state = SLOT_FREE;
-        if (err == EAGAIN || err == ENOBUFS)
+        if (err == 0 || err == EAGAIN || err == ENOBUFS)
             rs_poller_want_out(u->p, true);
         else
             LOAD_INC(t, err_write); /* ICMP errors are transient: keep going */

@@ -157,10 +157,124 @@ static int sources_check(const struct rs_load_opts *o, char *err, size_t errlen)
     return 0;
 }
 
+/* Runs what the options ask for: checks the machine can, starts the threads, waits for them
+ * and reports. Returns the exit status. */
+static int run(struct rs_load_opts *o)
+{
+    char err[300], why[256];
+
+    if (fd_limit_raise(o, err, sizeof(err)) < 0 || sources_check(o, err, sizeof(err)) < 0) {
+        rs_log_error("%s", err);
+        return 2;
+    }
+    int kind = rs_backend_choose(o->backend, why, sizeof(why));
+    if (kind < 0) {
+        rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
+        return 1;
+    }
+    o->backend = (enum rs_backend_kind)kind;
+    if (why[0] && o->progress != 0)
+        rs_log_info("using epoll: %s", why);
+    bool progress = o->progress == 1 || (o->progress == -1 && isatty(STDERR_FILENO));
+    const struct load_proto *proto = proto_find(o);
+    if (!proto) {
+        rs_log_error("%s: no protocol runs this", o->url); /* the parser lets none through */
+        return 2;
+    }
+    const struct load_report_ops *report = proto->report;
+
+    struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o->threads);
+    if (!ts) {
+        rs_log_error("out of memory");
+        return 1;
+    }
+    memset(ts, 0, sizeof(*ts) * o->threads);
+    int rc = 1;
+    uint64_t t0 = rs_now_ns();
+    unsigned first = 0;
+    for (unsigned i = 0; i < o->threads; i++) {
+        struct load_thread *t = &ts[i];
+        t->o = o;
+        t->proto = proto;
+        t->id = i;
+        t->nconns = o->conns / o->threads + (i < o->conns % o->threads);
+        t->first_conn = first;
+        first += t->nconns;
+        t->conn_rate = o->rate > 0 ? o->rate / o->conns : 0;
+        t->t0 = t0;
+        t->t_measure = t0 + o->warmup_ns;
+        t->t_end = t->t_measure + o->duration_ns;
+        t->idle.shared = &idle_shared;
+        if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
+            rs_log_error("out of memory");
+            goto out_free_threads;
+        }
+    }
+    idle_shared.threads = o->threads;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    unsigned started = 0;
+    for (; started < o->threads; started++) {
+        /* pthread_create returns its error; errno is not set. */
+        int e = pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]);
+        if (e != 0) {
+            rs_log_error("cannot start thread %u of %u: %s", started, o->threads, strerror(e));
+            /* --idle: the started threads must not wait for the others to open. */
+            idle_shared.threads = started;
+            if (started > 0 && atomic_load(&idle_shared.opened) >= started)
+                atomic_store(&idle_shared.hold_start_ns, rs_now_ns());
+            break;
+        }
+    }
+    uint64_t last = 0;
+    uint64_t next_progress = t0 + 1000000000ull;
+    bool announced = false;
+    while (atomic_load(&threads_done) < started) {
+        usleep(20000);
+        uint64_t now = rs_now_ns();
+        if (report->announce && !announced)
+            announced = report->announce(ts, started, o);
+        if (progress && now >= next_progress) {
+            report->progress(ts, started, (double)(now - t0) / 1e9, o, &last);
+            next_progress += 1000000000ull;
+        }
+    }
+    rc = started == o->threads ? 0 : 1;
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(ts[i].tid, NULL);
+        if (ts[i].err < 0) {
+            rs_log_error("thread %u: %s", i, strerror(-ts[i].err));
+            rc = 1;
+        }
+    }
+    getrusage(RUSAGE_SELF, &ru1);
+    double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
+    double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+    if (rc == 0) {
+        int e = report->summary(o, ts, started, (double)o->duration_ns / 1e9, user, sys,
+                                rs_backend_name((enum rs_backend_kind)kind));
+        if (e < 0) {
+            rs_log_error("cannot write %s: %s", o->json_path, strerror(-e));
+            rc = 1;
+        }
+        /* The exit status tells scripts whether what came back was right. */
+        if (report->failed(o, ts, started))
+            rc = 1;
+    }
+out_free_threads:
+    for (unsigned i = 0; i < o->threads; i++) {
+        rs_hist_fini(&ts[i].hist);
+        rs_hist_fini(&ts[i].hist_connect);
+        rs_hist_fini(&ts[i].hist_ttfb);
+    }
+    rs_free(ts);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct rs_load_opts o;
-    char err[300], why[256];
+    char err[300];
 
     rs_log_set_prog("ringload");
     if (argc >= 2 && strcmp(argv[1], "merge") == 0)
@@ -178,105 +292,11 @@ int main(int argc, char **argv)
         printf("ringload %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
     }
-    if (fd_limit_raise(&o, err, sizeof(err)) < 0 || sources_check(&o, err, sizeof(err)) < 0) {
+    if (rs_load_opts_read_body(&o, err, sizeof(err)) < 0) {
         rs_log_error("%s", err);
         return 2;
     }
-    int kind = rs_backend_choose(o.backend, why, sizeof(why));
-    if (kind < 0) {
-        rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
-        return 1;
-    }
-    o.backend = (enum rs_backend_kind)kind;
-    if (why[0] && o.progress != 0)
-        rs_log_info("using epoll: %s", why);
-    bool progress = o.progress == 1 || (o.progress == -1 && isatty(STDERR_FILENO));
-    const struct load_proto *proto = proto_find(&o);
-    if (!proto) {
-        rs_log_error("%s: no protocol runs this", o.url); /* the parser lets none through */
-        return 2;
-    }
-    const struct load_report_ops *report = proto->report;
-
-    struct load_thread *ts = rs_aligned_alloc(64, sizeof(*ts) * o.threads);
-    if (!ts) {
-        rs_log_error("out of memory");
-        return 1;
-    }
-    memset(ts, 0, sizeof(*ts) * o.threads);
-    uint64_t t0 = rs_now_ns();
-    unsigned first = 0;
-    for (unsigned i = 0; i < o.threads; i++) {
-        struct load_thread *t = &ts[i];
-        t->o = &o;
-        t->proto = proto;
-        t->id = i;
-        t->nconns = o.conns / o.threads + (i < o.conns % o.threads);
-        t->first_conn = first;
-        first += t->nconns;
-        t->conn_rate = o.rate > 0 ? o.rate / o.conns : 0;
-        t->t0 = t0;
-        t->t_measure = t0 + o.warmup_ns;
-        t->t_end = t->t_measure + o.duration_ns;
-        t->idle.shared = &idle_shared;
-        if (rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX) < 0) {
-            rs_log_error("out of memory");
-            return 1;
-        }
-    }
-    idle_shared.threads = o.threads;
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
-    unsigned started = 0;
-    for (; started < o.threads; started++)
-        if (pthread_create(&ts[started].tid, NULL, thread_main, &ts[started]) != 0) {
-            rs_log_error("cannot start thread: %s", strerror(errno));
-            /* --idle: the started threads must not wait for the others to open. */
-            idle_shared.threads = started;
-            if (started > 0 && atomic_load(&idle_shared.opened) >= started)
-                atomic_store(&idle_shared.hold_start_ns, rs_now_ns());
-            break;
-        }
-    uint64_t last = 0;
-    uint64_t next_progress = t0 + 1000000000ull;
-    bool announced = false;
-    while (atomic_load(&threads_done) < started) {
-        usleep(20000);
-        uint64_t now = rs_now_ns();
-        if (report->announce && !announced)
-            announced = report->announce(ts, started, &o);
-        if (progress && now >= next_progress) {
-            report->progress(ts, started, (double)(now - t0) / 1e9, &o, &last);
-            next_progress += 1000000000ull;
-        }
-    }
-    int rc = started == o.threads ? 0 : 1;
-    for (unsigned i = 0; i < started; i++) {
-        pthread_join(ts[i].tid, NULL);
-        if (ts[i].err < 0) {
-            rs_log_error("thread %u: %s", i, strerror(-ts[i].err));
-            rc = 1;
-        }
-    }
-    getrusage(RUSAGE_SELF, &ru1);
-    double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
-    double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
-    if (rc == 0) {
-        int e = report->summary(&o, ts, started, (double)o.duration_ns / 1e9, user, sys,
-                                rs_backend_name((enum rs_backend_kind)kind));
-        if (e < 0) {
-            rs_log_error("cannot write %s: %s", o.json_path, strerror(-e));
-            rc = 1;
-        }
-        /* The exit status tells scripts whether what came back was right. */
-        if (report->failed(&o, ts, started))
-            rc = 1;
-    }
-    for (unsigned i = 0; i < o.threads; i++) {
-        rs_hist_fini(&ts[i].hist);
-        rs_hist_fini(&ts[i].hist_connect);
-        rs_hist_fini(&ts[i].hist_ttfb);
-    }
-    rs_free(ts);
+    int rc = run(&o);
+    rs_load_opts_free(&o);
     return rc;
 }

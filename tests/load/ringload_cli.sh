@@ -39,6 +39,9 @@ expect_bad "for tcp:// and http://" --source 127.0.0.1 udp://127.0.0.1:1
 expect_bad "go with --idle" --connect-rate 100 tcp://127.0.0.1:1
 expect_bad "is for tcp:// and http://" --idle udp://127.0.0.1:1
 expect_bad "--idle-check http needs an http:// URL" --idle --idle-check http tcp://127.0.0.1:1
+expect_bad "cannot read --body-file $TEST_TMP/none: No such file or directory" \
+    --body-file "$TEST_TMP/none" http://127.0.0.1:1/
+expect_bad "do not go together" --body x --body-file "$TEST_TMP/none" http://127.0.0.1:1/
 if command -v prlimit >/dev/null; then
     BAD_PREFIX=(prlimit --nofile=300:300 --)
     expect_bad "-c 1000 needs about [0-9]+ file descriptors.*hard limit.*ulimit -n" \
@@ -63,6 +66,28 @@ start_server echo
     fail "ringload --progress run failed"
 lines=$(grep -c 'msg/s.*errors 0.*p99' "$TEST_TMP/prog.err" || true)
 ((lines >= 2)) || fail "--progress printed $lines lines in 2.5 s: $(cat "$TEST_TMP/prog.err")"
+
+# A --json file that cannot be written: exit 1, and the line says why (not a generic I/O error),
+# for a load run, an --idle run and a merge.
+nodir=$TEST_TMP/no-such-dir/r.json
+for args in "-c 1" "--idle -c 1"; do
+    rc=0
+    # shellcheck disable=SC2086
+    "$RINGLOAD" --no-progress $args -d 200ms --json "$nodir" "tcp://127.0.0.1:$PORT" \
+        >"$TEST_TMP/nojson.out" 2>"$TEST_TMP/nojson.err" || rc=$?
+    ((rc == 1)) || fail "'$args --json $nodir': exit $rc, want 1: $(cat "$TEST_TMP/nojson.err")"
+    grep -qx "ringload: cannot write $nodir: No such file or directory" "$TEST_TMP/nojson.err" ||
+        fail "'$args --json $nodir' said: $(cat "$TEST_TMP/nojson.err")"
+    # shellcheck disable=SC2086
+    "$RINGLOAD" --no-progress $args -d 200ms --json "$TEST_TMP/ok.json" "tcp://127.0.0.1:$PORT" \
+        >/dev/null || fail "'$args' run failed"
+    rc=0
+    "$RINGLOAD" merge --json "$nodir" "$TEST_TMP/ok.json" >/dev/null 2>"$TEST_TMP/nojson.err" ||
+        rc=$?
+    ((rc == 1)) || fail "merge of '$args' into $nodir: exit $rc, want 1"
+    grep -qx "ringload: merge: cannot write $nodir: No such file or directory" \
+        "$TEST_TMP/nojson.err" || fail "merge of '$args' into $nodir said: $(cat "$TEST_TMP/nojson.err")"
+done
 stop_server
 
 # A port with no listener: bind one, close it, and use its number.

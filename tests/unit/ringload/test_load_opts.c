@@ -1,6 +1,9 @@
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "load.h"
 #include "../check.h"
@@ -173,6 +176,167 @@ static void idle_opts(void)
     }
 }
 
+/* What an HTTP request is built from reaches the builder whole: a long path is not cut, and -H
+ * takes many long headers. */
+static void http_opts(void)
+{
+    static char url[3100], hdr[300][1100];
+    static const char *argv[600];
+    struct rs_load_opts o;
+    char err[300];
+
+    /* A 3000-byte path, kept whole; the URL too. */
+    size_t n = (size_t)snprintf(url, sizeof(url), "http://127.0.0.1:8080/");
+    for (; n < 22 + 3000; n++)
+        url[n] = (char)('a' + n % 26);
+    url[n] = '\0';
+    const char *a1[] = {"ringload", url};
+    CHECK_EQ(parse(&o, err, 2, a1), RS_LOAD_RUN);
+    CHECK_EQ(strlen(o.path), 3001);
+    CHECK(strcmp(o.path, url + 21) == 0);
+    CHECK(strcmp(o.url, url) == 0);
+    const char *a2[] = {"ringload", "http://127.0.0.1"};
+    CHECK_EQ(parse(&o, err, 2, a2), RS_LOAD_RUN);
+    CHECK(strcmp(o.path, "/") == 0);
+
+    /* 64 headers of 1 KiB, in order; up to RS_LOAD_MAX_HEADERS of them. */
+    for (int i = 0; i < 300; i++) {
+        int k = snprintf(hdr[i], sizeof(hdr[i]), "X-H%03d: ", i);
+        memset(hdr[i] + k, 'v', 1024 - (size_t)k);
+        hdr[i][1024] = '\0';
+    }
+    int argc = 0;
+    argv[argc++] = "ringload";
+    for (int i = 0; i < 64; i++) {
+        argv[argc++] = "-H";
+        argv[argc++] = hdr[i];
+    }
+    argv[argc++] = "http://127.0.0.1:8080/";
+    CHECK_EQ(parse(&o, err, argc, argv), RS_LOAD_RUN);
+    CHECK_EQ(o.nheaders, 64);
+    CHECK(o.nheaders == 64 && o.headers[0] == hdr[0] && o.headers[63] == hdr[63]);
+    argc = 1;
+    for (int i = 0; i < RS_LOAD_MAX_HEADERS; i++) {
+        argv[argc++] = "-H";
+        argv[argc++] = hdr[i];
+    }
+    argv[argc++] = "http://127.0.0.1:8080/";
+    CHECK_EQ(parse(&o, err, argc, argv), RS_LOAD_RUN);
+    CHECK_EQ(o.nheaders, RS_LOAD_MAX_HEADERS);
+    /* One more is refused, with one line. */
+    argv[argc - 1] = "-H";
+    argv[argc++] = hdr[RS_LOAD_MAX_HEADERS];
+    argv[argc++] = "http://127.0.0.1:8080/";
+    err[0] = '\0';
+    CHECK_EQ(parse(&o, err, argc, argv), -EINVAL);
+    CHECK(err[0] != '\0' && !strchr(err, '\n'));
+    CHECK(strstr(err, "-H") != NULL);
+
+    const char *bad[][4] = {
+        {"ringload", "-H", "no colon", "http://127.0.0.1/"},
+        {"ringload", "-H", "X: a\r\nY: b", "http://127.0.0.1/"},
+        {"ringload", "-H", "X: 1", "tcp://127.0.0.1:9"},
+        {"ringload", "-H", "X: 1", "http://127.0.0.1/a b"},
+        {"ringload", "-H", "X: 1", "http://127.0.0.1/a\r\nY: 2"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        int r = parse(&o, err, 4, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad http case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
+/* --body-file: parsed as a name, read whole (any bytes) by rs_load_opts_read_body, refused with
+ * one line naming the file when it cannot be read or is too large. */
+static void body_file(void)
+{
+    struct rs_load_opts o;
+    char err[300], path[64], fdpath[64];
+    unsigned char bytes[3000];
+
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = (unsigned char)(i * 131 + (i >> 8)); /* NULs, CRs and LFs among them */
+    snprintf(path, sizeof(path), "/tmp/test_load_opts.XXXXXX");
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, bytes, sizeof(bytes)), (long long)sizeof(bytes));
+    close(fd);
+
+    const char *a1[] = {"ringload", "--body-file", path, "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK(strcmp(o.method, "POST") == 0);
+    CHECK(o.body == NULL && o.body_len == 0); /* not read yet */
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, sizeof(bytes));
+    CHECK(o.body && memcmp(o.body, bytes, sizeof(bytes)) == 0);
+    rs_load_opts_free(&o);
+    CHECK(o.body == NULL && o.body_len == 0);
+
+    /* An empty file is an empty body; a pipe is read to its end. */
+    CHECK_EQ(truncate(path, 0), 0);
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, 0);
+    rs_load_opts_free(&o);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(write(p[1], bytes, 1000), 1000);
+    close(p[1]);
+    snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p[0]);
+    const char *a2[] = {"ringload", "--body-file", fdpath, "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a2), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK_EQ(o.body_len, 1000);
+    CHECK(o.body && memcmp(o.body, bytes, 1000) == 0);
+    rs_load_opts_free(&o);
+    close(p[0]);
+
+    /* Too large: a (sparse) file one byte over, and an endless device. */
+    CHECK_EQ(truncate(path, (off_t)RS_LOAD_MAX_BODY + 1), 0);
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -EFBIG);
+    CHECK(strstr(err, path) != NULL && !strchr(err, '\n'));
+    CHECK(o.body == NULL);
+    rs_load_opts_free(&o);
+    const char *a3[] = {"ringload", "--body-file", "/dev/zero", "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a3), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -EFBIG);
+    rs_load_opts_free(&o);
+    unlink(path);
+
+    /* Missing: the file and the reason in one line. */
+    CHECK_EQ(parse(&o, err, 4, a1), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), -ENOENT);
+    CHECK(strstr(err, path) != NULL && strstr(err, strerror(ENOENT)) != NULL);
+    rs_load_opts_free(&o);
+
+    /* Without --body-file there is nothing to read. */
+    const char *a4[] = {"ringload", "--body", "x", "http://127.0.0.1/"};
+    CHECK_EQ(parse(&o, err, 4, a4), RS_LOAD_RUN);
+    CHECK_EQ(rs_load_opts_read_body(&o, err, sizeof(err)), 0);
+    CHECK(o.body_len == 1 && strcmp(o.body, "x") == 0);
+
+    const char *bad[][6] = {
+        {"ringload", "--body", "x", "--body-file", "f", "http://127.0.0.1/"},
+        {"ringload", "--body-file", "f", "tcp://127.0.0.1:9", NULL},
+        {"ringload", "--body-file", "f", "udp://127.0.0.1:9", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int argc = 0;
+        while (argc < 6 && bad[i][argc])
+            argc++;
+        err[0] = '\0';
+        int r = parse(&o, err, argc, bad[i]);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad body case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -264,5 +428,7 @@ int main(void)
     sched_order();
     sources();
     idle_opts();
+    http_opts();
+    body_file();
     return check_done("test_load_opts");
 }
