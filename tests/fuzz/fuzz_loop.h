@@ -12,17 +12,26 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sanitizer/common_interface_defs.h>
+
 #include "ringsock/core/loop.h"
 #include "ringsock/util/stats.h"
 
-/* Aborts (libFuzzer keeps the input) with a line saying which check failed. */
+/* Aborts (libFuzzer keeps the input) with a line saying which check failed, written where
+ * the sanitizers report, which stays open under -close_fd_mask=2. */
 #define FZ_REQUIRE(cond)                                                                           \
     do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
+        if (!(cond))                                                                               \
+            fz_fail(__FILE__, __LINE__, #cond);                                                    \
     } while (0)
+
+static inline void fz_fail(const char *file, int line, const char *what)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s:%d: check failed: %s", file, line, what);
+    __sanitizer_report_error_summary(msg);
+    abort();
+}
 
 /* The lowest free descriptor: the same before and after an iteration, or an fd leaked. */
 static inline int fz_lowest_free_fd(void)
