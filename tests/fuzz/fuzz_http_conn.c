@@ -160,10 +160,11 @@ static void client_ready(struct rs_poller *p, unsigned events, void *arg)
     cl->quiet = client_read(cl, fd) ? 0 : cl->quiet + 1;
     FZ_REQUIRE(++cl->turns <= FZ_MAX_TURNS); /* else the server stopped reading or closing */
     bool unread = client_unread(fd);
+    if (unread || cl->sent < cl->len)
+        cl->quiet = 0; /* quiet counts turns since the server read the last byte too */
     if (cl->sent < cl->len) {
         if (!unread)
             client_write(cl, fd);
-        cl->quiet = 0; /* quiet counts turns since the last write too */
     } else if (!cl->keep_open) {
         if (!cl->shut) {
             FZ_REQUIRE(shutdown(fd, SHUT_WR) == 0);
