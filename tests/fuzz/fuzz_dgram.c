@@ -87,8 +87,8 @@ struct client {
     struct dgram *dg;
     size_t ndg;
     size_t nsent, cursor; /* datagrams sent; the first one a reply may still match */
-    size_t nreplies, skipped;
-    uint64_t bytes_sent, bytes_read, in0;
+    size_t nreplies;
+    uint64_t bytes_read, in0;
     unsigned turns;
     bool stopped;
 };
@@ -133,10 +133,8 @@ static void client_match(struct client *cl, const uint8_t *r, size_t n)
 {
     FZ_REQUIRE(cl->cfg.mode != RS_UDP_DISCARD);
     FZ_REQUIRE(n <= cl->cfg.buf_size);
-    while (cl->cursor < cl->nsent && !reply_of(cl, &cl->dg[cl->cursor], r, n)) {
+    while (cl->cursor < cl->nsent && !reply_of(cl, &cl->dg[cl->cursor], r, n))
         cl->cursor++;
-        cl->skipped++;
-    }
     FZ_REQUIRE(cl->cursor < cl->nsent); /* a reply to no request, or out of order */
     cl->cursor++;
     cl->nreplies++;
@@ -177,7 +175,6 @@ static void client_send(struct client *cl, int fd)
         }
         FZ_REQUIRE((size_t)n == d->len);
         bytes += d->len;
-        cl->bytes_sent += d->len;
         cl->nsent++;
     }
 }
