@@ -40,7 +40,8 @@ test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
 	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats)\.|^integ\.cli$$'
 
-# The parsers under libFuzzer (clang), a short smoke run from the seed corpus.
+# The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
+# run of each target from its seed corpus (docs/testing.md).
 test-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD)/fuzz -DRS_FUZZ=ON >/dev/null
 	@cmake --build $(BUILD)/fuzz -j $(JOBS)
