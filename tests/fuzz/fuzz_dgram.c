@@ -56,19 +56,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_SOCKPERF_PONG   0x2u
 #define FZ_SOCKPERF_WARMUP 0x4u
 
-/* The service under test: its construction and teardown, in one place. */
-static struct rs_udp_sock *service_new(struct rs_loop *l, int fd, const struct rs_udp_config *cfg,
-                                       struct rs_stats *st)
+/* What the datagram socket does: the datagram side of the echo, discard or sockperf service. */
+enum fz_mode { FZ_ECHO, FZ_DISCARD, FZ_SOCKPERF };
+static enum fz_mode fz_mode;
+
+/* The services' counters: the loop's, the datagram socket's and sockperf's own. */
+static struct fz_counters *counters(void)
 {
+    return fz_counters_get(&rs_sockperf_service);
+}
+
+/* The service under test: its construction and teardown, in one place. sockperf answers
+ * through its handler, which needs its per-worker state (*state, freed by service_free). */
+static struct rs_udp_sock *service_new(struct rs_loop *l, int fd, struct rs_udp_config *cfg,
+                                       void **state)
+{
+    static struct rs_service_conf conf = {.max_msg = FZ_MAX_MSG};
+    struct fz_counters *c = counters();
     int err;
-    struct rs_udp_sock *u = rs_udp_echo_new(l, fd, cfg, st, &err);
+    *state = NULL;
+    cfg->mode = fz_mode == FZ_DISCARD ? RS_UDP_DISCARD : RS_UDP_ECHO;
+    if (fz_mode == FZ_SOCKPERF) {
+        struct rs_service_ctx ctx = {.loop = l, .counters = c->service, .conf = &conf};
+        FZ_REQUIRE(rs_sockperf_service.worker_new(&ctx, state) == 0);
+        cfg->mode = rs_sockperf_service.udp_mode;
+        cfg->dgram = rs_sockperf_service.dgram;
+        cfg->dgram_arg = *state;
+    }
+    struct rs_udp_sock *u = rs_udp_echo_new(l, fd, cfg, c->dgram, c->loop, &err);
     FZ_REQUIRE(u != NULL);
     return u;
 }
 
-static void service_free(struct rs_udp_sock *u)
+static void service_free(struct rs_udp_sock *u, void *state)
 {
     rs_udp_echo_free(u);
+    if (state)
+        rs_sockperf_service.worker_free(state);
 }
 
 struct dgram {
@@ -82,7 +106,7 @@ enum fate { FATE_TRUNCATED, FATE_MALFORMED, FATE_UNANSWERED, FATE_REPLY };
 
 struct client {
     struct rs_loop *loop;
-    const struct rs_stats *st;
+    const struct fz_counters *st;
     struct rs_udp_config cfg;
     struct dgram *dg;
     size_t ndg;
@@ -102,11 +126,11 @@ static enum fate fate_of(const struct rs_udp_config *cfg, const struct dgram *d)
 {
     if (d->len > cfg->buf_size)
         return FATE_TRUNCATED;
-    if (cfg->mode == RS_UDP_DISCARD)
+    if (fz_mode == FZ_DISCARD)
         return FATE_UNANSWERED;
-    if (cfg->mode == RS_UDP_ECHO)
+    if (fz_mode == FZ_ECHO)
         return FATE_REPLY;
-    if (d->len < FZ_SOCKPERF_HDR || be32(d->p + 10) != d->len || d->len > cfg->max_msg)
+    if (d->len < FZ_SOCKPERF_HDR || be32(d->p + 10) != d->len || d->len > FZ_MAX_MSG)
         return FATE_MALFORMED;
     unsigned flags = (unsigned)d->p[8] << 8 | d->p[9];
     if ((flags & (FZ_SOCKPERF_CLIENT | FZ_SOCKPERF_PONG | FZ_SOCKPERF_WARMUP)) !=
@@ -120,7 +144,7 @@ static bool reply_of(const struct client *cl, const struct dgram *d, const uint8
 {
     if (n != d->len || fate_of(&cl->cfg, d) != FATE_REPLY)
         return false;
-    if (cl->cfg.mode == RS_UDP_ECHO)
+    if (fz_mode == FZ_ECHO)
         return memcmp(r, d->p, n) == 0;
     /* sockperf: the same bytes but the client flag (low bit of byte 9), which is cleared. */
     return memcmp(r, d->p, 9) == 0 && r[9] == (d->p[9] & ~FZ_SOCKPERF_CLIENT) &&
@@ -131,7 +155,7 @@ static bool reply_of(const struct client *cl, const struct dgram *d, const uint8
  * not answered (dropped, or not to be answered). */
 static void client_match(struct client *cl, const uint8_t *r, size_t n)
 {
-    FZ_REQUIRE(cl->cfg.mode != RS_UDP_DISCARD);
+    FZ_REQUIRE(fz_mode != FZ_DISCARD);
     FZ_REQUIRE(n <= cl->cfg.buf_size);
     while (cl->cursor < cl->nsent && !reply_of(cl, &cl->dg[cl->cursor], r, n))
         cl->cursor++;
@@ -184,9 +208,9 @@ static void client_send(struct client *cl, int fd)
 static bool client_settled(const struct client *cl, const struct fz_totals *d)
 {
     uint64_t unanswered = d->dgram_dropped + d->dgram_truncated + d->dgram_send_errors;
-    if (cl->cfg.mode == RS_UDP_SOCKPERF)
+    if (fz_mode == FZ_SOCKPERF)
         unanswered += d->sockperf_malformed + d->sockperf_unanswered;
-    if (cl->cfg.mode == RS_UDP_DISCARD)
+    if (fz_mode == FZ_DISCARD)
         return d->dgrams_in == cl->nsent;
     return d->dgrams_in == cl->nsent && d->dgrams_out + unanswered == cl->nsent &&
            cl->nreplies == d->dgrams_out;
@@ -239,7 +263,7 @@ static int dgram_socket(bool unix_, struct sockaddr_storage *sa, socklen_t *len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct rs_stats st;
+    struct fz_counters *st = counters();
     static struct dgram dg[FZ_MAX_DGRAMS];
     static struct fz_totals after, d;
     if (size == 0)
@@ -251,11 +275,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     : setup & 8 ? 8192
                                 : 2048,
         .queue = setup & 8 ? 1 : 16,
-        .max_msg = FZ_MAX_MSG,
-        .mode = (setup & 3) == 1   ? RS_UDP_DISCARD
-                : (setup & 3) == 2 ? RS_UDP_SOCKPERF
-                                   : RS_UDP_ECHO,
     };
+    fz_mode = (setup & 3) == 1 ? FZ_DISCARD : (setup & 3) == 2 ? FZ_SOCKPERF : FZ_ECHO;
     cfg.budget = setup & 16 ? 1 : 4 * cfg.batch;
 
     size_t ndg = 0, off = 1;
@@ -270,7 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     int fd0 = fz_lowest_free_fd();
-    struct rs_loop *l = fz_loop_new(&st, 16384, 16, 0);
+    struct rs_loop *l = fz_loop_new(st->loop, 16384, 16, 0);
     struct sockaddr_storage ssa, csa;
     socklen_t slen, clen;
     int one = 1, small = 1; /* the kernel raises a send buffer to its minimum */
@@ -280,18 +301,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_REQUIRE(setsockopt(sfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
     int cfd = dgram_socket(setup & 8, &csa, &clen);
     FZ_REQUIRE(connect(cfd, (struct sockaddr *)&ssa, slen) == 0);
-    struct rs_udp_sock *u = service_new(l, sfd, &cfg, &st);
+    void *state;
+    struct rs_udp_sock *u = service_new(l, sfd, &cfg, &state);
 
-    struct client cl = {.loop = l, .st = &st, .cfg = cfg, .dg = dg, .ndg = ndg};
+    struct client cl = {.loop = l, .st = st, .cfg = cfg, .dg = dg, .ndg = ndg};
     struct rs_poller *p;
     FZ_REQUIRE(rs_loop_poll(l, cfd, client_ready, &cl, &p) == 0);
     rs_poller_again(p); /* the first turn runs the client without waiting */
 
-    fz_totals_read(&st, &before);
+    fz_totals_read(st, &before);
     cl.in0 = before.dgrams_in;
     FZ_REQUIRE(rs_loop_run(l) == 0);
-    fz_totals_read(&st, &after);
-    service_free(u);
+    fz_totals_read(st, &after);
+    service_free(u, state);
     rs_loop_free(l);
 
     fz_totals_delta(&before, &after, &d);
@@ -306,7 +328,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "%s mode %d batch %u slot %u queue %u budget %u: %zu datagrams, %zu sent in %u "
                 "turns, %zu replies; server in %llu out %llu truncated %llu dropped %llu "
                 "send errors %llu malformed %llu unanswered %llu kernel drops %llu\n",
-                setup & 8 ? "unix" : "udp", (int)cfg.mode, cfg.batch, cfg.buf_size, cfg.queue,
+                setup & 8 ? "unix" : "udp", (int)fz_mode, cfg.batch, cfg.buf_size, cfg.queue,
                 cfg.budget, ndg, cl.nsent, cl.turns, cl.nreplies, (unsigned long long)d.dgrams_in,
                 (unsigned long long)d.dgrams_out, (unsigned long long)d.dgram_truncated,
                 (unsigned long long)d.dgram_dropped, (unsigned long long)d.dgram_send_errors,
@@ -316,13 +338,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_REQUIRE(d.dgram_kernel_drops == 0);
     FZ_REQUIRE(client_settled(&cl, &d));
     FZ_REQUIRE(d.dgram_bytes_in == bytes_in && d.dgram_bytes_out == cl.bytes_read);
-    if (cfg.mode == RS_UDP_DISCARD)
+    if (fz_mode == FZ_DISCARD)
         FZ_REQUIRE(cl.nreplies == 0 && d.dgrams_out == 0);
     if (d.dgram_dropped == 0 && d.dgram_send_errors == 0) {
         /* Nothing lost to a full ring: exactly what asks for an answer got one. */
         FZ_REQUIRE(cl.nreplies == fates[FATE_REPLY]);
         FZ_REQUIRE(d.dgram_truncated == fates[FATE_TRUNCATED]);
-        if (cfg.mode == RS_UDP_SOCKPERF)
+        if (fz_mode == FZ_SOCKPERF)
             FZ_REQUIRE(d.sockperf_malformed == fates[FATE_MALFORMED] &&
                        d.sockperf_unanswered == fates[FATE_UNANSWERED] &&
                        d.sockperf_replies == fates[FATE_REPLY]);

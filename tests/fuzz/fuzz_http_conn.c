@@ -1,5 +1,5 @@
 /* libFuzzer target for the HTTP service on a real connection: the epoll loop, the HTTP worker
- * (rs_http_worker_new) and its accept callback (rs_http_accept), and a client on the other end
+ * (rs_http_service: its worker set-up and accept callback), and a client on the other end
  * of an AF_UNIX stream socket that writes the input in pieces, then its FIN, and reads
  * everything the server sends. The connection is accepted by the loop from an AF_UNIX listener
  * (the loop API has no call that adopts a connected fd; this is the real accept path, with no
@@ -53,21 +53,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char small_body[] = "fuzz body\n";
 static char big_body[5000];
 
-/* The service under test: its construction and teardown, in one place. */
-static struct http_worker *service_new(struct rs_loop *l, const struct rs_http_config *cfg,
-                                       struct rs_stats *st)
+/* The service under test: its construction and teardown, in one place. conf must outlive the
+ * worker (it keeps a pointer to the HTTP part). */
+static void *service_new(struct rs_loop *l, const struct rs_service_conf *conf,
+                         struct fz_counters *c)
 {
-    return rs_http_worker_new(l, cfg, st);
+    struct rs_service_ctx ctx = {.loop = l, .counters = c->service, .conf = conf};
+    void *w = NULL;
+    FZ_REQUIRE(rs_http_service.worker_new(&ctx, &w) == 0);
+    return w;
 }
 
-static void service_free(struct http_worker *w)
+static void service_free(void *w)
 {
-    rs_http_worker_free(w);
+    rs_http_service.worker_free(w);
 }
 
 struct client {
     struct rs_loop *loop;
-    const struct rs_stats *st;
+    const struct fz_counters *st;
     const uint8_t *data; /* what to send */
     size_t len;
     size_t ends[FZ_MAX_PIECES]; /* end offset of each piece */
@@ -268,8 +272,9 @@ static uint64_t check_responses(const struct rs_http_config *cfg, const char *p,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct rs_stats st;
+    static struct rs_service_conf conf;
     static struct fz_totals before, after, d;
+    struct fz_counters *st = fz_counters_get(&rs_http_service);
     if (size == 0)
         return 0;
     const uint8_t setup = data[0];
@@ -299,14 +304,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.max_body = 64;
         cfg.limits = (struct rs_http_limits){.max_head = 256, .max_target = 32, .max_headers = 4};
     }
+    conf.http = cfg;
     struct rs_loop *l =
-        fz_loop_new(&st, setup & 16 ? 64 : 16384, setup & 16 ? 2 : 16, setup & 32 ? 1024 : 0);
-    struct http_worker *w = service_new(l, &cfg, &st);
-    FZ_REQUIRE(w != NULL);
+        fz_loop_new(st->loop, setup & 16 ? 64 : 16384, setup & 16 ? 2 : 16, setup & 32 ? 1024 : 0);
+    void *w = service_new(l, &conf, st);
 
     struct client cl = {
         .loop = l,
-        .st = &st,
+        .st = st,
         .data = data,
         .len = size,
         .keep_open = setup & 128,
@@ -324,14 +329,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int lfd, cfd;
     struct rs_poller *p;
     unix_connect(&lfd, &cfd);
-    FZ_REQUIRE(rs_loop_listen(l, lfd, rs_http_accept, w) == 0);
+    FZ_REQUIRE(rs_loop_listen(l, lfd, rs_http_service.accept, w) == 0);
     FZ_REQUIRE(rs_loop_poll(l, cfd, client_ready, &cl, &p) == 0);
     rs_poller_again(p); /* the first turn runs the client without waiting */
 
-    fz_totals_read(&st, &before);
+    fz_totals_read(st, &before);
     cl.closed0 = before.conns_closed;
     FZ_REQUIRE(rs_loop_run(l) == 0);
-    fz_totals_read(&st, &after);
+    fz_totals_read(st, &after);
     service_free(w);
     rs_loop_free(l);
     out_buf = cl.out;
