@@ -125,7 +125,7 @@ void rs_loop_free(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++) {
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use) {
+            if (c->state != RS_CONN_FREE) {
                 rs_outq_clear(&c->outq, &l->chunks);
                 if (c->fd >= 0)
                     close(c->fd);
@@ -190,7 +190,7 @@ static void loop_begin_stop(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use)
+            if (c->state != RS_CONN_FREE)
                 rs_conn_close_after_flush(c);
         }
     rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
@@ -201,7 +201,7 @@ static void loop_abort_all(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use)
+            if (c->state != RS_CONN_FREE)
                 rs_conn_close(c);
         }
 }
