@@ -276,10 +276,10 @@ static void ep_conn_event(struct rs_conn *c, uint32_t events)
         ep_conn_flush(c);
 }
 
-static void ep_run_pending(struct rs_loop *l, struct ep *ep)
+/* Runs the work listed on earlier turns: budget-capped and resumed reads, deferred releases,
+ * connects that failed at once. */
+static void ep_run_pending(struct rs_conn *list)
 {
-    struct rs_conn *list = ep->pending;
-    ep->pending = NULL;
     while (list) {
         struct rs_conn *c = list;
         list = c->pend_next;
@@ -296,7 +296,6 @@ static void ep_run_pending(struct rs_loop *l, struct ep *ep)
         if (c->readable)
             ep_read(c);
     }
-    (void)l;
 }
 
 /* epoll_pwait2 (kernel >= 5.11) waits with ns resolution; older kernels round up to ms. */
@@ -323,6 +322,10 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
     int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    /* What earlier turns left runs every turn, after this turn's events, even when the event
+     * array came back full; what this turn adds waits for the next, after flushing. */
+    struct rs_conn *pending = ep->pending;
+    ep->pending = NULL;
     for (int i = 0; i < n; i++) {
         uint64_t ud = ep->events[i].data.u64;
         uint32_t events = ep->events[i].events;
@@ -360,10 +363,7 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
             break;
         }
     }
-    /* Connections left with unread data from an earlier turn (pending ones from this turn
-     * wait for the next, after flushing). */
-    if (n == 0 || n < EP_EVENTS)
-        ep_run_pending(l, ep);
+    ep_run_pending(pending);
     /* Stopped listeners hold nothing in epoll: release them here. */
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];
