@@ -122,6 +122,8 @@ void rs_loop_free(struct rs_loop *l)
             close(p->fd);
         rs_free(p);
     }
+    rs_free(l->listeners);
+    rs_free(l->pollers);
     for (uint32_t i = 0; i < l->nslabs; i++) {
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];

@@ -15,9 +15,8 @@
 #include "ringsock/core/outq.h"
 #include "ringsock/core/timer.h"
 
-#define RS_MAX_LISTENERS 64
-#define RS_SEND_IOV      8
-#define RS_SLAB_CONNS    256u
+#define RS_SEND_IOV   8
+#define RS_SLAB_CONNS 256u
 
 /* Operation kinds carried in a completion's user data, with an index and a generation:
  * [op:8][index:24][generation:32]. A completion whose generation no longer matches the
@@ -34,8 +33,6 @@ enum rs_op {
     RS_OP_POLL_OUT, /* writability of a poller's fd */
     RS_OP_CONNECT,
 };
-
-#define RS_MAX_POLLERS 64
 
 #define RS_IDX_MAX ((1u << 24) - 1)
 
@@ -213,13 +210,12 @@ struct rs_loop {
     struct rs_conn **slabs;
     uint32_t nslabs, max_slabs;
     struct rs_conn *free_list;
-    uint32_t nconns; /* in use, closing ones included */
-    struct rs_listener *listeners[RS_MAX_LISTENERS];
-    uint32_t nlisteners;
-    struct rs_conn *dirty;  /* connections with output to flush */
-    struct rs_conn *closeq; /* connections to close at the end of the turn */
-    struct rs_poller *pollers[RS_MAX_POLLERS];
-    uint32_t npollers;
+    uint32_t nconns;                /* in use, closing ones included */
+    struct rs_listener **listeners; /* by index, grown by doubling (listener.c) */
+    uint32_t nlisteners, listeners_cap;
+    struct rs_conn *dirty;      /* connections with output to flush */
+    struct rs_poller **pollers; /* by index, grown by doubling (poller.c) */
+    uint32_t npollers, pollers_cap;
     struct rs_poller *again; /* pollers that stopped at their budget */
     struct rs_timer_list timers;
     int wake_fd; /* eventfd */

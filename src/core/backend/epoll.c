@@ -364,6 +364,8 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
         }
     }
     ep_run_pending(pending);
+    if (!l->stopping)
+        return n; /* listeners and pollers close only when the loop stops */
     /* Stopped listeners hold nothing in epoll: release them here. */
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];
