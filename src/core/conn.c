@@ -272,6 +272,8 @@ int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
         rs__conn_fail(c, err);
         return err;
     }
+    if (c->outq.bytes >= c->loop->cfg.write_queue)
+        c->drain_armed = true; /* rs_conn_full: on_drain will say when it is not */
     mark_dirty(c);
     return 0;
 }
@@ -330,6 +332,43 @@ void rs__conn_fail(struct rs_conn *c, int err)
     rs_conn_close(c);
 }
 
+/* Reading is off for `why` too: the backend stops if nothing stopped it before. A connect
+ * under way has no receive yet; rs__conn_connected starts one only if reading is on. */
+static void conn_read_off(struct rs_conn *c, uint8_t why)
+{
+    bool was_on = c->read_off == 0;
+    c->read_off |= why;
+    if (was_on && !c->connect_busy)
+        c->loop->be->conn_read_pause(c);
+}
+
+/* `why` (which was set) no longer stops reading: the backend resumes if nothing else does. */
+static void conn_read_on(struct rs_conn *c, uint8_t why)
+{
+    c->read_off &= (uint8_t)~why;
+    if (c->read_off == 0 && !c->connect_busy)
+        c->loop->be->conn_read_resume(c);
+}
+
+void rs_conn_read_stop(struct rs_conn *c)
+{
+    if (rs__conn_closing(c) || (c->read_off & RS_READ_OFF_SERVICE))
+        return;
+    conn_read_off(c, RS_READ_OFF_SERVICE);
+}
+
+void rs_conn_read_start(struct rs_conn *c)
+{
+    if (rs__conn_closing(c) || !(c->read_off & RS_READ_OFF_SERVICE))
+        return;
+    conn_read_on(c, RS_READ_OFF_SERVICE);
+}
+
+bool rs_conn_full(const struct rs_conn *c)
+{
+    return c->outq.bytes >= c->loop->cfg.write_queue;
+}
+
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
 {
     struct rs_loop *l = c->loop;
@@ -343,10 +382,7 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
         !(c->read_off & RS_READ_OFF_QUEUE)) {
         RS_STAT_INC(l->stats, backpressure);
         RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
-        bool was_reading = c->read_off == 0;
-        c->read_off |= RS_READ_OFF_QUEUE;
-        if (was_reading)
-            l->be->conn_read_pause(c);
+        conn_read_off(c, RS_READ_OFF_QUEUE);
     }
 }
 
@@ -360,6 +396,20 @@ void rs__conn_eof(struct rs_conn *c)
     c->ops->on_eof(c);
 }
 
+/* The queue fell to the low-water mark: the loop's backpressure ends, on_drain if armed. */
+static void conn_low_water(struct rs_conn *c)
+{
+    if (c->read_off & RS_READ_OFF_QUEUE) {
+        RS_PROBE3(backpressure_off, c->loop->cfg.id, c->fd, c->outq.bytes);
+        conn_read_on(c, RS_READ_OFF_QUEUE);
+    }
+    if (c->drain_armed) {
+        c->drain_armed = false; /* before the call: a send in it may arm it again */
+        if (c->ops->on_drain)
+            c->ops->on_drain(c);
+    }
+}
+
 void rs__conn_sent(struct rs_conn *c, size_t n)
 {
     struct rs_loop *l = c->loop;
@@ -368,12 +418,13 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     rs_outq_consume(&c->outq, &l->chunks, n);
     if (rs__conn_closing(c))
         return;
-    /* Resume reading at half the cap, so a slow reader does not toggle it every send. */
-    if ((c->read_off & RS_READ_OFF_QUEUE) && c->outq.bytes <= l->cfg.write_queue / 2) {
-        RS_PROBE3(backpressure_off, l->cfg.id, c->fd, c->outq.bytes);
-        c->read_off &= (uint8_t)~RS_READ_OFF_QUEUE;
-        if (c->read_off == 0)
-            l->be->conn_read_resume(c);
+    /* Low water at half the cap, so a slow reader does not toggle reading every send. One test
+     * on the hot path: whether anything waits for it is looked at only below the mark. */
+    if (c->outq.bytes <= l->cfg.write_queue / 2 &&
+        (c->drain_armed || (c->read_off & RS_READ_OFF_QUEUE))) {
+        conn_low_water(c);
+        if (rs__conn_closing(c))
+            return;
     }
     /* What is left is the backend's to send: epoll's flush goes on until EAGAIN, io_uring asks
      * for another flush when its send completes (rs__conn_want_flush). */

@@ -124,7 +124,8 @@ enum rs_conn_state {
 };
 
 /* Why reading is off (c->read_off): each reason has its bit, reading runs when none is set. */
-#define RS_READ_OFF_QUEUE 1u /* the loop's backpressure: the queue reached the cap */
+#define RS_READ_OFF_QUEUE   1u /* the loop's backpressure: the queue reached the cap */
+#define RS_READ_OFF_SERVICE 2u /* rs_conn_read_stop */
 
 struct rs_conn {
     struct rs_loop *loop;
@@ -140,6 +141,8 @@ struct rs_conn {
     uint8_t read_off; /* RS_READ_OFF_*: orthogonal, any state that reads may be paused */
     bool eof;         /* the peer sent FIN: its input side, independent of our output side,
                          which the states describe (a FIN may come in any of them) */
+    bool drain_armed; /* the queue reached the cap: on_drain when it falls to half; a fact
+                         about the queue, which may fill in CONNECTING and OPEN alike */
     /* Operations in flight: a closing connection waits for them, whatever its state. */
     bool recv_armed;   /* a receive is in flight (io_uring) */
     bool send_busy;    /* a send is in flight (io_uring) */
