@@ -204,6 +204,11 @@ struct rs_backend_ops {
 extern const struct rs_backend_ops rs__uring_backend;
 extern const struct rs_backend_ops rs__epoll_backend;
 
+/* rs_loop_new with the backend given: the seam the unit tests plug a fake backend into (one
+ * that records calls and lets the test complete operations by hand). Internal. */
+struct rs_loop *rs__loop_new_with_backend(const struct rs_loop_config *cfg, struct rs_stats *stats,
+                                          const struct rs_backend_ops *be, int *err);
+
 struct rs_loop {
     const struct rs_backend_ops *be;
     void *be_data;
