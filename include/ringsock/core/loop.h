@@ -162,10 +162,11 @@ void rs_conn_close(struct rs_conn *c);
 
 /* Stops reading c: the service's own flow control (a relay stops reading A while B is full).
  * Independent of the loop's backpressure on c's own queue: reading runs again only when
- * neither stops it. Bytes the kernel handed over before the stop took effect may still come
- * through on_data (io_uring: what the receive in flight delivers until its cancel lands,
- * bounded by the socket's receive buffer); after that nothing until rs_conn_read_start. A FIN
- * is not read either while stopped. Nothing once c is closing. */
+ * neither stops it. Bytes the kernel already handed over still come through on_data: with
+ * epoll none, with one-shot io_uring the receive in flight, with multishot io_uring what the
+ * completions of the batch being handled carry (at most the worker's provided buffers,
+ * buf_count x buf_size); after that nothing until rs_conn_read_start. A FIN is not read either
+ * while stopped. Nothing once c is closing. */
 void rs_conn_read_stop(struct rs_conn *c);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */
