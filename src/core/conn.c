@@ -272,8 +272,7 @@ int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
         rs__conn_fail(c, err);
         return err;
     }
-    if (c->outq.bytes >= c->loop->cfg.write_queue)
-        c->drain_armed = true; /* rs_conn_full: on_drain will say when it is not */
+    c->drain_armed |= c->outq.bytes >= c->loop->cfg.write_queue; /* rs_conn_full: on_drain */
     mark_dirty(c);
     return 0;
 }
@@ -418,10 +417,10 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     rs_outq_consume(&c->outq, &l->chunks, n);
     if (rs__conn_closing(c))
         return;
-    /* Low water at half the cap, so a slow reader does not toggle reading every send. One test
-     * on the hot path: whether anything waits for it is looked at only below the mark. */
-    if (c->outq.bytes <= l->cfg.write_queue / 2 &&
-        (c->drain_armed || (c->read_off & RS_READ_OFF_QUEUE))) {
+    /* Low water at half the cap, so a slow reader does not toggle reading every send. One
+     * branch on the hot path, as before on_drain: both waiters are tested at once (bitwise). */
+    if (((c->read_off & RS_READ_OFF_QUEUE) | c->drain_armed) &&
+        c->outq.bytes <= l->cfg.write_queue / 2) {
         conn_low_water(c);
         if (rs__conn_closing(c))
             return;

@@ -157,7 +157,8 @@ static void ur_on_connect(struct rs_loop *l, struct io_uring_cqe *cqe)
         return;
     c->inflight--;
     rs__conn_connected(c, cqe->res);
-    rs__conn_maybe_release(c);
+    if (rs__conn_closing(c))
+        rs__conn_maybe_release(c);
 }
 
 static struct ur_sendmsg *ur_sendmsg_get(struct ur *u)
@@ -348,7 +349,8 @@ static void ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
     /* The rest of a short send, and whatever was queued while it was in flight (its flush
      * found a send busy), goes out next: one send in flight, in order. */
     rs__conn_want_flush(c);
-    rs__conn_maybe_release(c);
+    if (rs__conn_closing(c))
+        rs__conn_maybe_release(c);
 }
 
 /* --- pollers: multishot POLLIN (kernel >= 5.13), one-shot POLLOUT while wanted --- */
