@@ -94,20 +94,25 @@ struct rs_poller {
  *   FREE -accepted-> OPEN
  *   FREE -rs_loop_connect-> CONNECTING -connected-> OPEN
  *   CONNECTING, OPEN -rs_conn_shutdown_after_flush-> FLUSH_SHUT
- *   FLUSH_SHUT -queue empty, nothing in flight: shutdown(SHUT_WR)-> SHUT
+ *   FLUSH_SHUT -queue empty, no send or connect in flight: shutdown(SHUT_WR)-> SHUT
  *   CONNECTING, OPEN, FLUSH_SHUT, SHUT -rs_conn_close_after_flush-> FLUSH_CLOSE
- *   FLUSH_CLOSE -queue empty, nothing in flight-> CLOSING
+ *   FLUSH_CLOSE -queue empty, no send in flight-> CLOSING (a connect is abandoned)
  *   CONNECTING .. FLUSH_CLOSE -rs_conn_close, an error, a failed connect-> CLOSING
  *   CLOSING -end of turn: the backend cancels what is in flight-> CANCELLING
  *   CANCELLING -nothing in flight, on no list: on_close-> FREE (generation + 1)
  *
- *             FREE <------------------------------------------------- CANCELLING
- *            /    \                                                       ^
- *   connect v      v accepted                                             | end of turn
- *     CONNECTING -> OPEN -> FLUSH_SHUT -> SHUT                            |
- *          |         |          |          |                              |
- *          +---------+----------+----------+--> FLUSH_CLOSE ----------> CLOSING
- *                     (and each of them straight to CLOSING)
+ *     FREE -connect-> CONNECTING -connected-> OPEN <-accepted- FREE
+ *                        |   \               /  |
+ *                        |    +-> FLUSH_SHUT <+   |    rs_conn_shutdown_after_flush
+ *                        |          |      \      |
+ *                        |          v       \     |
+ *                        |         SHUT      \    |
+ *                        |          |         v   v
+ *                        +----------+-----> FLUSH_CLOSE    rs_conn_close_after_flush
+ *                                                |
+ *     each state above -rs_conn_close, error-> CLOSING -end of turn-> CANCELLING
+ *                                                                        |
+ *     FREE <------------ nothing in flight, on no list: on_close -------+
  *
  * A connect still under way in FLUSH_SHUT or FLUSH_CLOSE is connect_busy: the flush waits for
  * it. No callback but on_close runs from CLOSING on; on_close runs in CANCELLING. */
