@@ -14,14 +14,16 @@
  * header.
  *
  * Threads: every function here must be called from the loop's own thread, except
- * rs_loop_wake() and rs_loop_request_stop().
+ * rs_loop_wake() and rs_loop_request_stop(); create the loop on that thread too (an io_uring
+ * ring set up for a single issuer refuses submissions from any other).
  *
  * Re-entrancy: callbacks (accept, on_data, on_eof, on_drain, on_connect, on_close, timers,
  * pollers) run only from inside rs_loop_run, never from inside a call the service makes:
  * rs_conn_send, rs_conn_close*, rs_conn_shutdown_after_flush, rs_conn_read_stop/start,
  * rs_loop_connect, rs_loop_listen, rs_loop_poll, rs_poller_* and the timer calls return before
  * anything they cause is reported. So a callback may call any of them, on its own connection
- * or on any other of the same loop, including rs_conn_close on the one it runs for.
+ * or on any other of the same loop, including rs_conn_close on the one it runs for; only
+ * rs_loop_run and rs_loop_free are not for callbacks.
  *
  * A connection's life: it is the service's from the accept callback (or rs_loop_connect)
  * until on_close returns. Closing (rs_conn_close, rs_conn_close_after_flush once the queue is
