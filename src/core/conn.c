@@ -10,21 +10,72 @@
 
 /* Connection lifetime, send queue and backpressure: the part of the loop that is the same for
  * every backend. A connection is never freed inside one of its callbacks: closing marks it and
- * queues it; the backend releases it once nothing is in flight. */
+ * queues it; the backend cancels what is in flight and the core releases it once nothing is.
+ * The lifecycle (enum rs_conn_state, loop_internal.h) changes only in rs__conn_set_state. */
 
-struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen)
+#define TO(s) (1u << (s))
+/* Legal changes of state: bit `to` set in conn_next[from]. */
+static const uint16_t conn_next[RS_CONN_NSTATES] = {
+    [RS_CONN_FREE] = TO(RS_CONN_CONNECTING) | TO(RS_CONN_OPEN),
+    [RS_CONN_CONNECTING] =
+        TO(RS_CONN_OPEN) | TO(RS_CONN_FLUSH_SHUT) | TO(RS_CONN_FLUSH_CLOSE) | TO(RS_CONN_CLOSING),
+    [RS_CONN_OPEN] = TO(RS_CONN_FLUSH_SHUT) | TO(RS_CONN_FLUSH_CLOSE) | TO(RS_CONN_CLOSING),
+    [RS_CONN_FLUSH_SHUT] = TO(RS_CONN_SHUT) | TO(RS_CONN_FLUSH_CLOSE) | TO(RS_CONN_CLOSING),
+    [RS_CONN_SHUT] = TO(RS_CONN_FLUSH_CLOSE) | TO(RS_CONN_CLOSING),
+    [RS_CONN_FLUSH_CLOSE] = TO(RS_CONN_CLOSING),
+    [RS_CONN_CLOSING] = TO(RS_CONN_CANCELLING),
+    [RS_CONN_CANCELLING] = TO(RS_CONN_FREE),
+};
+#undef TO
+
+static const char *const conn_state_names[RS_CONN_NSTATES] = {
+    [RS_CONN_FREE] = "FREE",       [RS_CONN_CONNECTING] = "CONNECTING",
+    [RS_CONN_OPEN] = "OPEN",       [RS_CONN_FLUSH_SHUT] = "FLUSH_SHUT",
+    [RS_CONN_SHUT] = "SHUT",       [RS_CONN_FLUSH_CLOSE] = "FLUSH_CLOSE",
+    [RS_CONN_CLOSING] = "CLOSING", [RS_CONN_CANCELLING] = "CANCELLING",
+};
+
+const char *rs__conn_state_name(enum rs_conn_state s)
 {
-    uint32_t slab = idx / RS_SLAB_CONNS;
-    if (slab >= l->nslabs)
-        return NULL;
-    struct rs_conn *c = &l->slabs[slab][idx % RS_SLAB_CONNS];
-    if (!c->in_use || c->gen != gen)
-        return NULL;
-    return c;
+    return (unsigned)s < RS_CONN_NSTATES ? conn_state_names[s] : "?";
 }
 
-/* Takes a connection from the free list, growing the pool by a slab when it is empty.
- * Returns NULL at the configured maximum or when memory is short. */
+bool rs__conn_state_allowed(enum rs_conn_state from, enum rs_conn_state to)
+{
+    return (unsigned)from < RS_CONN_NSTATES && (unsigned)to < RS_CONN_NSTATES &&
+           (conn_next[from] & (1u << to));
+}
+
+int rs__conn_set_state(struct rs_conn *c, enum rs_conn_state to)
+{
+    struct rs_loop *l = c->loop;
+    if (!rs__conn_state_allowed((enum rs_conn_state)c->state, to)) {
+        if (l->bad_transitions++ == 0)
+            rs_log_error("worker %u: connection %u: illegal state change %s -> %s refused (a "
+                         "bug; later ones are only counted)",
+                         l->cfg.id, c->idx, rs__conn_state_name((enum rs_conn_state)c->state),
+                         rs__conn_state_name(to));
+        return -EINVAL;
+    }
+    c->state = (uint8_t)to;
+    return 0;
+}
+
+struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint64_t ud)
+{
+    uint32_t idx = rs__ud_idx(ud), slab = idx / RS_SLAB_CONNS;
+    if (slab < l->nslabs) {
+        struct rs_conn *c = &l->slabs[slab][idx % RS_SLAB_CONNS];
+        if (c->gen == rs__ud_gen(ud) && c->state != RS_CONN_FREE)
+            return c;
+    }
+    RS_STAT_INC(l->stats, stale_completions);
+    return NULL;
+}
+
+/* Takes a connection from the free list, growing the pool by a slab when it is empty; it stays
+ * FREE until the caller sets it up. Returns NULL at the configured maximum or when memory is
+ * short. */
 static struct rs_conn *conn_alloc(struct rs_loop *l)
 {
     if (l->nconns >= l->cfg.max_conns)
@@ -52,7 +103,6 @@ static struct rs_conn *conn_alloc(struct rs_loop *l)
     c->idx = idx;
     c->gen = gen;
     c->fd = -1;
-    c->in_use = true;
     l->nconns++;
     return c;
 }
@@ -98,14 +148,16 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     rs_net_set_nodelay(fd);
     rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = &default_ops;
+    rs__conn_set_state(c, RS_CONN_OPEN);
     ls->fn(c, ls->arg);
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     l->be->conn_start(c);
 }
 
 static void mark_dirty(struct rs_conn *c);
 static void conn_recycle(struct rs_conn *c);
+static void conn_flushed(struct rs_conn *c);
 
 struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
                                 const struct rs_addr *src, const struct rs_conn_ops *ops,
@@ -136,26 +188,30 @@ struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
     rs_net_set_bufs(c->fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = ops;
     c->udata = udata;
-    c->connecting = true;
+    rs__conn_set_state(c, RS_CONN_CONNECTING);
+    c->connect_busy = true;
     l->be->conn_connect(c);
     return c;
 
 out_free_conn:
-    conn_recycle(c); /* never opened: not counted as closed, no callbacks */
+    conn_recycle(c); /* still FREE, never opened: not counted as closed, no callbacks */
     return NULL;
 }
 
 void rs__conn_connected(struct rs_conn *c, int err)
 {
     struct rs_loop *l = c->loop;
-    c->connecting = false;
+    c->connect_busy = false;
     rs_free(c->peer);
     c->peer = NULL;
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     RS_PROBE3(connect, l->cfg.id, c->fd, err);
-    if (err == 0)
+    if (err == 0) {
         RS_STAT_INC(l->stats, conns_accepted);
+        if (c->state == RS_CONN_CONNECTING)
+            rs__conn_set_state(c, RS_CONN_OPEN); /* FLUSH_SHUT/FLUSH_CLOSE stay: they flush now */
+    }
     if (c->ops->on_connect)
         c->ops->on_connect(c, err);
     if (err < 0) {
@@ -164,11 +220,15 @@ void rs__conn_connected(struct rs_conn *c, int err)
         rs_conn_close(c);
         return;
     }
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     l->be->conn_start(c);
+    if (rs__conn_closing(c))
+        return;
     if (c->outq.bytes > 0)
         mark_dirty(c);
+    else
+        conn_flushed(c); /* a shutdown or close asked for while connecting, nothing queued */
 }
 
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata)
@@ -203,8 +263,8 @@ static void mark_dirty(struct rs_conn *c)
 
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
 {
-    if (c->closing || c->flush_close || c->flush_shut)
-        return -EPIPE;
+    if (c->state > RS_CONN_OPEN)
+        return -EPIPE; /* flushing for a shutdown or close, or closing */
     if (len == 0)
         return 0;
     int err = rs_outq_append(&c->outq, &c->loop->chunks, data, len);
@@ -212,15 +272,15 @@ int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
         rs__conn_fail(c, err);
         return err;
     }
+    c->drain_armed |= c->outq.bytes >= c->loop->cfg.write_queue; /* rs_conn_full: on_drain */
     mark_dirty(c);
     return 0;
 }
 
 void rs_conn_close(struct rs_conn *c)
 {
-    if (c->closing)
+    if (rs__conn_closing(c) || rs__conn_set_state(c, RS_CONN_CLOSING) < 0)
         return;
-    c->closing = true;
     /* The close list reuses the dirty link: a closing connection is never flushed. */
     if (!c->on_dirty) {
         c->on_dirty = true;
@@ -229,28 +289,39 @@ void rs_conn_close(struct rs_conn *c)
     }
 }
 
+/* The queue is empty and no send is in flight: a shutdown or close that waited for it now. */
+static void conn_flushed(struct rs_conn *c)
+{
+    if (c->state == RS_CONN_FLUSH_CLOSE) {
+        rs_conn_close(c);
+    } else if (c->state == RS_CONN_FLUSH_SHUT) {
+        shutdown(c->fd, SHUT_WR);
+        rs__conn_set_state(c, RS_CONN_SHUT);
+    }
+}
+
 void rs_conn_close_after_flush(struct rs_conn *c)
 {
-    if (c->closing)
+    if (c->state >= RS_CONN_FLUSH_CLOSE || rs__conn_set_state(c, RS_CONN_FLUSH_CLOSE) < 0)
         return;
-    c->flush_close = true;
+    /* Nothing to send: close now, also while connecting (the connect is cancelled). */
     if (c->outq.bytes == 0 && !c->send_busy)
         rs_conn_close(c);
 }
 
 void rs_conn_shutdown_after_flush(struct rs_conn *c)
 {
-    if (c->closing || c->flush_shut)
+    if (c->state >= RS_CONN_FLUSH_SHUT || rs__conn_set_state(c, RS_CONN_FLUSH_SHUT) < 0)
         return;
-    c->flush_shut = true;
-    if (c->outq.bytes == 0 && !c->send_busy && !c->connecting)
-        shutdown(c->fd, SHUT_WR);
+    /* While connecting, rs__conn_connected shuts down once the connect is done. */
+    if (c->outq.bytes == 0 && !c->send_busy && !c->connect_busy)
+        conn_flushed(c);
 }
 
 void rs__conn_fail(struct rs_conn *c, int err)
 {
     struct rs_loop *l = c->loop;
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     if (err == -ECONNRESET || err == -EPIPE)
         RS_STAT_INC(l->stats, resets);
@@ -260,20 +331,57 @@ void rs__conn_fail(struct rs_conn *c, int err)
     rs_conn_close(c);
 }
 
+/* Reading is off for `why` too: the backend stops if nothing stopped it before. A connect
+ * under way has no receive yet; rs__conn_connected starts one only if reading is on. */
+static void conn_read_off(struct rs_conn *c, uint8_t why)
+{
+    bool was_on = c->read_off == 0;
+    c->read_off |= why;
+    if (was_on && !c->connect_busy)
+        c->loop->be->conn_read_pause(c);
+}
+
+/* `why` (which was set) no longer stops reading: the backend resumes if nothing else does. */
+static void conn_read_on(struct rs_conn *c, uint8_t why)
+{
+    c->read_off &= (uint8_t)~why;
+    if (c->read_off == 0 && !c->connect_busy)
+        c->loop->be->conn_read_resume(c);
+}
+
+void rs_conn_read_stop(struct rs_conn *c)
+{
+    if (rs__conn_closing(c) || (c->read_off & RS_READ_OFF_SERVICE))
+        return;
+    conn_read_off(c, RS_READ_OFF_SERVICE);
+}
+
+void rs_conn_read_start(struct rs_conn *c)
+{
+    if (rs__conn_closing(c) || !(c->read_off & RS_READ_OFF_SERVICE))
+        return;
+    conn_read_on(c, RS_READ_OFF_SERVICE);
+}
+
+bool rs_conn_full(const struct rs_conn *c)
+{
+    return c->outq.bytes >= c->loop->cfg.write_queue;
+}
+
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
 {
     struct rs_loop *l = c->loop;
     RS_STAT_ADD(l->stats, bytes_in, len);
     RS_STAT_INC(l->stats, recvs);
     c->bytes_in += len;
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     c->ops->on_data(c, data, len);
-    if (!c->closing && !c->read_paused && c->outq.bytes >= l->cfg.write_queue) {
-        c->read_paused = true;
+    if (c->outq.bytes >= l->cfg.write_queue && !rs__conn_closing(c) &&
+        !(c->read_off & RS_READ_OFF_QUEUE)) {
         RS_STAT_INC(l->stats, backpressure);
         RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
-        l->be->conn_read_pause(c);
+        conn_read_off(c, RS_READ_OFF_QUEUE);
     }
 }
 
@@ -282,9 +390,23 @@ void rs__conn_eof(struct rs_conn *c)
     if (c->eof)
         return;
     c->eof = true;
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
     c->ops->on_eof(c);
+}
+
+/* The queue fell to the low-water mark: the loop's backpressure ends, on_drain if armed. */
+static void conn_low_water(struct rs_conn *c)
+{
+    if (c->read_off & RS_READ_OFF_QUEUE) {
+        RS_PROBE3(backpressure_off, c->loop->cfg.id, c->fd, c->outq.bytes);
+        conn_read_on(c, RS_READ_OFF_QUEUE);
+    }
+    if (c->drain_armed) {
+        c->drain_armed = false; /* before the call: a send in it may arm it again */
+        if (c->ops->on_drain)
+            c->ops->on_drain(c);
+    }
 }
 
 void rs__conn_sent(struct rs_conn *c, size_t n)
@@ -293,32 +415,32 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     RS_STAT_ADD(l->stats, bytes_out, n);
     c->bytes_out += n;
     rs_outq_consume(&c->outq, &l->chunks, n);
-    if (c->closing)
+    if (rs__conn_closing(c))
         return;
-    /* Resume reading at half the cap, so a slow reader does not toggle it every send. */
-    if (c->read_paused && c->outq.bytes <= l->cfg.write_queue / 2) {
-        c->read_paused = false;
-        RS_PROBE3(backpressure_off, l->cfg.id, c->fd, c->outq.bytes);
-        l->be->conn_read_resume(c);
+    /* Low water at half the cap, so a slow reader does not toggle reading every send. One
+     * branch on the hot path, as before on_drain: both waiters are tested at once (bitwise). */
+    if (((c->read_off & RS_READ_OFF_QUEUE) | c->drain_armed) &&
+        c->outq.bytes <= l->cfg.write_queue / 2) {
+        conn_low_water(c);
+        if (rs__conn_closing(c))
+            return;
     }
     /* What is left is the backend's to send: epoll's flush goes on until EAGAIN, io_uring asks
      * for another flush when its send completes (rs__conn_want_flush). */
-    if (c->outq.bytes > 0)
-        return;
-    if (c->flush_close && !c->send_busy)
-        rs_conn_close(c);
-    else if (c->flush_shut && !c->send_busy)
-        shutdown(c->fd, SHUT_WR);
+    if (c->outq.bytes == 0 && !c->send_busy)
+        conn_flushed(c);
 }
 
 void rs__conn_want_flush(struct rs_conn *c)
 {
-    if (!c->closing && c->outq.bytes > 0)
+    if (!rs__conn_closing(c) && c->outq.bytes > 0)
         mark_dirty(c);
 }
 
-void rs__conn_release(struct rs_conn *c)
+void rs__conn_maybe_release(struct rs_conn *c)
 {
+    if (c->state != RS_CONN_CANCELLING || c->inflight > 0 || c->on_pending || c->on_dirty)
+        return;
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_err);
     RS_STAT_INC(c->loop->stats, conns_closed);
@@ -335,7 +457,8 @@ static void conn_recycle(struct rs_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    c->in_use = false;
+    if (c->state != RS_CONN_FREE) /* a failed rs_loop_connect never left FREE */
+        rs__conn_set_state(c, RS_CONN_FREE);
     c->gen++;
     c->next = l->free_list;
     l->free_list = c;
@@ -344,7 +467,8 @@ static void conn_recycle(struct rs_conn *c)
 
 void rs__loop_end_turn(struct rs_loop *l)
 {
-    /* Flushing can fail and close; closing never adds to the list, so two passes end it. */
+    /* Flushing can fail and close, and a release runs on_close, which may send on or close
+     * other connections: go on until the list stays empty. */
     while (l->dirty) {
         struct rs_conn *list = l->dirty;
         l->dirty = NULL;
@@ -353,7 +477,7 @@ void rs__loop_end_turn(struct rs_loop *l)
             list = c->dirty_next;
             c->on_dirty = false;
             c->dirty_next = NULL;
-            if (c->closing)
+            if (rs__conn_closing(c))
                 l->be->conn_close(c);
             else if (c->outq.bytes > 0)
                 l->be->conn_flush(c);

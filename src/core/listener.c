@@ -23,10 +23,31 @@ static void backoff_expired(struct rs_timer *t, void *arg)
         rs__listener_error(ls, err);
 }
 
+/* Makes room for one more listener in l->listeners, doubling the array (pointers: the listeners
+ * themselves never move). Returns 0, -ENOSPC past what a completion's index holds, or -ENOMEM. */
+static int listeners_reserve(struct rs_loop *l)
+{
+    if (l->nlisteners < l->listeners_cap)
+        return 0;
+    if (l->listeners_cap > RS_IDX_MAX / 2)
+        return -ENOSPC;
+    uint32_t cap = l->listeners_cap ? l->listeners_cap * 2 : 8;
+    struct rs_listener **a = rs_calloc(cap, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    if (l->nlisteners)
+        memcpy(a, l->listeners, l->nlisteners * sizeof(*a));
+    rs_free(l->listeners);
+    l->listeners = a;
+    l->listeners_cap = cap;
+    return 0;
+}
+
 int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
 {
-    if (l->nlisteners >= RS_MAX_LISTENERS)
-        return -ENOSPC;
+    int err = listeners_reserve(l);
+    if (err < 0)
+        return err;
     struct rs_listener *ls = rs_calloc(1, sizeof(*ls));
     if (!ls)
         return -ENOMEM;
@@ -43,7 +64,7 @@ int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
     ls->backoff_ms = RS_BACKOFF_MIN_MS;
     rs_timer_init(&ls->backoff, backoff_expired, ls);
     l->listeners[l->nlisteners++] = ls;
-    int err = l->be->listen_start(ls);
+    err = l->be->listen_start(ls);
     if (err < 0) {
         l->listeners[--l->nlisteners] = NULL;
         rs_timer_heap_unreserve(&l->timers, 1);

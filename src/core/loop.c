@@ -59,6 +59,14 @@ static void grace_expired(struct rs_timer *t, void *arg)
 
 struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *stats, int *err)
 {
+    return rs__loop_new_with_backend(
+        cfg, stats, cfg->backend == RS_BACKEND_EPOLL ? &rs__epoll_backend : &rs__uring_backend,
+        err);
+}
+
+struct rs_loop *rs__loop_new_with_backend(const struct rs_loop_config *cfg, struct rs_stats *stats,
+                                          const struct rs_backend_ops *be, int *err)
+{
     struct rs_loop *l = rs_calloc(1, sizeof(*l));
     if (!l) {
         *err = -ENOMEM;
@@ -66,7 +74,7 @@ struct rs_loop *rs_loop_new(const struct rs_loop_config *cfg, struct rs_stats *s
     }
     l->cfg = *cfg;
     l->stats = stats;
-    l->be = cfg->backend == RS_BACKEND_EPOLL ? &rs__epoll_backend : &rs__uring_backend;
+    l->be = be;
     l->rl_accept = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     l->rl_conn = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     rs_chunk_cache_init(&l->chunks, 16384, 64);
@@ -115,6 +123,9 @@ void rs_loop_free(struct rs_loop *l)
 {
     if (!l)
         return;
+    if (l->bad_transitions)
+        rs_log_error("worker %u: %llu illegal connection state changes were refused (a bug)",
+                     l->cfg.id, (unsigned long long)l->bad_transitions);
     l->be->fini(l);
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];
@@ -128,10 +139,12 @@ void rs_loop_free(struct rs_loop *l)
             close(p->fd);
         rs_free(p);
     }
+    rs_free(l->listeners);
+    rs_free(l->pollers);
     for (uint32_t i = 0; i < l->nslabs; i++) {
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use) {
+            if (c->state != RS_CONN_FREE) {
                 rs_outq_clear(&c->outq, &l->chunks);
                 if (c->fd >= 0)
                     close(c->fd);
@@ -207,7 +220,7 @@ static void loop_begin_stop(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use)
+            if (c->state != RS_CONN_FREE)
                 rs_conn_close_after_flush(c);
         }
     rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
@@ -218,7 +231,7 @@ static void loop_abort_all(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->in_use)
+            if (c->state != RS_CONN_FREE)
                 rs_conn_close(c);
         }
 }

@@ -15,9 +15,8 @@
 #include "ringsock/core/outq.h"
 #include "ringsock/core/timer.h"
 
-#define RS_MAX_LISTENERS 64
-#define RS_SEND_IOV      8
-#define RS_SLAB_CONNS    256u
+#define RS_SEND_IOV   8
+#define RS_SLAB_CONNS 256u
 
 /* Operation kinds carried in a completion's user data, with an index and a generation:
  * [op:8][index:24][generation:32]. A completion whose generation no longer matches the
@@ -34,8 +33,6 @@ enum rs_op {
     RS_OP_POLL_OUT, /* writability of a poller's fd */
     RS_OP_CONNECT,
 };
-
-#define RS_MAX_POLLERS 64
 
 #define RS_IDX_MAX ((1u << 24) - 1)
 
@@ -89,6 +86,52 @@ struct rs_poller {
     struct rs_poller *again_next;
 };
 
+/* Connection lifecycle: c->state, changed only by rs__conn_set_state (conn.c), which refuses a
+ * change its table does not list. The states order the connection's output side, so the hot
+ * path asks one question with one compare ("closing?" is state >= CLOSING, "may send?" is
+ * state <= OPEN).
+ *
+ *   FREE -accepted-> OPEN
+ *   FREE -rs_loop_connect-> CONNECTING -connected-> OPEN
+ *   CONNECTING, OPEN -rs_conn_shutdown_after_flush-> FLUSH_SHUT
+ *   FLUSH_SHUT -queue empty, no send or connect in flight: shutdown(SHUT_WR)-> SHUT
+ *   CONNECTING, OPEN, FLUSH_SHUT, SHUT -rs_conn_close_after_flush-> FLUSH_CLOSE
+ *   FLUSH_CLOSE -queue empty, no send in flight-> CLOSING (a connect is abandoned)
+ *   CONNECTING .. FLUSH_CLOSE -rs_conn_close, an error, a failed connect-> CLOSING
+ *   CLOSING -end of turn: the backend cancels what is in flight-> CANCELLING
+ *   CANCELLING -nothing in flight, on no list: on_close-> FREE (generation + 1)
+ *
+ *     FREE -connect-> CONNECTING -connected-> OPEN <-accepted- FREE
+ *                        |   \               /  |
+ *                        |    +-> FLUSH_SHUT <+   |    rs_conn_shutdown_after_flush
+ *                        |          |      \      |
+ *                        |          v       \     |
+ *                        |         SHUT      \    |
+ *                        |          |         v   v
+ *                        +----------+-----> FLUSH_CLOSE    rs_conn_close_after_flush
+ *                                                |
+ *     each state above -rs_conn_close, error-> CLOSING -end of turn-> CANCELLING
+ *                                                                        |
+ *     FREE <------------ nothing in flight, on no list: on_close -------+
+ *
+ * A connect still under way in FLUSH_SHUT or FLUSH_CLOSE is connect_busy: the flush waits for
+ * it. No callback but on_close runs from CLOSING on; on_close runs in CANCELLING. */
+enum rs_conn_state {
+    RS_CONN_FREE = 0,    /* on the free list (or just taken from it) */
+    RS_CONN_CONNECTING,  /* rs_loop_connect under way; sends are queued */
+    RS_CONN_OPEN,        /* reading and sending */
+    RS_CONN_FLUSH_SHUT,  /* sending what is queued, then FIN; sends refused; still reading */
+    RS_CONN_SHUT,        /* FIN sent; still reading; the service closes later */
+    RS_CONN_FLUSH_CLOSE, /* sending what is queued, then closing; sends refused */
+    RS_CONN_CLOSING,     /* close asked for: on the close list until the end of the turn */
+    RS_CONN_CANCELLING,  /* the backend cancelled what is in flight; released when none is */
+    RS_CONN_NSTATES,
+};
+
+/* Why reading is off (c->read_off): each reason has its bit, reading runs when none is set. */
+#define RS_READ_OFF_QUEUE   1u /* the loop's backpressure: the queue reached the cap */
+#define RS_READ_OFF_SERVICE 2u /* rs_conn_read_stop */
+
 struct rs_conn {
     struct rs_loop *loop;
     const struct rs_conn_ops *ops;
@@ -97,22 +140,26 @@ struct rs_conn {
     uint32_t idx;
     uint32_t gen;
     uint16_t inflight; /* io_uring operations not yet completed for good */
-    bool in_use;
-    bool recv_armed;    /* a receive is in flight (io_uring) */
-    bool send_busy;     /* a send is in flight (io_uring) */
-    bool read_paused;   /* backpressure: not reading until the queue drains */
-    bool eof;           /* the peer sent FIN */
-    bool closing;       /* release as soon as nothing is in flight */
-    bool flush_close;   /* close once the queue is empty */
-    bool flush_shut;    /* shutdown(SHUT_WR) once the queue is empty */
-    bool close_started; /* the backend began closing (cancels sent or fd about to close) */
-    bool recv_cancel;   /* a cancel for the receive is in flight (io_uring) */
-    bool op_cancel;     /* a cancel for the send or connect is in flight (io_uring) */
-    bool readable;      /* epoll: data may be waiting (edge seen, not drained) */
-    bool on_dirty;      /* on the loop's flush list */
-    bool on_pending;    /* on the backend's retry/read list */
-    bool connecting;    /* rs_loop_connect in progress */
-    bool registered;    /* epoll: the fd is in the epoll set */
+    uint8_t state;     /* enum rs_conn_state */
+    /* The facts below are not lifecycle: each holds, or not, in several states at once, so a
+     * state per combination would multiply the table without adding a rule. */
+    uint8_t read_off; /* RS_READ_OFF_*: orthogonal, any state that reads may be paused */
+    bool eof;         /* the peer sent FIN: its input side, independent of our output side,
+                         which the states describe (a FIN may come in any of them) */
+    bool drain_armed; /* the queue reached the cap: on_drain when it falls to half; a fact
+                         about the queue, which may fill in CONNECTING and OPEN alike */
+    /* Operations in flight: a closing connection waits for them, whatever its state. */
+    bool recv_armed;   /* a receive is in flight (io_uring) */
+    bool send_busy;    /* a send is in flight (io_uring) */
+    bool connect_busy; /* a connect is under way: rs__conn_connected not called yet */
+    bool recv_cancel;  /* a cancel for the receive is in flight (io_uring) */
+    bool op_cancel;    /* a cancel for the send or connect is in flight (io_uring) */
+    /* List membership: the lists are singly linked, so a listed connection is not released. */
+    bool on_dirty;   /* on the loop's flush/close list */
+    bool on_pending; /* on the backend's retry/read list */
+    /* epoll's view of the fd. */
+    bool readable;   /* data may be waiting (edge seen, not drained) */
+    bool registered; /* the fd is in the epoll set */
     int close_err;
     struct rs_addr *peer; /* target of a connect in progress (owned) */
     struct rs_outq outq;
@@ -124,6 +171,12 @@ struct rs_conn {
     uint64_t bytes_out;
     void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };
+
+/* Closing or cancelling: no callback but on_close, nothing new submitted. */
+static inline bool rs__conn_closing(const struct rs_conn *c)
+{
+    return c->state >= RS_CONN_CLOSING;
+}
 
 struct rs_backend_ops {
     const char *name;
@@ -156,6 +209,11 @@ struct rs_backend_ops {
 extern const struct rs_backend_ops rs__uring_backend;
 extern const struct rs_backend_ops rs__epoll_backend;
 
+/* rs_loop_new with the backend given: the seam the unit tests plug a fake backend into (one
+ * that records calls and lets the test complete operations by hand). Internal. */
+struct rs_loop *rs__loop_new_with_backend(const struct rs_loop_config *cfg, struct rs_stats *stats,
+                                          const struct rs_backend_ops *be, int *err);
+
 struct rs_loop {
     const struct rs_backend_ops *be;
     void *be_data;
@@ -165,13 +223,12 @@ struct rs_loop {
     struct rs_conn **slabs;
     uint32_t nslabs, max_slabs;
     struct rs_conn *free_list;
-    uint32_t nconns; /* in use, closing ones included */
-    struct rs_listener *listeners[RS_MAX_LISTENERS];
-    uint32_t nlisteners;
-    struct rs_conn *dirty;  /* connections with output to flush */
-    struct rs_conn *closeq; /* connections to close at the end of the turn */
-    struct rs_poller *pollers[RS_MAX_POLLERS];
-    uint32_t npollers;
+    uint32_t nconns;                /* in use, closing ones included */
+    struct rs_listener **listeners; /* by index, grown by doubling (listener.c) */
+    uint32_t nlisteners, listeners_cap;
+    struct rs_conn *dirty;      /* connections with output to flush */
+    struct rs_poller **pollers; /* by index, grown by doubling (poller.c) */
+    uint32_t npollers, pollers_cap;
     struct rs_poller *again; /* pollers that stopped at their budget */
     struct rs_timer_heap timers;
     int wake_fd; /* eventfd */
@@ -182,10 +239,19 @@ struct rs_loop {
     struct rs_timer grace_timer;
     struct rs_ratelimit rl_accept;
     struct rs_ratelimit rl_conn;
+    uint64_t bad_transitions; /* refused by rs__conn_set_state: bugs, logged once */
 };
 
 /* Core entry points for the backends (conn.c, loop.c). */
-struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
+/* The connection a completion's user data names, or NULL if its slot was released since (the
+ * completion is stale: counted, to be dropped). */
+struct rs_conn *rs__conn_lookup(struct rs_loop *l, uint64_t ud);
+/* Moves c to state `to` if the lifecycle allows it (see enum rs_conn_state). Returns 0, or
+ * -EINVAL with the state unchanged: a bug in the caller, logged once and counted. */
+int rs__conn_set_state(struct rs_conn *c, enum rs_conn_state to);
+/* True if the lifecycle allows from -> to. */
+bool rs__conn_state_allowed(enum rs_conn_state from, enum rs_conn_state to);
+const char *rs__conn_state_name(enum rs_conn_state s);
 struct rs_listener *rs__listener_lookup(struct rs_loop *l, uint32_t idx, uint32_t gen);
 /* A socket was accepted on ls: wraps it in a connection and hands it to the service. */
 void rs__loop_accepted(struct rs_listener *ls, int fd);
@@ -212,8 +278,10 @@ void rs__conn_sent(struct rs_conn *c, size_t n);
 void rs__conn_want_flush(struct rs_conn *c);
 /* The connection failed (-errno): counted and closed. */
 void rs__conn_fail(struct rs_conn *c, int err);
-/* Nothing is in flight any more for a closing connection: close the fd and recycle it. */
-void rs__conn_release(struct rs_conn *c);
+/* Releases c (on_close, close the fd, recycle the slot) if it is CANCELLING, nothing is in
+ * flight and it is on no list; otherwise does nothing. Backends call it after each completion
+ * of a closing connection. */
+void rs__conn_maybe_release(struct rs_conn *c);
 /* Flush lists and pending closes; called by the core after each dispatch. */
 void rs__loop_end_turn(struct rs_loop *l);
 

@@ -2,15 +2,37 @@
  * same for every backend. */
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "loop_internal.h"
 #include "ringsock/util/alloc.h"
 
+/* Makes room for one more poller in l->pollers, doubling the array (pointers: the pollers
+ * themselves never move). Returns 0, -ENOSPC past what a completion's index holds, or -ENOMEM. */
+static int pollers_reserve(struct rs_loop *l)
+{
+    if (l->npollers < l->pollers_cap)
+        return 0;
+    if (l->pollers_cap > RS_IDX_MAX / 2)
+        return -ENOSPC;
+    uint32_t cap = l->pollers_cap ? l->pollers_cap * 2 : 8;
+    struct rs_poller **a = rs_calloc(cap, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    if (l->npollers)
+        memcpy(a, l->pollers, l->npollers * sizeof(*a));
+    rs_free(l->pollers);
+    l->pollers = a;
+    l->pollers_cap = cap;
+    return 0;
+}
+
 int rs_loop_poll(struct rs_loop *l, int fd, rs_poll_fn fn, void *arg, struct rs_poller **out)
 {
-    if (l->npollers >= RS_MAX_POLLERS)
-        return -ENOSPC;
+    int err = pollers_reserve(l);
+    if (err < 0)
+        return err;
     struct rs_poller *p = rs_calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -20,7 +42,7 @@ int rs_loop_poll(struct rs_loop *l, int fd, rs_poll_fn fn, void *arg, struct rs_
     p->fn = fn;
     p->arg = arg;
     l->pollers[l->npollers++] = p;
-    int err = l->be->poll_arm(p);
+    err = l->be->poll_arm(p);
     if (err < 0) {
         l->pollers[--l->npollers] = NULL;
         rs_free(p);

@@ -9,9 +9,30 @@
 #include "ringsock/core/timer.h"
 
 /* The event loop: completion-based ("accept on this listener", "here are bytes received",
- * "send these bytes", "close"), one per worker thread, with an io_uring or an epoll backend
- * chosen at run time. Services see only this header. Every function here must be called from
- * the loop's own thread, except rs_loop_wake() and rs_loop_request_stop(). */
+ * "send these bytes", "close", "stop/start reading", "the queue drained"), one per worker
+ * thread, with an io_uring or an epoll backend chosen at run time. Services see only this
+ * header.
+ *
+ * Threads: every function here must be called from the loop's own thread, except
+ * rs_loop_wake() and rs_loop_request_stop(); create the loop on that thread too (an io_uring
+ * ring set up for a single issuer refuses submissions from any other).
+ *
+ * Re-entrancy: callbacks (accept, on_data, on_eof, on_drain, on_connect, on_close, timers,
+ * pollers) run only from inside rs_loop_run, never from inside a call the service makes:
+ * rs_conn_send, rs_conn_close*, rs_conn_shutdown_after_flush, rs_conn_read_stop/start,
+ * rs_loop_connect, rs_loop_listen, rs_loop_poll, rs_poller_* and the timer calls return before
+ * anything they cause is reported. So a callback may call any of them, on its own connection
+ * or on any other of the same loop, including rs_conn_close on the one it runs for; only
+ * rs_loop_run and rs_loop_free are not for callbacks.
+ *
+ * A connection's life: it is the service's from the accept callback (or rs_loop_connect)
+ * until on_close returns. Closing (rs_conn_close, rs_conn_close_after_flush once the queue is
+ * sent, an error, a failed connect, the loop stopping) is never immediate: the loop marks the
+ * connection, cancels what is in flight at the end of the turn, and calls on_close once nothing
+ * is, always on a later step than the call that closed it. From the close on, no callback but
+ * on_close runs for it, rs_conn_send returns -EPIPE and the other calls do nothing; after
+ * on_close returns the pointer is dead (its slot is reused), so a service that keeps pointers
+ * to connections (a relay's peer) must set on_close and forget them there. */
 
 struct rs_loop;
 struct rs_conn;
@@ -47,17 +68,28 @@ const char *rs_backend_name(enum rs_backend_kind kind);
 /* Describes the io_uring features in use ("multishot accept, multishot recv, buffer ring"). */
 const char *rs_backend_features(const struct rs_loop *l);
 
-/* Callbacks a service sets on a connection. Data passed to on_data belongs to the loop and is
- * valid only during the call: copy it (rs_conn_send copies). None is called re-entrantly from
- * inside rs_conn_send or rs_conn_close. */
+/* Callbacks a service sets on a connection (see the rules above: none runs from inside a call
+ * the service makes, and none but on_close after a close). */
 struct rs_conn_ops {
+    /* Bytes received, in order. They belong to the loop (a receive buffer it reuses) and are
+     * valid only during the call: copy what must outlive it (rs_conn_send copies). Also called
+     * for bytes already received when rs_conn_read_stop ran (see there). */
     void (*on_data)(struct rs_conn *c, const void *data, size_t len);
-    /* The peer finished sending (FIN). The service decides when to close. */
+    /* The peer finished sending (FIN); called once, no on_data after it. The service decides
+     * when to close (sending may go on). */
     void (*on_eof)(struct rs_conn *c);
-    /* The connection is about to be released (err is 0 or -errno); optional. */
+    /* The connection is being released (err is 0 or -errno: why it closed); optional. Called
+     * exactly once for every connection handed to the service, whoever closed it. c is valid
+     * until it returns, but only rs_conn_udata and rs_conn_loop still mean anything. */
     void (*on_close)(struct rs_conn *c, int err);
     /* rs_loop_connect finished: err is 0, or -errno and the connection is then closed. */
     void (*on_connect)(struct rs_conn *c, int err);
+    /* The queue, which had reached the cap (rs_conn_full was true), fell to half the cap or
+     * less: the service may produce for c again (and resume reading the connection that feeds
+     * it). Called once per time the cap was reached, after sends completed, never from inside
+     * rs_conn_send, and not once c is closing. Half, not empty, so the socket still has bytes to
+     * send while the producer refills it. Optional. */
+    void (*on_drain)(struct rs_conn *c);
 };
 
 /* Called for each accepted connection: set its ops (and user data). */
@@ -121,17 +153,36 @@ struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
                                 const struct rs_addr *src, const struct rs_conn_ops *ops,
                                 void *udata, int *err);
 
-/* Queues bytes for sending (copied). Sends happen in order, after the current callback.
- * Returns 0, -EPIPE if the connection is closing, or -ENOMEM (the connection is then closed). */
+/* Queues bytes for sending (copied: data is the caller's again on return). Sends happen in
+ * order, after the current callback. The queue is not capped here: a service that produces
+ * more than it receives checks rs_conn_full and waits for on_drain. Returns 0, -EPIPE once a
+ * shutdown or close was asked for, or -ENOMEM (the connection is then closed). */
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len);
-/* Closes once every queued byte has been sent (graceful); the peer then sees EOF. */
+/* True while c's queue holds at least the write-queue cap (cfg.write_queue): stop producing for
+ * c; on_drain(c) follows when it falls to half (unless c closes first). */
+bool rs_conn_full(const struct rs_conn *c);
+/* Closes once every queued byte has been sent (graceful); the peer then sees EOF. With nothing
+ * queued it closes now (a connect under way is abandoned). Further sends return -EPIPE. */
 void rs_conn_close_after_flush(struct rs_conn *c);
-/* Sends FIN once every queued byte has been sent, and goes on receiving: for a lingering close
- * (an error answer must not be lost to a reset because the peer was still sending). The
- * service closes later, on EOF or a timeout of its own. */
+/* Sends FIN once every queued byte has been sent (and a connect under way has finished), and
+ * goes on receiving: for a lingering close (an error answer must not be lost to a reset
+ * because the peer was still sending). The service closes later, on EOF or a timeout of its
+ * own. Further sends return -EPIPE. */
 void rs_conn_shutdown_after_flush(struct rs_conn *c);
-/* Closes now, dropping whatever is queued. */
+/* Closes, dropping whatever is queued; on_close follows later (see the rules above). */
 void rs_conn_close(struct rs_conn *c);
+
+/* Stops reading c: the service's own flow control (a relay stops reading A while B is full).
+ * Independent of the loop's backpressure on c's own queue: reading runs again only when
+ * neither stops it. Bytes the kernel already handed over still come through on_data: with
+ * epoll none, with one-shot io_uring the receive in flight, with multishot io_uring what the
+ * completions of the batch being handled carry (at most the worker's provided buffers,
+ * buf_count x buf_size); after that nothing until rs_conn_read_start. A FIN is not read either
+ * while stopped. Nothing once c is closing. */
+void rs_conn_read_stop(struct rs_conn *c);
+/* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
+ * waited in the kernel is read on a later step, never from inside this call. */
+void rs_conn_read_start(struct rs_conn *c);
 
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata);
 void *rs_conn_udata(const struct rs_conn *c);

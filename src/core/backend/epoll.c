@@ -155,7 +155,7 @@ static void ep_read(struct rs_conn *c)
     struct rs_loop *l = c->loop;
     struct ep *ep = l->be_data;
     for (uint32_t i = 0; i < l->cfg.read_budget; i++) {
-        if (c->closing || c->read_paused || c->eof)
+        if (rs__conn_closing(c) || c->read_off || c->eof)
             return;
         ssize_t n = recv(c->fd, ep->rbuf, l->cfg.buf_size, 0);
         if (n > 0) {
@@ -184,7 +184,8 @@ static void ep_conn_flush(struct rs_conn *c)
     struct iovec iov[RS_SEND_IOV];
     size_t total, written = 0;
 
-    while (!c->closing && !c->connecting && c->outq.bytes > 0 && written < EP_WRITE_BUDGET) {
+    while (!rs__conn_closing(c) && !c->connect_busy && c->outq.bytes > 0 &&
+           written < EP_WRITE_BUDGET) {
         unsigned n = rs_outq_iov(&c->outq, iov, RS_SEND_IOV, &total);
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -211,7 +212,7 @@ static void ep_conn_flush(struct rs_conn *c)
 
 static void ep_conn_read_pause(struct rs_conn *c)
 {
-    /* Nothing to do: ep_read stops at read_paused and the edge is remembered in readable. */
+    /* Nothing to do: ep_read stops at read_off and the edge is remembered in readable. */
     (void)c;
 }
 
@@ -226,9 +227,9 @@ static void ep_conn_close(struct rs_conn *c)
 {
     /* Nothing is ever in flight on epoll; close() removes the fd from the set. A connection
      * still on the pending list is released when that list is walked, so the list stays whole. */
-    c->close_started = true;
-    if (!c->on_pending)
-        rs__conn_release(c);
+    if (c->state == RS_CONN_CLOSING)
+        rs__conn_set_state(c, RS_CONN_CANCELLING);
+    rs__conn_maybe_release(c);
 }
 
 /* Pollers are level-triggered: a socket left readable at the budget is reported again. */
@@ -256,7 +257,7 @@ static void ep_poll_stop(struct rs_poller *p)
 
 static void ep_conn_event(struct rs_conn *c, uint32_t events)
 {
-    if (c->connecting) {
+    if (c->connect_busy) {
         if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
             return;
         int soerr = 0;
@@ -264,38 +265,37 @@ static void ep_conn_event(struct rs_conn *c, uint32_t events)
         if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
             soerr = errno;
         rs__conn_connected(c, -soerr);
-        if (c->closing)
+        if (rs__conn_closing(c))
             return;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
     if (c->readable)
         ep_read(c);
-    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !c->closing && c->outq.bytes > 0)
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && !rs__conn_closing(c) && c->outq.bytes > 0)
         ep_conn_flush(c);
 }
 
-static void ep_run_pending(struct rs_loop *l, struct ep *ep)
+/* Runs the work listed on earlier turns: budget-capped and resumed reads, deferred releases,
+ * connects that failed at once. */
+static void ep_run_pending(struct rs_conn *list)
 {
-    struct rs_conn *list = ep->pending;
-    ep->pending = NULL;
     while (list) {
         struct rs_conn *c = list;
         list = c->pend_next;
         c->on_pending = false;
-        if (c->closing) {
-            if (c->close_started)
-                rs__conn_release(c);
+        if (rs__conn_closing(c)) {
+            rs__conn_maybe_release(c); /* held back while listed */
             continue;
         }
-        if (c->connecting) {
-            rs__conn_connected(c, c->close_err ? c->close_err : -EIO);
+        if (c->connect_busy) {
+            if (c->close_err) /* connect() failed at once: reported here, a turn later */
+                rs__conn_connected(c, c->close_err);
             continue;
         }
         if (c->readable)
             ep_read(c);
     }
-    (void)l;
 }
 
 /* epoll_pwait2 (kernel >= 5.11) waits with ns resolution; older kernels round up to ms. */
@@ -322,6 +322,10 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
     int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    /* What earlier turns left runs every turn, after this turn's events, even when the event
+     * array came back full; what this turn adds waits for the next, after flushing. */
+    struct rs_conn *pending = ep->pending;
+    ep->pending = NULL;
     for (int i = 0; i < n; i++) {
         uint64_t ud = ep->events[i].data.u64;
         uint32_t events = ep->events[i].events;
@@ -350,12 +354,8 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
             break;
         }
         case RS_OP_CONN: {
-            struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(ud), rs__ud_gen(ud));
-            if (!c) {
-                RS_STAT_INC(l->stats, stale_completions);
-                break;
-            }
-            if (!c->closing)
+            struct rs_conn *c = rs__conn_lookup(l, ud);
+            if (c && !rs__conn_closing(c))
                 ep_conn_event(c, events);
             break;
         }
@@ -363,10 +363,9 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
             break;
         }
     }
-    /* Connections left with unread data from an earlier turn (pending ones from this turn
-     * wait for the next, after flushing). */
-    if (n == 0 || n < EP_EVENTS)
-        ep_run_pending(l, ep);
+    ep_run_pending(pending);
+    if (!l->stopping)
+        return n; /* listeners and pollers close only when the loop stops */
     /* Stopped listeners hold nothing in epoll: release them here. */
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];

@@ -110,12 +110,10 @@ static void ur_on_accept(struct rs_loop *l, struct io_uring_cqe *cqe)
 
 /* --- connections --- */
 
-static void ur_maybe_release(struct rs_conn *c);
-
 static void ur_arm_recv(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
-    if (c->recv_armed || c->closing || c->read_paused || c->eof)
+    if (c->recv_armed || rs__conn_closing(c) || c->read_off || c->eof)
         return;
     struct io_uring_sqe *sqe = ur_sqe(u);
     if (!sqe) {
@@ -154,15 +152,13 @@ static void ur_conn_connect(struct rs_conn *c)
 
 static void ur_on_connect(struct rs_loop *l, struct io_uring_cqe *cqe)
 {
-    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
-    if (!c) {
-        RS_STAT_INC(l->stats, stale_completions);
+    struct rs_conn *c = rs__conn_lookup(l, cqe->user_data);
+    if (!c)
         return;
-    }
     c->inflight--;
     rs__conn_connected(c, cqe->res);
-    if (c->closing)
-        ur_maybe_release(c);
+    if (rs__conn_closing(c))
+        rs__conn_maybe_release(c);
 }
 
 static struct ur_sendmsg *ur_sendmsg_get(struct ur *u)
@@ -194,7 +190,7 @@ static void ur_conn_flush(struct rs_conn *c)
     struct iovec iov[RS_SEND_IOV];
     struct ur_sendmsg *sm = NULL;
     size_t total;
-    if (c->send_busy || c->closing || c->connecting || c->outq.bytes == 0)
+    if (c->send_busy || rs__conn_closing(c) || c->connect_busy || c->outq.bytes == 0)
         return;
     unsigned n = rs_outq_iov(&c->outq, iov, RS_SEND_IOV, &total);
     if (n > 1 && !(sm = ur_sendmsg_get(u))) {
@@ -252,12 +248,6 @@ static void ur_conn_read_resume(struct rs_conn *c)
     ur_arm_recv(c); /* if the cancelled receive is still in flight, its last CQE re-arms */
 }
 
-static void ur_maybe_release(struct rs_conn *c)
-{
-    if (c->closing && c->close_started && c->inflight == 0 && !c->on_pending)
-        rs__conn_release(c);
-}
-
 /* Asks for one operation of c to be cancelled, by its user data. Returns false if no SQE. */
 static bool ur_cancel_op(struct ur *u, struct rs_conn *c, enum rs_op op)
 {
@@ -275,22 +265,23 @@ static bool ur_cancel_op(struct ur *u, struct rs_conn *c, enum rs_op op)
 static void ur_conn_close(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
-    if (!c->close_started) {
+    if (c->state == RS_CONN_CLOSING) {
         if (c->recv_armed && !c->recv_cancel) {
             if (!ur_cancel_op(u, c, RS_OP_RECV))
                 goto out_retry;
             c->recv_cancel = true;
         }
-        /* A connect and a send are never in flight together (no flush while connecting). */
-        bool other = c->send_busy || (c->connecting && c->inflight > 0);
+        /* A connect and a send are never in flight together (no flush while connecting); a
+         * connect under way with nothing in flight still waits for an SQE (retry list). */
+        bool other = c->send_busy || (c->connect_busy && c->inflight > 0);
         if (other && !c->op_cancel) {
             if (!ur_cancel_op(u, c, c->send_busy ? RS_OP_SEND : RS_OP_CONNECT))
                 goto out_retry;
             c->op_cancel = true;
         }
-        c->close_started = true;
+        rs__conn_set_state(c, RS_CONN_CANCELLING);
     }
-    ur_maybe_release(c);
+    rs__conn_maybe_release(c);
     return;
 
 out_retry:
@@ -301,10 +292,9 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
 {
     bool has_buf = cqe->flags & IORING_CQE_F_BUFFER;
     uint32_t bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
+    struct rs_conn *c = rs__conn_lookup(l, cqe->user_data);
 
     if (!c) {
-        RS_STAT_INC(l->stats, stale_completions);
         if (has_buf)
             rs__ur_buf_recycle(u, bid);
         return;
@@ -331,22 +321,20 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
         else if (cqe->res != -ECANCELED && cqe->res != -EINTR && cqe->res != -EAGAIN)
             rs__conn_fail(c, cqe->res);
     }
-    if (c->closing) {
-        ur_maybe_release(c);
+    if (rs__conn_closing(c)) {
+        rs__conn_maybe_release(c);
         return;
     }
     /* Re-arm after the batch, once this batch's buffers are back in the ring. */
-    if (!c->recv_armed && !c->read_paused && !c->eof)
+    if (!c->recv_armed && !c->read_off && !c->eof)
         retry_add(u, c);
 }
 
 static void ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
 {
-    struct rs_conn *c = rs__conn_lookup(l, rs__ud_idx(cqe->user_data), rs__ud_gen(cqe->user_data));
-    if (!c) {
-        RS_STAT_INC(l->stats, stale_completions);
+    struct rs_conn *c = rs__conn_lookup(l, cqe->user_data);
+    if (!c)
         return;
-    }
     ur_sendmsg_put(u, c->send_state);
     c->send_state = NULL;
     c->send_busy = false;
@@ -361,8 +349,8 @@ static void ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
     /* The rest of a short send, and whatever was queued while it was in flight (its flush
      * found a send busy), goes out next: one send in flight, in order. */
     rs__conn_want_flush(c);
-    if (c->closing)
-        ur_maybe_release(c);
+    if (rs__conn_closing(c))
+        rs__conn_maybe_release(c);
 }
 
 /* --- pollers: multishot POLLIN (kernel >= 5.13), one-shot POLLOUT while wanted --- */
@@ -469,21 +457,21 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
         struct rs_conn *c = list;
         list = c->pend_next;
         c->on_pending = false;
-        if (c->closing) {
+        if (rs__conn_closing(c)) {
             /* Its release was held back while listed, or its cancels found no SQE; one still
              * on the close list is reached by it this turn. */
-            if (c->close_started)
-                ur_maybe_release(c);
+            if (c->state == RS_CONN_CANCELLING)
+                rs__conn_maybe_release(c);
             else if (!c->on_dirty)
                 ur_conn_close(c);
             continue;
         }
-        if (c->connecting) {
+        if (c->connect_busy) {
             if (c->inflight == 0)
                 ur_conn_connect(c); /* no SQE was free the first time */
             continue;
         }
-        if (c->read_paused && c->recv_armed)
+        if (c->read_off && c->recv_armed)
             ur_cancel_recv(c);
         ur_arm_recv(c);
         ur_conn_flush(c);
