@@ -16,6 +16,8 @@
       "connections failed other than by a reset, failed connects and datagram receives")           \
     X(resets, COUNTER, 0, "connections ended by a reset (ECONNRESET, EPIPE)")                      \
     X(enobufs, COUNTER, 0, "io_uring receives that found the buffer ring empty (ENOBUFS)")         \
+    X(recv_rearms, COUNTER, 0,                                                                     \
+      "io_uring receives armed again after one ended (one-shot, ENOBUFS) or found no SQE")         \
     X(short_sends, COUNTER, 0, "sends the kernel took only part of")                               \
     X(backpressure, COUNTER, 0, "reading paused because the write queue was full")                 \
     X(accept_backoffs, COUNTER, 0, "accepting paused after running out of descriptors or memory")  \

@@ -84,6 +84,8 @@ struct ur_probe {
     int err;              /* 0, or -errno when io_uring cannot serve here; why[] says why */
     uint32_t have;        /* 1u << enum ur_feat for each feature found (and not hidden) */
     unsigned setup_flags; /* the IORING_SETUP_ flags every ring is created with */
+    unsigned test_sq;     /* RINGSOCK_TEST_URING_SQ and _CQ: ring sizes forced, or 0 */
+    unsigned test_cq;
     char why[160];
 };
 

@@ -473,7 +473,10 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
         }
         if (c->read_off && c->recv_armed)
             ur_cancel_recv(c);
+        bool was_armed = c->recv_armed;
         ur_arm_recv(c);
+        if (!was_armed && c->recv_armed)
+            RS_STAT_INC(l->stats, recv_rearms);
         ur_conn_flush(c);
     }
     if (u->listen_retry) {

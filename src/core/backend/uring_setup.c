@@ -43,7 +43,11 @@
  *       multishot_accept, buf_ring, defer_taskrun, single_issuer, coop_taskrun, nodrop, an
  *       opcode (accept, recv, send, sendmsg, connect, async_cancel, poll_add, recvmsg, send_zc,
  *       sendmsg_zc), fast_poll, ext_arg. An unknown NAME makes io_uring unavailable, saying so.
- *   RINGSOCK_TEST_URING_NO_MULTISHOT=1            is HIDE=multishot_accept,multishot_recv. */
+ *   RINGSOCK_TEST_URING_NO_MULTISHOT=1            is HIDE=multishot_accept,multishot_recv.
+ *   RINGSOCK_TEST_URING_SQ=N, RINGSOCK_TEST_URING_CQ=N  every worker's ring gets N SQ (1 to
+ *       32768) or CQ (1 to 65536, not below the SQ) entries instead of the sizes chosen from
+ *       the configuration, so tests can make the SQ fill and the CQ overflow. The kernel rounds
+ *       N up to a power of two. A value out of range makes io_uring unavailable, saying so. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -153,6 +157,41 @@ static int uring_test_hidden(uint32_t *hidden, char *why, size_t whylen)
         v += n;
         if (*v == ',')
             v++;
+    }
+    return 0;
+}
+
+/* Reads RINGSOCK_TEST_URING_SQ and _CQ into p->test_sq and p->test_cq (0: not set). Returns 0, or
+ * -EINVAL with why[] set for a value that is not a number in range. */
+static int uring_test_sizes(struct ur_probe *p)
+{
+    static const struct {
+        const char *name;
+        unsigned long max;
+    } vars[2] = {{"RINGSOCK_TEST_URING_SQ", 32768}, {"RINGSOCK_TEST_URING_CQ", 65536}};
+    unsigned *out[2] = {&p->test_sq, &p->test_cq};
+
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(vars[i].name);
+        char *end;
+        unsigned long n;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno || *end || n < 1 || n > vars[i].max) {
+            snprintf(p->why, sizeof(p->why),
+                     "io_uring unavailable: %s must be 1 to %lu, not '%.40s'", vars[i].name,
+                     vars[i].max, v);
+            return -EINVAL;
+        }
+        *out[i] = (unsigned)n;
+    }
+    if (p->test_cq && p->test_cq < (p->test_sq ? p->test_sq : UR_SQ_ENTRIES)) {
+        snprintf(p->why, sizeof(p->why),
+                 "io_uring unavailable: RINGSOCK_TEST_URING_CQ=%u is below the SQ's %u entries",
+                 p->test_cq, p->test_sq ? p->test_sq : UR_SQ_ENTRIES);
+        return -EINVAL;
     }
     return 0;
 }
@@ -437,6 +476,9 @@ static void probe_run(void)
     err = uring_test_hidden(&hidden, p->why, sizeof(p->why));
     if (err < 0)
         goto out_fail;
+    err = uring_test_sizes(p);
+    if (err < 0)
+        goto out_fail;
     for (unsigned f = UR_SINGLE_ISSUER; f <= UR_COOP_TASKRUN; f++)
         if (hidden & (1u << f))
             allowed &= ~feat_info[f].bit;
@@ -520,7 +562,8 @@ int rs__ur_init(struct rs_loop *l)
     u = rs_calloc(1, sizeof(*u));
     if (!u)
         return -ENOMEM;
-    err = ring_create(&u->ring, UR_SQ_ENTRIES, UR_CQ_ENTRIES, p->setup_flags, &params);
+    err = ring_create(&u->ring, p->test_sq ? p->test_sq : UR_SQ_ENTRIES,
+                      p->test_cq ? p->test_cq : UR_CQ_ENTRIES, p->setup_flags, &params);
     if (err < 0)
         goto out_free;
     err = rs__ur_bufring_setup(u, l->cfg.buf_count, l->cfg.buf_size);
