@@ -23,8 +23,19 @@
 #define IORING_SETUP_COOP_TASKRUN (1U << 8)
 #endif
 
-#define UR_SQ_ENTRIES   1024
-#define UR_CQ_ENTRIES   16384
+#ifndef IORING_SETUP_CLAMP
+#define IORING_SETUP_CLAMP (1U << 4)
+#endif
+
+#define UR_SQ_ENTRIES 1024
+/* The CQ: room for what may complete between two reaps (see ur_cq_entries in uring_setup.c),
+ * asked of the kernel with IORING_SETUP_CLAMP, which cuts it to its own limit (65536,
+ * IORING_MAX_CQ_ENTRIES, since 5.5); what does not fit overflows and is handled (uring_io.c). */
+#define UR_CQ_PER_CONN  2
+#define UR_CQ_EXTRA     64
+#define UR_CQ_MAX       65536
+#define UR_REAP_BATCH   64 /* CQEs copied out of the ring at a time */
+#define UR_FLUSH_ROUNDS 8  /* overflow flushes per loop turn; the rest waits for the next */
 #define UR_BGID         0
 #define UR_SENDMSG_KEEP 256
 
@@ -44,8 +55,13 @@ struct ur {
     size_t brr_len;
     struct rs_bufring br;
     uint32_t br_mask;
-    uint32_t br_added; /* buffers handed back since the last advance */
-    unsigned id;       /* the worker's, for probes */
+    uint32_t br_added;     /* buffers handed back since the last advance */
+    uint32_t br_returned;  /* buffers handed back this loop turn */
+    unsigned cq_lost_seen; /* the kernel's count of dropped CQEs, as last counted */
+    struct rs_ratelimit rl_dropped;
+    unsigned id; /* the worker's, for probes */
+    struct rs_stats *stats;
+    unsigned sq_entries, cq_entries; /* as the kernel made them */
     bool ms_accept, ms_recv;
     bool wake_armed;
     struct rs_conn *retry;      /* connections that need an SQE they could not get */

@@ -16,6 +16,26 @@
 #include "ringsock/util/probes.h"
 #include "uring.h"
 
+/* Counts what an io_uring_enter that failed with err (-errno) says about the CQ. -EBUSY: the CQ
+ * overflowed and the kernel could not flush it (before 5.19 it then took no SQE either; they
+ * stay queued): reaping makes room, then the turn flushes and submits again. -EBADR: the kernel
+ * dropped completions (no memory for its overflow list): counted and said, the loop goes on. */
+static void ur_enter_error(struct ur *u, int err)
+{
+    if (err == -EBUSY) {
+        RS_STAT_INC(u->stats, cq_busy);
+    } else if (err == -EBADR) {
+        unsigned lost = IO_URING_READ_ONCE(*u->ring.cq.koverflow);
+        RS_STAT_ADD(u->stats, cq_dropped, lost - u->cq_lost_seen);
+        u->cq_lost_seen = lost;
+        uint64_t hidden;
+        if (rs_ratelimit_ok(&u->rl_dropped, &hidden))
+            rs_log_error("worker %u: io_uring dropped %u completions so far (out of memory for "
+                         "its overflow list): their operations may never finish",
+                         u->id, lost);
+    }
+}
+
 /* An SQE, submitting what is queued if the SQ is full. NULL means try again after the batch. */
 static struct io_uring_sqe *ur_sqe(struct ur *u)
 {
@@ -23,6 +43,8 @@ static struct io_uring_sqe *ur_sqe(struct ur *u)
     if (!sqe) {
         int n = io_uring_submit(&u->ring);
         RS_PROBE2(loop_submit, u->id, n);
+        if (n < 0)
+            ur_enter_error(u, n);
         sqe = io_uring_get_sqe(&u->ring);
     }
     return sqe;
@@ -506,15 +528,79 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
     ur_arm_wake(l, u);
 }
 
+static void ur_dispatch(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
+{
+    switch (rs__ud_op(cqe->user_data)) {
+    case RS_OP_RECV:
+        ur_on_recv(l, u, cqe);
+        break;
+    case RS_OP_SEND:
+        ur_on_send(l, u, cqe);
+        break;
+    case RS_OP_ACCEPT:
+        ur_on_accept(l, cqe);
+        break;
+    case RS_OP_CONNECT:
+        ur_on_connect(l, cqe);
+        break;
+    case RS_OP_POLL_IN:
+        ur_on_poll(l, u, cqe, false);
+        break;
+    case RS_OP_POLL_OUT:
+        ur_on_poll(l, u, cqe, true);
+        break;
+    case RS_OP_WAKE: {
+        uint64_t v;
+        ssize_t r = read(l->wake_fd, &v, sizeof(v));
+        (void)r;
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+            u->wake_armed = false;
+        break;
+    }
+    default: /* cancel results: the cancelled operation reports for itself */
+        break;
+    }
+}
+
+/* Handles the completions the CQ holds, in order, at most one CQ's worth (the rest stays for
+ * the next turn, which then does not wait). Each batch is copied out and the CQ advanced before
+ * it is handled, so what handling it completes at once (an SQ-full submit) finds room in the CQ
+ * rather than overflowing. Buffers go back to the kernel after each batch. Returns how many. */
+static unsigned ur_reap(struct rs_loop *l, struct ur *u)
+{
+    struct io_uring_cqe batch[UR_REAP_BATCH];
+    unsigned total = 0;
+
+    while (total < u->cq_entries) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&u->ring, head, cqe)
+        {
+            batch[n++] = *cqe;
+            if (n == UR_REAP_BATCH)
+                break;
+        }
+        if (n == 0)
+            break;
+        io_uring_cq_advance(&u->ring, n);
+        for (unsigned i = 0; i < n; i++)
+            ur_dispatch(l, u, &batch[i]);
+        u->br_returned += u->br_added;
+        rs__ur_buf_commit(u);
+        total += n;
+    }
+    return total;
+}
+
 static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
 {
     struct ur *u = l->be_data;
     struct io_uring_cqe *cqe;
     struct __kernel_timespec ts, *tsp = NULL;
-    unsigned head, n = 0;
+    unsigned n;
 
     ur_arm_wake(l, u);
-    if (u->retry)
+    if (u->retry || io_uring_cq_has_overflow(&u->ring))
         timeout_ns = 0;
     if (timeout_ns >= 0) {
         ts.tv_sec = timeout_ns / 1000000000;
@@ -524,45 +610,25 @@ static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
     /* What this turn queued; read before the submit, one load from the SQ ring. */
     RS_PROBE2(loop_submit, u->id, io_uring_sq_ready(&u->ring));
     int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
-    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+    if (ret == -EBUSY || ret == -EBADR)
+        ur_enter_error(u, ret);
+    else if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN)
         return ret;
 
-    io_uring_for_each_cqe(&u->ring, head, cqe)
-    {
-        n++;
-        switch (rs__ud_op(cqe->user_data)) {
-        case RS_OP_RECV:
-            ur_on_recv(l, u, cqe);
-            break;
-        case RS_OP_SEND:
-            ur_on_send(l, u, cqe);
-            break;
-        case RS_OP_ACCEPT:
-            ur_on_accept(l, cqe);
-            break;
-        case RS_OP_CONNECT:
-            ur_on_connect(l, cqe);
-            break;
-        case RS_OP_POLL_IN:
-            ur_on_poll(l, u, cqe, false);
-            break;
-        case RS_OP_POLL_OUT:
-            ur_on_poll(l, u, cqe, true);
-            break;
-        case RS_OP_WAKE: {
-            uint64_t v;
-            ssize_t r = read(l->wake_fd, &v, sizeof(v));
-            (void)r;
-            if (!(cqe->flags & IORING_CQE_F_MORE))
-                u->wake_armed = false;
-            break;
-        }
-        default: /* cancel results: the cancelled operation reports for itself */
-            break;
-        }
+    u->br_returned = 0;
+    n = ur_reap(l, u);
+    /* Completions the CQ had no room for wait in the kernel's overflow list (NODROP), in order,
+     * and new ones queue behind them: with the CQ reaped, a GETEVENTS enter moves them in. A
+     * bounded number of rounds per turn; a next turn that finds the flag still set does not
+     * wait. */
+    for (unsigned round = 0; round < UR_FLUSH_ROUNDS && io_uring_cq_has_overflow(&u->ring);
+         round++) {
+        RS_STAT_INC(l->stats, cq_overflows);
+        ret = io_uring_get_events(&u->ring);
+        if (ret < 0)
+            ur_enter_error(u, ret);
+        n += ur_reap(l, u);
     }
-    io_uring_cq_advance(&u->ring, n);
-    rs__ur_buf_commit(u);
     ur_run_retry(l, u);
     return (int)n;
 }
