@@ -18,6 +18,8 @@
     X(enobufs, COUNTER, 0, "io_uring receives that found the buffer ring empty (ENOBUFS)")         \
     X(recv_rearms, COUNTER, 0,                                                                     \
       "io_uring receives armed again after one ended (one-shot, ENOBUFS) or found no SQE")         \
+    X(recv_deferred, COUNTER, 0,                                                                   \
+      "io_uring re-arms put off a turn until buffers come back (one per connection per turn)")     \
     X(cq_overflows, COUNTER, 0,                                                                    \
       "io_uring CQ found overflowed: completions the kernel kept aside, then reaped in order")     \
     X(cq_busy, COUNTER, 0, "io_uring submits or waits refused (EBUSY) until the CQ was reaped")    \

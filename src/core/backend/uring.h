@@ -36,6 +36,7 @@
 #define UR_CQ_MAX       65536
 #define UR_REAP_BATCH   64 /* CQEs copied out of the ring at a time */
 #define UR_FLUSH_ROUNDS 8  /* overflow flushes per loop turn; the rest waits for the next */
+#define UR_STARVED_MIN  4  /* starved receives re-armed per turn even if no buffer came back */
 #define UR_BGID         0
 #define UR_SENDMSG_KEEP 256
 
@@ -64,7 +65,11 @@ struct ur {
     unsigned sq_entries, cq_entries; /* as the kernel made them */
     bool ms_accept, ms_recv;
     bool wake_armed;
-    struct rs_conn *retry;      /* connections that need an SQE they could not get */
+    struct rs_conn *retry; /* connections that need an SQE they could not get */
+    /* Connections whose receive ended for want of buffers (ENOBUFS), oldest first: re-armed
+     * a few per turn as buffers come back, not all at once (uring_io.c, ur_run_starved). */
+    struct rs_conn *starved_head, *starved_tail;
+    uint32_t nstarved;
     struct ur_sendmsg *sm_free; /* at most UR_SENDMSG_KEEP kept for reuse */
     uint32_t sm_nfree;
     bool listen_retry;

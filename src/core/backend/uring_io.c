@@ -59,6 +59,43 @@ static void retry_add(struct ur *u, struct rs_conn *c)
     u->retry = c;
 }
 
+/* The starved list: connections whose receive ended with ENOBUFS. Re-arming them all at the
+ * next turn, as any other ended receive is, would cost an SQE each per turn, most failing
+ * again while the ring is dry: O(connections) per turn for nothing. Instead each turn re-arms
+ * the oldest few, as many as buffers came back (ur_run_starved). Doubly linked, so a close
+ * takes a connection off at once and its release waits for nothing. */
+static void starved_add(struct ur *u, struct rs_conn *c)
+{
+    if (c->on_starved)
+        return;
+    c->on_starved = true;
+    u->nstarved++;
+    c->starved_next = NULL;
+    c->starved_prev = u->starved_tail;
+    if (u->starved_tail)
+        u->starved_tail->starved_next = c;
+    else
+        u->starved_head = c;
+    u->starved_tail = c;
+}
+
+static void starved_remove(struct ur *u, struct rs_conn *c)
+{
+    if (!c->on_starved)
+        return;
+    if (c->starved_prev)
+        c->starved_prev->starved_next = c->starved_next;
+    else
+        u->starved_head = c->starved_next;
+    if (c->starved_next)
+        c->starved_next->starved_prev = c->starved_prev;
+    else
+        u->starved_tail = c->starved_prev;
+    c->starved_next = c->starved_prev = NULL;
+    c->on_starved = false;
+    u->nstarved--;
+}
+
 /* --- listeners --- */
 
 static int ur_listen_start(struct rs_listener *ls)
@@ -287,6 +324,7 @@ static bool ur_cancel_op(struct ur *u, struct rs_conn *c, enum rs_op op)
 static void ur_conn_close(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
+    starved_remove(u, c);
     if (c->state == RS_CONN_CLOSING) {
         if (c->recv_armed && !c->recv_cancel) {
             if (!ur_cancel_op(u, c, RS_OP_RECV))
@@ -347,9 +385,14 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
         rs__conn_maybe_release(c);
         return;
     }
-    /* Re-arm after the batch, once this batch's buffers are back in the ring. */
-    if (!c->recv_armed && !c->read_off && !c->eof)
-        retry_add(u, c);
+    /* Re-arm after the batch, once this batch's buffers are back in the ring; after ENOBUFS,
+     * once buffers come back (the starved list). */
+    if (!c->recv_armed && !c->read_off && !c->eof) {
+        if (cqe->res == -ENOBUFS)
+            starved_add(u, c);
+        else
+            retry_add(u, c);
+    }
 }
 
 static void ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
@@ -471,6 +514,29 @@ static void ur_arm_wake(struct rs_loop *l, struct ur *u)
     u->wake_armed = true;
 }
 
+/* Re-arms the oldest starved receives: as many as buffers came back this turn, each of which
+ * the kernel can fill at once (a starved connection has data waiting), and at least
+ * UR_STARVED_MIN, so that a turn in which none came back (the ring full again, nothing in
+ * flight to return one) still moves on. Each one re-armed either takes buffers or ends with
+ * ENOBUFS again at once, back at the tail: a completion either way, so waiting never hangs.
+ * The SQEs a turn spends here are bounded by the buffer ring, not by the connections. */
+static void ur_run_starved(struct rs_loop *l, struct ur *u)
+{
+    uint32_t budget = u->br_returned > UR_STARVED_MIN ? u->br_returned : UR_STARVED_MIN;
+
+    while (budget > 0 && u->starved_head) {
+        struct rs_conn *c = u->starved_head;
+        starved_remove(u, c);
+        if (c->recv_armed || c->read_off || c->eof || rs__conn_closing(c))
+            continue; /* armed meanwhile (reading resumed), or no longer reading */
+        ur_arm_recv(c);
+        if (c->recv_armed)
+            RS_STAT_INC(l->stats, recv_rearms);
+        budget--;
+    }
+    RS_STAT_ADD(l->stats, recv_deferred, u->nstarved);
+}
+
 static void ur_run_retry(struct rs_loop *l, struct ur *u)
 {
     struct rs_conn *list = u->retry;
@@ -495,12 +561,15 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
         }
         if (c->read_off && c->recv_armed)
             ur_cancel_recv(c);
-        bool was_armed = c->recv_armed;
-        ur_arm_recv(c);
-        if (!was_armed && c->recv_armed)
-            RS_STAT_INC(l->stats, recv_rearms);
+        if (!c->on_starved) { /* a starved one waits for its turn there */
+            bool was_armed = c->recv_armed;
+            ur_arm_recv(c);
+            if (!was_armed && c->recv_armed)
+                RS_STAT_INC(l->stats, recv_rearms);
+        }
         ur_conn_flush(c);
     }
+    ur_run_starved(l, u);
     if (u->listen_retry) {
         u->listen_retry = false;
         for (uint32_t i = 0; i < l->nlisteners; i++) {
