@@ -3,8 +3,10 @@
  * missing). Accept is multishot; receive is multishot into one provided buffer ring per worker, so
  * idle connections hold no receive buffer; one send is in flight per connection, and a short send
  * is resubmitted from the queue head, so bytes go out in order. Completions are reaped in
- * batches. ENOBUFS (ring empty), a CQE without IORING_CQE_F_MORE, a full submission queue and
- * -EBUSY are normal events: the operation is re-armed after the batch. */
+ * batches. A CQE without IORING_CQE_F_MORE and a full submission queue are normal events: the
+ * operation is re-armed after the batch. ENOBUFS (ring empty) is one too: that receive waits on
+ * the starved list, re-armed as buffers come back. A CQ overflow (IORING_SQ_CQ_OVERFLOW) and
+ * -EBUSY are reaped and flushed in order within the turn (ur_wait). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -534,7 +536,8 @@ static void ur_run_starved(struct rs_loop *l, struct ur *u)
             RS_STAT_INC(l->stats, recv_rearms);
         budget--;
     }
-    RS_STAT_ADD(l->stats, recv_deferred, u->nstarved);
+    if (u->nstarved)
+        RS_STAT_ADD(l->stats, recv_deferred, u->nstarved);
 }
 
 static void ur_run_retry(struct rs_loop *l, struct ur *u)
