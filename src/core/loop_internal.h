@@ -157,17 +157,19 @@ struct rs_conn {
     /* List membership: the lists are singly linked, so a listed connection is not released. */
     bool on_dirty;   /* on the loop's flush/close list */
     bool on_pending; /* on the backend's retry/read list */
+    bool on_starved; /* io_uring: on the list of receives waiting for buffers (ENOBUFS) */
     /* epoll's view of the fd. */
     bool readable;   /* data may be waiting (edge seen, not drained) */
     bool registered; /* the fd is in the epoll set */
     int close_err;
     struct rs_addr *peer; /* target of a connect in progress (owned) */
     struct rs_outq outq;
-    struct rs_conn *next;       /* free list */
-    struct rs_conn *dirty_next; /* flush/close list */
-    struct rs_conn *pend_next;  /* backend retry list */
-    size_t send_len;            /* bytes handed to the in-flight send */
-    uint64_t bytes_in;          /* received and sent over the connection's life: probes */
+    struct rs_conn *next;                        /* free list */
+    struct rs_conn *dirty_next;                  /* flush/close list */
+    struct rs_conn *pend_next;                   /* backend retry list */
+    struct rs_conn *starved_next, *starved_prev; /* io_uring's starved list */
+    size_t send_len;                             /* bytes handed to the in-flight send */
+    uint64_t bytes_in; /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
     void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };

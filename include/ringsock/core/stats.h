@@ -16,6 +16,14 @@
       "connections failed other than by a reset, failed connects and datagram receives")           \
     X(resets, COUNTER, 0, "connections ended by a reset (ECONNRESET, EPIPE)")                      \
     X(enobufs, COUNTER, 0, "io_uring receives that found the buffer ring empty (ENOBUFS)")         \
+    X(recv_rearms, COUNTER, 0,                                                                     \
+      "io_uring receives armed again after one ended (one-shot, ENOBUFS) or found no SQE")         \
+    X(recv_deferred, COUNTER, 0,                                                                   \
+      "io_uring re-arms put off a turn until buffers come back (one per connection per turn)")     \
+    X(cq_overflows, COUNTER, 0,                                                                    \
+      "io_uring CQ found overflowed: completions the kernel kept aside, then reaped in order")     \
+    X(cq_busy, COUNTER, 0, "io_uring submits or waits refused (EBUSY) until the CQ was reaped")    \
+    X(cq_dropped, COUNTER, 0, "io_uring completions the kernel lost (no memory for its overflow)") \
     X(short_sends, COUNTER, 0, "sends the kernel took only part of")                               \
     X(backpressure, COUNTER, 0, "reading paused because the write queue was full")                 \
     X(accept_backoffs, COUNTER, 0, "accepting paused after running out of descriptors or memory")  \

@@ -23,8 +23,20 @@
 #define IORING_SETUP_COOP_TASKRUN (1U << 8)
 #endif
 
-#define UR_SQ_ENTRIES   1024
-#define UR_CQ_ENTRIES   16384
+#ifndef IORING_SETUP_CLAMP
+#define IORING_SETUP_CLAMP (1U << 4)
+#endif
+
+#define UR_SQ_ENTRIES 1024
+/* The CQ: room for what may complete between two reaps (see ur_cq_entries in uring_setup.c),
+ * asked of the kernel with IORING_SETUP_CLAMP, which cuts it to its own limit (65536,
+ * IORING_MAX_CQ_ENTRIES, since 5.5); what does not fit overflows and is handled (uring_io.c). */
+#define UR_CQ_PER_CONN  2
+#define UR_CQ_EXTRA     64
+#define UR_CQ_MAX       65536
+#define UR_REAP_BATCH   64 /* CQEs copied out of the ring at a time */
+#define UR_FLUSH_ROUNDS 8  /* overflow flushes per loop turn; the rest waits for the next */
+#define UR_STARVED_MIN  4  /* starved receives re-armed per turn even if no buffer came back */
 #define UR_BGID         0
 #define UR_SENDMSG_KEEP 256
 
@@ -44,11 +56,20 @@ struct ur {
     size_t brr_len;
     struct rs_bufring br;
     uint32_t br_mask;
-    uint32_t br_added; /* buffers handed back since the last advance */
-    unsigned id;       /* the worker's, for probes */
+    uint32_t br_added;     /* buffers handed back since the last advance */
+    uint32_t br_returned;  /* buffers handed back this loop turn */
+    unsigned cq_lost_seen; /* the kernel's count of dropped CQEs, as last counted */
+    struct rs_ratelimit rl_dropped;
+    unsigned id; /* the worker's, for probes */
+    struct rs_stats *stats;
+    unsigned sq_entries, cq_entries; /* as the kernel made them */
     bool ms_accept, ms_recv;
     bool wake_armed;
-    struct rs_conn *retry;      /* connections that need an SQE they could not get */
+    struct rs_conn *retry; /* connections that need an SQE they could not get */
+    /* Connections whose receive ended for want of buffers (ENOBUFS), oldest first: re-armed
+     * a few per turn as buffers come back, not all at once (uring_io.c, ur_run_starved). */
+    struct rs_conn *starved_head, *starved_tail;
+    uint32_t nstarved;
     struct ur_sendmsg *sm_free; /* at most UR_SENDMSG_KEEP kept for reuse */
     uint32_t sm_nfree;
     bool listen_retry;
@@ -84,6 +105,8 @@ struct ur_probe {
     int err;              /* 0, or -errno when io_uring cannot serve here; why[] says why */
     uint32_t have;        /* 1u << enum ur_feat for each feature found (and not hidden) */
     unsigned setup_flags; /* the IORING_SETUP_ flags every ring is created with */
+    unsigned test_sq;     /* RINGSOCK_TEST_URING_SQ and _CQ: ring sizes forced, or 0 */
+    unsigned test_cq;
     char why[160];
 };
 

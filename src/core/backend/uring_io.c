@@ -3,8 +3,10 @@
  * missing). Accept is multishot; receive is multishot into one provided buffer ring per worker, so
  * idle connections hold no receive buffer; one send is in flight per connection, and a short send
  * is resubmitted from the queue head, so bytes go out in order. Completions are reaped in
- * batches. ENOBUFS (ring empty), a CQE without IORING_CQE_F_MORE, a full submission queue and
- * -EBUSY are normal events: the operation is re-armed after the batch. */
+ * batches. A CQE without IORING_CQE_F_MORE and a full submission queue are normal events: the
+ * operation is re-armed after the batch. ENOBUFS (ring empty) is one too: that receive waits on
+ * the starved list, re-armed as buffers come back. A CQ overflow (IORING_SQ_CQ_OVERFLOW) and
+ * -EBUSY are reaped and flushed in order within the turn (ur_wait). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,26 @@
 #include "ringsock/util/probes.h"
 #include "uring.h"
 
+/* Counts what an io_uring_enter that failed with err (-errno) says about the CQ. -EBUSY: the CQ
+ * overflowed and the kernel could not flush it (before 5.19 it then took no SQE either; they
+ * stay queued): reaping makes room, then the turn flushes and submits again. -EBADR: the kernel
+ * dropped completions (no memory for its overflow list): counted and said, the loop goes on. */
+static void ur_enter_error(struct ur *u, int err)
+{
+    if (err == -EBUSY) {
+        RS_STAT_INC(u->stats, cq_busy);
+    } else if (err == -EBADR) {
+        unsigned lost = IO_URING_READ_ONCE(*u->ring.cq.koverflow);
+        RS_STAT_ADD(u->stats, cq_dropped, lost - u->cq_lost_seen);
+        u->cq_lost_seen = lost;
+        uint64_t hidden;
+        if (rs_ratelimit_ok(&u->rl_dropped, &hidden))
+            rs_log_error("worker %u: io_uring dropped %u completions so far (out of memory for "
+                         "its overflow list): their operations may never finish",
+                         u->id, lost);
+    }
+}
+
 /* An SQE, submitting what is queued if the SQ is full. NULL means try again after the batch. */
 static struct io_uring_sqe *ur_sqe(struct ur *u)
 {
@@ -23,6 +45,8 @@ static struct io_uring_sqe *ur_sqe(struct ur *u)
     if (!sqe) {
         int n = io_uring_submit(&u->ring);
         RS_PROBE2(loop_submit, u->id, n);
+        if (n < 0)
+            ur_enter_error(u, n);
         sqe = io_uring_get_sqe(&u->ring);
     }
     return sqe;
@@ -35,6 +59,43 @@ static void retry_add(struct ur *u, struct rs_conn *c)
     c->on_pending = true;
     c->pend_next = u->retry;
     u->retry = c;
+}
+
+/* The starved list: connections whose receive ended with ENOBUFS. Re-arming them all at the
+ * next turn, as any other ended receive is, would cost an SQE each per turn, most failing
+ * again while the ring is dry: O(connections) per turn for nothing. Instead each turn re-arms
+ * the oldest few, as many as buffers came back (ur_run_starved). Doubly linked, so a close
+ * takes a connection off at once and its release waits for nothing. */
+static void starved_add(struct ur *u, struct rs_conn *c)
+{
+    if (c->on_starved)
+        return;
+    c->on_starved = true;
+    u->nstarved++;
+    c->starved_next = NULL;
+    c->starved_prev = u->starved_tail;
+    if (u->starved_tail)
+        u->starved_tail->starved_next = c;
+    else
+        u->starved_head = c;
+    u->starved_tail = c;
+}
+
+static void starved_remove(struct ur *u, struct rs_conn *c)
+{
+    if (!c->on_starved)
+        return;
+    if (c->starved_prev)
+        c->starved_prev->starved_next = c->starved_next;
+    else
+        u->starved_head = c->starved_next;
+    if (c->starved_next)
+        c->starved_next->starved_prev = c->starved_prev;
+    else
+        u->starved_tail = c->starved_prev;
+    c->starved_next = c->starved_prev = NULL;
+    c->on_starved = false;
+    u->nstarved--;
 }
 
 /* --- listeners --- */
@@ -265,6 +326,7 @@ static bool ur_cancel_op(struct ur *u, struct rs_conn *c, enum rs_op op)
 static void ur_conn_close(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
+    starved_remove(u, c);
     if (c->state == RS_CONN_CLOSING) {
         if (c->recv_armed && !c->recv_cancel) {
             if (!ur_cancel_op(u, c, RS_OP_RECV))
@@ -325,9 +387,14 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
         rs__conn_maybe_release(c);
         return;
     }
-    /* Re-arm after the batch, once this batch's buffers are back in the ring. */
-    if (!c->recv_armed && !c->read_off && !c->eof)
-        retry_add(u, c);
+    /* Re-arm after the batch, once this batch's buffers are back in the ring; after ENOBUFS,
+     * once buffers come back (the starved list). */
+    if (!c->recv_armed && !c->read_off && !c->eof) {
+        if (cqe->res == -ENOBUFS)
+            starved_add(u, c);
+        else
+            retry_add(u, c);
+    }
 }
 
 static void ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
@@ -449,6 +516,30 @@ static void ur_arm_wake(struct rs_loop *l, struct ur *u)
     u->wake_armed = true;
 }
 
+/* Re-arms the oldest starved receives: as many as buffers came back this turn, each of which
+ * the kernel can fill at once (a starved connection has data waiting), and at least
+ * UR_STARVED_MIN, so that a turn in which none came back (the ring full again, nothing in
+ * flight to return one) still moves on. Each one re-armed either takes buffers or ends with
+ * ENOBUFS again at once, back at the tail: a completion either way, so waiting never hangs.
+ * The SQEs a turn spends here are bounded by the buffer ring, not by the connections. */
+static void ur_run_starved(struct rs_loop *l, struct ur *u)
+{
+    uint32_t budget = u->br_returned > UR_STARVED_MIN ? u->br_returned : UR_STARVED_MIN;
+
+    while (budget > 0 && u->starved_head) {
+        struct rs_conn *c = u->starved_head;
+        starved_remove(u, c);
+        if (c->recv_armed || c->read_off || c->eof || rs__conn_closing(c))
+            continue; /* armed meanwhile (reading resumed), or no longer reading */
+        ur_arm_recv(c);
+        if (c->recv_armed)
+            RS_STAT_INC(l->stats, recv_rearms);
+        budget--;
+    }
+    if (u->nstarved)
+        RS_STAT_ADD(l->stats, recv_deferred, u->nstarved);
+}
+
 static void ur_run_retry(struct rs_loop *l, struct ur *u)
 {
     struct rs_conn *list = u->retry;
@@ -473,9 +564,15 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
         }
         if (c->read_off && c->recv_armed)
             ur_cancel_recv(c);
-        ur_arm_recv(c);
+        if (!c->on_starved) { /* a starved one waits for its turn there */
+            bool was_armed = c->recv_armed;
+            ur_arm_recv(c);
+            if (!was_armed && c->recv_armed)
+                RS_STAT_INC(l->stats, recv_rearms);
+        }
         ur_conn_flush(c);
     }
+    ur_run_starved(l, u);
     if (u->listen_retry) {
         u->listen_retry = false;
         for (uint32_t i = 0; i < l->nlisteners; i++) {
@@ -503,15 +600,79 @@ static void ur_run_retry(struct rs_loop *l, struct ur *u)
     ur_arm_wake(l, u);
 }
 
+static void ur_dispatch(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
+{
+    switch (rs__ud_op(cqe->user_data)) {
+    case RS_OP_RECV:
+        ur_on_recv(l, u, cqe);
+        break;
+    case RS_OP_SEND:
+        ur_on_send(l, u, cqe);
+        break;
+    case RS_OP_ACCEPT:
+        ur_on_accept(l, cqe);
+        break;
+    case RS_OP_CONNECT:
+        ur_on_connect(l, cqe);
+        break;
+    case RS_OP_POLL_IN:
+        ur_on_poll(l, u, cqe, false);
+        break;
+    case RS_OP_POLL_OUT:
+        ur_on_poll(l, u, cqe, true);
+        break;
+    case RS_OP_WAKE: {
+        uint64_t v;
+        ssize_t r = read(l->wake_fd, &v, sizeof(v));
+        (void)r;
+        if (!(cqe->flags & IORING_CQE_F_MORE))
+            u->wake_armed = false;
+        break;
+    }
+    default: /* cancel results: the cancelled operation reports for itself */
+        break;
+    }
+}
+
+/* Handles the completions the CQ holds, in order, at most one CQ's worth (the rest stays for
+ * the next turn, which then does not wait). Each batch is copied out and the CQ advanced before
+ * it is handled, so what handling it completes at once (an SQ-full submit) finds room in the CQ
+ * rather than overflowing. Buffers go back to the kernel after each batch. Returns how many. */
+static unsigned ur_reap(struct rs_loop *l, struct ur *u)
+{
+    struct io_uring_cqe batch[UR_REAP_BATCH];
+    unsigned total = 0;
+
+    while (total < u->cq_entries) {
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&u->ring, head, cqe)
+        {
+            batch[n++] = *cqe;
+            if (n == UR_REAP_BATCH)
+                break;
+        }
+        if (n == 0)
+            break;
+        io_uring_cq_advance(&u->ring, n);
+        for (unsigned i = 0; i < n; i++)
+            ur_dispatch(l, u, &batch[i]);
+        u->br_returned += u->br_added;
+        rs__ur_buf_commit(u);
+        total += n;
+    }
+    return total;
+}
+
 static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
 {
     struct ur *u = l->be_data;
     struct io_uring_cqe *cqe;
     struct __kernel_timespec ts, *tsp = NULL;
-    unsigned head, n = 0;
+    unsigned n;
 
     ur_arm_wake(l, u);
-    if (u->retry)
+    if (u->retry || io_uring_cq_has_overflow(&u->ring))
         timeout_ns = 0;
     if (timeout_ns >= 0) {
         ts.tv_sec = timeout_ns / 1000000000;
@@ -521,45 +682,25 @@ static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
     /* What this turn queued; read before the submit, one load from the SQ ring. */
     RS_PROBE2(loop_submit, u->id, io_uring_sq_ready(&u->ring));
     int ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, tsp, NULL);
-    if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+    if (ret == -EBUSY || ret == -EBADR)
+        ur_enter_error(u, ret);
+    else if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN)
         return ret;
 
-    io_uring_for_each_cqe(&u->ring, head, cqe)
-    {
-        n++;
-        switch (rs__ud_op(cqe->user_data)) {
-        case RS_OP_RECV:
-            ur_on_recv(l, u, cqe);
-            break;
-        case RS_OP_SEND:
-            ur_on_send(l, u, cqe);
-            break;
-        case RS_OP_ACCEPT:
-            ur_on_accept(l, cqe);
-            break;
-        case RS_OP_CONNECT:
-            ur_on_connect(l, cqe);
-            break;
-        case RS_OP_POLL_IN:
-            ur_on_poll(l, u, cqe, false);
-            break;
-        case RS_OP_POLL_OUT:
-            ur_on_poll(l, u, cqe, true);
-            break;
-        case RS_OP_WAKE: {
-            uint64_t v;
-            ssize_t r = read(l->wake_fd, &v, sizeof(v));
-            (void)r;
-            if (!(cqe->flags & IORING_CQE_F_MORE))
-                u->wake_armed = false;
-            break;
-        }
-        default: /* cancel results: the cancelled operation reports for itself */
-            break;
-        }
+    u->br_returned = 0;
+    n = ur_reap(l, u);
+    /* Completions the CQ had no room for wait in the kernel's overflow list (NODROP), in order,
+     * and new ones queue behind them: with the CQ reaped, a GETEVENTS enter moves them in. A
+     * bounded number of rounds per turn; a next turn that finds the flag still set does not
+     * wait. */
+    for (unsigned round = 0; round < UR_FLUSH_ROUNDS && io_uring_cq_has_overflow(&u->ring);
+         round++) {
+        RS_STAT_INC(l->stats, cq_overflows);
+        ret = io_uring_get_events(&u->ring);
+        if (ret < 0)
+            ur_enter_error(u, ret);
+        n += ur_reap(l, u);
     }
-    io_uring_cq_advance(&u->ring, n);
-    rs__ur_buf_commit(u);
     ur_run_retry(l, u);
     return (int)n;
 }

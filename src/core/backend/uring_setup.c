@@ -9,15 +9,13 @@
  *                     kernel.io_uring_disabled or seccomp, ENOSYS a kernel without io_uring.
  *   setup flags       tried in order of preference, an unknown flag failing with EINVAL:
  *                     SINGLE_ISSUER (6.0) with DEFER_TASKRUN (6.1), SINGLE_ISSUER with
- *                     COOP_TASKRUN (5.19), COOP_TASKRUN alone, none; SUBMIT_ALL (5.18) and
- *                     CQSIZE (5.5) always. Workers create their rings with the flags the probe's
- *                     ring was accepted with, each on its own thread (SINGLE_ISSUER binds a ring
- *                     to the thread that creates it).
- *   opcodes           io_uring_get_probe_ring (5.6). Needed: ACCEPT (5.5), RECV and SEND (5.6),
- *                     SENDMSG (5.3), CONNECT (5.5), ASYNC_CANCEL (5.5), POLL_ADD (5.1; multishot
- *                     poll 5.13). Recorded for the datagram path: RECVMSG (5.3), SEND_ZC (6.0),
- *                     SENDMSG_ZC (6.1).
- *   ring features     io_uring_params.features after setup. Needed: NODROP (5.5: completions
+ *                     COOP_TASKRUN (5.19), COOP_TASKRUN alone, none; SUBMIT_ALL (5.18),
+ *                     CQSIZE (5.5) and CLAMP (5.6) always. Workers create their rings with the
+ * flags the probe's ring was accepted with, each on its own thread (SINGLE_ISSUER binds a ring to
+ * the thread that creates it). opcodes           io_uring_get_probe_ring (5.6). Needed: ACCEPT
+ * (5.5), RECV and SEND (5.6), SENDMSG (5.3), CONNECT (5.5), ASYNC_CANCEL (5.5), POLL_ADD (5.1;
+ * multishot poll 5.13). Recorded for the datagram path: RECVMSG (5.3), SEND_ZC (6.0), SENDMSG_ZC
+ * (6.1). ring features     io_uring_params.features after setup. Needed: NODROP (5.5: completions
  *                     are kept, not lost, when the CQ overflows). Recorded: FAST_POLL (5.7),
  *                     EXT_ARG (5.11).
  *   buffer ring       IORING_REGISTER_PBUF_RING (5.19) on the probe's ring. Needed.
@@ -43,7 +41,11 @@
  *       multishot_accept, buf_ring, defer_taskrun, single_issuer, coop_taskrun, nodrop, an
  *       opcode (accept, recv, send, sendmsg, connect, async_cancel, poll_add, recvmsg, send_zc,
  *       sendmsg_zc), fast_poll, ext_arg. An unknown NAME makes io_uring unavailable, saying so.
- *   RINGSOCK_TEST_URING_NO_MULTISHOT=1            is HIDE=multishot_accept,multishot_recv. */
+ *   RINGSOCK_TEST_URING_NO_MULTISHOT=1            is HIDE=multishot_accept,multishot_recv.
+ *   RINGSOCK_TEST_URING_SQ=N, RINGSOCK_TEST_URING_CQ=N  every worker's ring gets N SQ (1 to
+ *       32768) or CQ (1 to 65536, not below the SQ) entries instead of the sizes chosen from
+ *       the configuration, so tests can make the SQ fill and the CQ overflow. The kernel rounds
+ *       N up to a power of two. A value out of range makes io_uring unavailable, saying so. */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -157,6 +159,41 @@ static int uring_test_hidden(uint32_t *hidden, char *why, size_t whylen)
     return 0;
 }
 
+/* Reads RINGSOCK_TEST_URING_SQ and _CQ into p->test_sq and p->test_cq (0: not set). Returns 0, or
+ * -EINVAL with why[] set for a value that is not a number in range. */
+static int uring_test_sizes(struct ur_probe *p)
+{
+    static const struct {
+        const char *name;
+        unsigned long max;
+    } vars[2] = {{"RINGSOCK_TEST_URING_SQ", 32768}, {"RINGSOCK_TEST_URING_CQ", 65536}};
+    unsigned *out[2] = {&p->test_sq, &p->test_cq};
+
+    for (int i = 0; i < 2; i++) {
+        const char *v = getenv(vars[i].name);
+        char *end;
+        unsigned long n;
+        if (!v || !*v)
+            continue;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno || *end || n < 1 || n > vars[i].max) {
+            snprintf(p->why, sizeof(p->why),
+                     "io_uring unavailable: %s must be 1 to %lu, not '%.40s'", vars[i].name,
+                     vars[i].max, v);
+            return -EINVAL;
+        }
+        *out[i] = (unsigned)n;
+    }
+    if (p->test_cq && p->test_cq < (p->test_sq ? p->test_sq : UR_SQ_ENTRIES)) {
+        snprintf(p->why, sizeof(p->why),
+                 "io_uring unavailable: RINGSOCK_TEST_URING_CQ=%u is below the SQ's %u entries",
+                 p->test_cq, p->test_sq ? p->test_sq : UR_SQ_ENTRIES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Creates a ring with the most preferred set of optional setup flags, within `allowed`, that
  * the kernel accepts (it fails an unknown flag with EINVAL). Returns 0 or -errno; *p says what
  * the ring was set up with (flags, features). */
@@ -176,7 +213,7 @@ static int ring_create(struct io_uring *ring, unsigned sq, unsigned cq, unsigned
         if (tries[i] & ~allowed)
             continue;
         memset(p, 0, sizeof(*p));
-        p->flags = tries[i] | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+        p->flags = tries[i] | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
         p->cq_entries = cq;
         err = io_uring_queue_init_params(sq, ring, p);
         if (err == 0)
@@ -437,6 +474,9 @@ static void probe_run(void)
     err = uring_test_hidden(&hidden, p->why, sizeof(p->why));
     if (err < 0)
         goto out_fail;
+    err = uring_test_sizes(p);
+    if (err < 0)
+        goto out_fail;
     for (unsigned f = UR_SINGLE_ISSUER; f <= UR_COOP_TASKRUN; f++)
         if (hidden & (1u << f))
             allowed &= ~feat_info[f].bit;
@@ -508,6 +548,20 @@ int rs_backend_choose(enum rs_backend_kind want, char *why, size_t whylen)
     return RS_BACKEND_URING;
 }
 
+/* The CQ entries a worker's ring asks for: between two reaps each connection may complete a
+ * receive for good (ENOBUFS, FIN, an error, a cancel) and a send, and data completions are
+ * bounded by the buffers, which come back only when reaped; plus listeners, pollers and the
+ * wake-up. Rounded up to a power of two, at least twice the SQ (liburing's default ratio), at
+ * most UR_CQ_MAX: past that a burst overflows, and the kernel keeps what overflowed (NODROP). */
+static unsigned ur_cq_entries(const struct rs_loop_config *cfg, unsigned sq)
+{
+    uint64_t want = (uint64_t)cfg->max_conns * UR_CQ_PER_CONN + cfg->buf_count + UR_CQ_EXTRA;
+    unsigned cq = 2 * sq;
+    while (cq < want && cq < UR_CQ_MAX)
+        cq *= 2;
+    return cq;
+}
+
 int rs__ur_init(struct rs_loop *l)
 {
     const struct ur_probe *p = rs__ur_probe();
@@ -520,9 +574,15 @@ int rs__ur_init(struct rs_loop *l)
     u = rs_calloc(1, sizeof(*u));
     if (!u)
         return -ENOMEM;
-    err = ring_create(&u->ring, UR_SQ_ENTRIES, UR_CQ_ENTRIES, p->setup_flags, &params);
+    unsigned sq = p->test_sq ? p->test_sq : UR_SQ_ENTRIES;
+    err = ring_create(&u->ring, sq, p->test_cq ? p->test_cq : ur_cq_entries(&l->cfg, sq),
+                      p->setup_flags, &params);
     if (err < 0)
         goto out_free;
+    u->sq_entries = params.sq_entries;
+    u->cq_entries = params.cq_entries;
+    u->stats = l->stats;
+    u->rl_dropped = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     err = rs__ur_bufring_setup(u, l->cfg.buf_count, l->cfg.buf_size);
     if (err < 0)
         goto out_exit_ring;
@@ -531,9 +591,10 @@ int rs__ur_init(struct rs_loop *l)
     bool no_ms = l->cfg.uring_no_multishot;
     u->ms_accept = !no_ms && rs__ur_has(p, UR_MS_ACCEPT);
     u->ms_recv = !no_ms && rs__ur_has(p, UR_MS_RECV);
-    snprintf(u->features, sizeof(u->features), "%s accept, %s recv, buffer ring %ux%u%s%s%s",
+    snprintf(u->features, sizeof(u->features),
+             "%s accept, %s recv, buffer ring %ux%u, sq %u, cq %u%s%s%s",
              u->ms_accept ? "multishot" : "one-shot", u->ms_recv ? "multishot" : "one-shot",
-             u->br.count, l->cfg.buf_size,
+             u->br.count, l->cfg.buf_size, u->sq_entries, u->cq_entries,
              (params.flags & IORING_SETUP_SINGLE_ISSUER) ? ", single issuer" : "",
              (params.flags & IORING_SETUP_DEFER_TASKRUN) ? ", defer taskrun" : "",
              (params.flags & IORING_SETUP_COOP_TASKRUN) ? ", coop taskrun" : "");
