@@ -11,10 +11,10 @@
 #              pipelined and body-carrying requests among them (httpraw), each answer checked
 #   slowloris  unfinished heads left hanging (408 and a close), heads trickled byte by byte
 # Then: 0 verification errors from every client; server RSS after the load (connections
-# closed) within 5% of its RSS at 30 s into the load (the series is logged); fd count back to
-# its baseline; the server still answers all three protocols; SIGTERM gives a clean exit with a
-# totals line, conns_accepted == conns_closed, and the UDP and HTTP totals agree with what the
-# clients saw.
+# closed) at most 5% above its RSS at 30 s into the load (lower is no failure: the reference is
+# taken under load; the series is logged); fd count back to its baseline; the server still
+# answers all three protocols; SIGTERM gives a clean exit with a totals line, conns_accepted ==
+# conns_closed, and the UDP and HTTP totals agree with what the clients saw.
 #
 # Environment: RINGSOCK, STREAMCHECK, DGRAMCHECK (default next to streamcheck), HTTPRAW,
 # RINGLOAD (required); SOAK_SECONDS, the time under load (default SOAK_SECONDS_DEFAULT, which
@@ -67,7 +67,7 @@ fd_count() {
 # ---- the server --------------------------------------------------------------------------
 
 # Time limits leave room for a loaded machine: make test runs two tests at once on what may be
-# two cores, and this script's own scheduler has been seen stalled for a second. A head sent
+# two cores, and this script's own scheduler has been seen stalled for 3 s. A head sent
 # in time but read by a starved worker after its deadline gets 408 like one sent late, so the
 # header timeout (5 s) is well above what the slow clients below take (0.3 .. 0.6 s).
 
