@@ -18,7 +18,8 @@
 #
 # Environment: RINGSOCK, STREAMCHECK, DGRAMCHECK (default next to streamcheck), HTTPRAW,
 # RINGLOAD (required); SOAK_SECONDS, the time under load (default SOAK_SECONDS_DEFAULT, which
-# the build sets, else 120); SOAK_RSS_REF (default 30) and SOAK_RSS_GRACE (default 20) seconds.
+# the build sets, else 120); SOAK_RSS_REF (default 30) and SOAK_RSS_GRACE (default 20) seconds;
+# SOAK_ASAN_QUARANTINE_MB (below).
 # shellcheck source=../integ/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../integ/lib.sh"
 backend_setup "${1:-}"
@@ -75,10 +76,14 @@ fd_count() {
 # the load shows up as growth. jemalloc (release builds) returns freed pages after its decay
 # time (10 s) but only when it is called, so an idle server keeps them: its background thread
 # purges them idle or not. ASan keeps freed blocks in a quarantine of up to 256 MiB, which this
-# load fills at ~2 MiB/s for the whole run: capped at 32 MiB it is full well before the RSS
-# reference, and still holds the last ~15 s of frees for use-after-free detection.
+# load fills for the whole run: on io_uring at ~2 MiB/s, on epoll at ~65 KiB/s (it writes most
+# echoes at once and seldom frees a queued chunk), while the live heap stays flat. Capped at
+# ~15 s of frees (32 MiB, 1 MiB; SOAK_ASAN_QUARANTINE_MB overrides) it is full well before the
+# RSS reference, and still catches a use of a block freed within those 15 s.
 if grep -qa __asan_init "$RINGSOCK"; then
-    SERVER_PREFIX=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=32")
+    quarantine_mb=${SOAK_ASAN_QUARANTINE_MB:-32}
+    [[ $BACKEND == epoll ]] && quarantine_mb=${SOAK_ASAN_QUARANTINE_MB:-1}
+    SERVER_PREFIX=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=$quarantine_mb")
 else
     SERVER_PREFIX=(env "MALLOC_CONF=${MALLOC_CONF:+$MALLOC_CONF,}background_thread:true")
 fi
