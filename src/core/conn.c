@@ -252,6 +252,11 @@ struct rs_loop *rs_conn_loop(const struct rs_conn *c)
     return c->loop;
 }
 
+uint64_t rs_conn_sent_ns(const struct rs_conn *c)
+{
+    return c->sent_ns;
+}
+
 static void mark_dirty(struct rs_conn *c)
 {
     if (c->on_dirty)
@@ -316,6 +321,16 @@ void rs_conn_shutdown_after_flush(struct rs_conn *c)
     /* While connecting, rs__conn_connected shuts down once the connect is done. */
     if (c->outq.bytes == 0 && !c->send_busy && !c->connect_busy)
         conn_flushed(c);
+}
+
+void rs_conn_reset(struct rs_conn *c)
+{
+    static const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+    if (rs__conn_closing(c))
+        return;
+    /* Set now, applied by the close(2) at release: no FIN, no orphan holding the unsent bytes. */
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    rs_conn_close(c);
 }
 
 void rs__conn_fail(struct rs_conn *c, int err)
@@ -414,6 +429,7 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     struct rs_loop *l = c->loop;
     RS_STAT_ADD(l->stats, bytes_out, n);
     c->bytes_out += n;
+    c->sent_ns = rs_now_ns(); /* send progress, for services' send timeouts */
     rs_outq_consume(&c->outq, &l->chunks, n);
     if (rs__conn_closing(c))
         return;

@@ -169,6 +169,7 @@ struct rs_conn {
     size_t send_len;            /* bytes handed to the in-flight send */
     uint64_t bytes_in;          /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
+    uint64_t sent_ns;           /* when the kernel last took bytes (rs_now_ns), 0 = never */
     void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
 };
 

@@ -171,6 +171,10 @@ void rs_conn_close_after_flush(struct rs_conn *c);
 void rs_conn_shutdown_after_flush(struct rs_conn *c);
 /* Closes, dropping whatever is queued; on_close follows later (see the rules above). */
 void rs_conn_close(struct rs_conn *c);
+/* Closes as rs_conn_close does, but with a reset (SO_LINGER 0) instead of a FIN: the kernel
+ * drops the bytes it still holds for the peer at once instead of keeping an orphan socket
+ * retrying them (for a peer that stopped reading). */
+void rs_conn_reset(struct rs_conn *c);
 
 /* Stops reading c: the service's own flow control (a relay stops reading A while B is full).
  * Independent of the loop's backpressure on c's own queue: reading runs again only when
@@ -187,6 +191,9 @@ void rs_conn_read_start(struct rs_conn *c);
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata);
 void *rs_conn_udata(const struct rs_conn *c);
 size_t rs_conn_queued(const struct rs_conn *c);
+/* When the kernel last took bytes of c's queue (rs_now_ns clock), 0 if it never did: send
+ * progress, for a service's send timeout. */
+uint64_t rs_conn_sent_ns(const struct rs_conn *c);
 struct rs_loop *rs_conn_loop(const struct rs_conn *c);
 
 #endif
