@@ -337,6 +337,7 @@ int rs_server_run(const struct rs_server_opts *o)
                 .keepalive_timeout_ms = o->keepalive_timeout_ms,
             },
         .max_msg = o->max_msg,
+        .idle_timeout_ns = o->idle_timeout_ns,
     };
     rs_http_limits_default(&conf.http.limits);
     char *body_file = NULL;

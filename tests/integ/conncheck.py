@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""conncheck.py: connection-level checks of the idle timeout and the per-address limit, run by
+idle.sh and connlimit.sh. Every wait is bounded. Exit 0 when the check holds, 1 (with one line
+on stderr) when it does not.
+
+  idle HOST PORT MIN MAX       one round trip, then silence: the server must close between MIN
+                               and MAX seconds after the last byte
+  silent HOST PORT MIN MAX     connects and sends nothing: closed between MIN and MAX seconds
+  busy HOST PORT SECS PERIOD   a byte every PERIOD seconds for SECS, each echoed: never closed
+  quiet HOST PORT SECS         one round trip, SECS of silence, another round trip: still open
+  noread HOST PORT MIN MAX     sends without reading until the server stops taking bytes; the
+                               server must close between MIN and MAX seconds after the last
+                               byte it took (prints "closed after S s")
+  limit HOST PORT SRC N EXPECT [HOLD]  N connections from source address SRC, a round trip on
+                               each: exactly EXPECT served, the others refused (reset or closed
+                               without an answer); with HOLD, the served ones stay open until
+                               stdin is closed (prints "served K refused R" first)
+"""
+
+import os
+import select
+import socket
+import sys
+import time
+
+
+def die(msg):
+    print("conncheck: FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def connect(host, port, src=None, rcvbuf=0):
+    s = socket.socket(family(host), socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    if src:
+        s.bind((src, 0))
+    s.settimeout(5)
+    s.connect((host, port))
+    return s
+
+
+def round_trip(s, payload=b"ping"):
+    """Sends payload and reads it back. True if echoed, False if the server refused."""
+    try:
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            b = s.recv(len(payload) - len(got))
+            if not b:
+                return False
+            got += b
+    except (ConnectionResetError, BrokenPipeError):
+        return False
+    except socket.timeout:
+        die("no answer within 5 s")
+    if got != payload:
+        die("echo differs: %r" % got)
+    return True
+
+
+def wait_closed(s, limit):
+    """Seconds until the server closes s (FIN or reset), reading what arrives; dies at limit."""
+    start = time.monotonic()
+    s.setblocking(False)
+    while True:
+        left = limit - (time.monotonic() - start)
+        if left <= 0:
+            die("still open after %.1f s" % limit)
+        r, _, _ = select.select([s], [], [], left)
+        if not r:
+            continue
+        try:
+            if not s.recv(65536):
+                return time.monotonic() - start
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - start
+        except BlockingIOError:
+            pass
+
+
+def cmd_idle(host, port, lo, hi):
+    s = connect(host, port)
+    if not round_trip(s):
+        die("not served")
+    t = wait_closed(s, hi + 3)
+    print("closed after %.2f s" % t)
+    if t < lo or t > hi:
+        die("closed after %.2f s, want %.1f..%.1f" % (t, lo, hi))
+
+
+def cmd_silent(host, port, lo, hi):
+    s = connect(host, port)
+    t = wait_closed(s, hi + 3)
+    print("closed after %.2f s" % t)
+    if t < lo or t > hi:
+        die("closed after %.2f s, want %.1f..%.1f" % (t, lo, hi))
+
+
+def cmd_busy(host, port, secs, period):
+    s = connect(host, port)
+    end = time.monotonic() + secs
+    n = 0
+    while time.monotonic() < end:
+        if not round_trip(s, b"b"):
+            die("closed after %d round trips (%.1f s) while busy" % (n, n * period))
+        n += 1
+        time.sleep(period)
+    print("%d round trips over %.1f s" % (n, secs))
+
+
+def cmd_quiet(host, port, secs):
+    s = connect(host, port)
+    if not round_trip(s):
+        die("not served")
+    time.sleep(secs)
+    if not round_trip(s, b"again"):
+        die("closed within %.1f s of silence" % secs)
+    print("open after %.1f s of silence" % secs)
+
+
+def cmd_noread(host, port, lo, hi):
+    s = connect(host, port, rcvbuf=4096)
+    s.setblocking(False)
+    chunk = b"x" * 65536
+    sent = 0
+    last = time.monotonic()
+    # Fill until nothing more has been taken for 0.3 s: the server stopped reading.
+    while time.monotonic() - last < 0.3:
+        try:
+            n = s.send(chunk)
+            sent += n
+            last = time.monotonic()
+        except BlockingIOError:
+            select.select([], [s], [], 0.05)
+        except (ConnectionResetError, BrokenPipeError):
+            die("reset while filling (%d bytes sent)" % sent)
+        if sent > (512 << 20):
+            die("the server kept reading 512 MiB without our reading: no backpressure?")
+    # Now wait for the reset or FIN without reading: poll reports it as an error or hang-up.
+    p = select.poll()
+    p.register(s, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    deadline = last + hi + 3
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            die("still open %.1f s after the server stopped reading" % (hi + 3))
+        if p.poll(left * 1000):
+            break
+    t = time.monotonic() - last
+    print("sent %d bytes; closed after %.2f s" % (sent, t))
+    if t < lo or t > hi:
+        die("closed %.2f s after the last byte taken, want %.1f..%.1f" % (t, lo, hi))
+
+
+def cmd_limit(host, port, src, n, expect, hold):
+    socks = [connect(host, port, src=src) for _ in range(n)]
+    served = [s for s in socks if round_trip(s)]
+    refused = len(socks) - len(served)
+    print("served %d refused %d" % (len(served), refused), flush=True)
+    if len(served) != expect:
+        die("from %s: %d of %d served, want %d" % (src, len(served), n, expect))
+    for s in socks:
+        if s not in served:
+            s.close()
+    if hold:
+        sys.stdin.read()  # until the caller closes our stdin
+        # Still served after the hold: the limit counts them, it does not close them.
+        for s in served:
+            if not round_trip(s, b"still"):
+                die("a served connection was closed while held")
+
+
+def main():
+    a = sys.argv[1:]
+    if len(a) < 3:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    mode, host, port = a[0], a[1], int(a[2])
+    if mode == "idle":
+        cmd_idle(host, port, float(a[3]), float(a[4]))
+    elif mode == "silent":
+        cmd_silent(host, port, float(a[3]), float(a[4]))
+    elif mode == "busy":
+        cmd_busy(host, port, float(a[3]), float(a[4]))
+    elif mode == "quiet":
+        cmd_quiet(host, port, float(a[3]))
+    elif mode == "noread":
+        cmd_noread(host, port, float(a[3]), float(a[4]))
+    elif mode == "limit":
+        cmd_limit(host, port, a[3], int(a[4]), int(a[5]), len(a) > 6 and a[6] == "hold")
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
