@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "conn_limit.h"
 #include "ringsock/util/alloc.h"
 #include "ringsock/net/net.h"
 #include "ringsock/util/probes.h"
@@ -133,8 +134,21 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
         close(fd);
         return;
     }
+    uint32_t slot = 0;
+    if (l->conn_limit && rs__conn_limit_take(l->conn_limit, fd, &slot) == -EDQUOT) {
+        /* Reset, not FIN: the peer learns it was refused (an echo server's FIN before any
+         * answer reads as a clean end), the same whether or not it already sent bytes (a
+         * close with unread input resets anyway), and no TIME_WAIT is left on our side. */
+        static const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+        RS_STAT_INC(l->stats, conns_refused_per_ip);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+        close(fd);
+        return;
+    }
     struct rs_conn *c = conn_alloc(l);
     if (!c) {
+        if (slot)
+            rs__conn_limit_put(l->conn_limit, slot);
         RS_STAT_INC(l->stats, conns_refused);
         if (rs_ratelimit_ok(&l->rl_conn, &hidden))
             rs_log_warn("connection limit reached (%u per worker), refusing (%llu more hidden)",
@@ -145,6 +159,7 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     RS_STAT_INC(l->stats, conns_accepted);
     RS_PROBE2(accept, l->cfg.id, fd);
     c->fd = fd;
+    c->limit_slot = slot;
     rs_net_set_nodelay(fd);
     rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = &default_ops;
@@ -473,6 +488,10 @@ static void conn_recycle(struct rs_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (c->limit_slot) {
+        rs__conn_limit_put(l->conn_limit, c->limit_slot);
+        c->limit_slot = 0;
+    }
     if (c->state != RS_CONN_FREE) /* a failed rs_loop_connect never left FREE */
         rs__conn_set_state(c, RS_CONN_FREE);
     c->gen++;

@@ -86,6 +86,10 @@ static const char *usage_options(void)
            "  --sndbuf SIZE        SO_SNDBUF for accepted sockets (default: kernel's)\n"
            "  --rcvbuf SIZE        SO_RCVBUF for accepted sockets (default: kernel's)\n"
            "  --max-conns N        connections per worker; more are refused (default 100000)\n"
+           "  --max-conns-per-ip N  TCP connections open per source address, over all\n"
+           "                       listeners (default: any); past it a new one is reset at\n"
+           "                       once and counted (conns_refused_per_ip). Each address is\n"
+           "                       then served by one worker (SO_REUSEPORT steering)\n"
            "  --shutdown-timeout MS  on SIGINT/SIGTERM, time given to connections to finish\n"
            "                       before they are closed (default 2000)\n"
            "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
@@ -126,6 +130,7 @@ enum {
     OPT_SNDBUF,
     OPT_RCVBUF,
     OPT_MAX_CONNS,
+    OPT_MAX_CONNS_PER_IP,
     OPT_SHUTDOWN,
     OPT_UDP,
     OPT_JOIN_IFACE,
@@ -160,6 +165,7 @@ static const struct option long_opts[] = {
     {"sndbuf", required_argument, NULL, OPT_SNDBUF},
     {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
     {"udp", required_argument, NULL, OPT_UDP},
     {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
@@ -386,6 +392,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
                 return bad_value(err, errlen, name, optarg, e);
             o->loop.max_conns = (uint32_t)v;
+            break;
+        case OPT_MAX_CONNS_PER_IP:
+            if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.max_conns_per_ip = (uint32_t)v;
             break;
         case OPT_SHUTDOWN:
             if ((e = rs_parse_size(optarg, 0, 3600000, &v)) < 0)

@@ -11,10 +11,11 @@ on stderr) when it does not.
   noread HOST PORT MIN MAX     sends without reading until the server stops taking bytes; the
                                server must close between MIN and MAX seconds after the last
                                byte it took (prints "closed after S s")
-  limit HOST PORT SRC N EXPECT [HOLD]  N connections from source address SRC, a round trip on
-                               each: exactly EXPECT served, the others refused (reset or closed
-                               without an answer); with HOLD, the served ones stay open until
-                               stdin is closed (prints "served K refused R" first)
+  limits HOST PORT LIMIT SRC...  per source address SRC in turn (all held open together):
+                               20 connections with a round trip on each, exactly LIMIT served
+                               and the rest refused with a reset; then one served is closed and
+                               a new one from that address is served, the next refused. Prints
+                               "refused N": every refusal seen, for the server's counter
 """
 
 import os
@@ -157,22 +158,68 @@ def cmd_noread(host, port, lo, hi):
         die("closed %.2f s after the last byte taken, want %.1f..%.1f" % (t, lo, hi))
 
 
-def cmd_limit(host, port, src, n, expect, hold):
-    socks = [connect(host, port, src=src) for _ in range(n)]
-    served = [s for s in socks if round_trip(s)]
-    refused = len(socks) - len(served)
-    print("served %d refused %d" % (len(served), refused), flush=True)
-    if len(served) != expect:
-        die("from %s: %d of %d served, want %d" % (src, len(served), n, expect))
-    for s in socks:
-        if s not in served:
-            s.close()
-    if hold:
-        sys.stdin.read()  # until the caller closes our stdin
-        # Still served after the hold: the limit counts them, it does not close them.
+def attempt(host, port, src):
+    """A connection from src and a round trip: (socket, True) if served, (None, False) if it
+    was refused with a reset. Dies on a refusal by FIN: refusals must be resets."""
+    try:
+        s = connect(host, port, src=src)
+    except ConnectionResetError:
+        return None, False  # the reset came before connect() returned
+    try:
+        s.sendall(b"ping")
+        got = b""
+        while len(got) < 4:
+            b = s.recv(4 - len(got))
+            if not b:
+                die("refused from %s with a FIN, want a reset" % src)
+            got += b
+    except (ConnectionResetError, BrokenPipeError):
+        s.close()
+        return None, False
+    except socket.timeout:
+        die("no answer within 5 s")
+    if got != b"ping":
+        die("echo differs: %r" % got)
+    return s, True
+
+
+def cmd_limits(host, port, limit, srcs):
+    held = {}
+    refused = 0
+    for src in srcs:
+        served = []
+        for _ in range(20):
+            s, ok = attempt(host, port, src)
+            if ok:
+                served.append(s)
+            else:
+                refused += 1
+        if len(served) != limit:
+            die("from %s: %d of 20 served, want %d" % (src, len(served), limit))
+        held[src] = served
+    # Every held connection is still served (the limit closes nothing it let in).
+    for src, served in held.items():
         for s in served:
             if not round_trip(s, b"still"):
-                die("a served connection was closed while held")
+                die("a served connection from %s was closed" % src)
+    # Closing one lets one more in (once the server has seen the close), and only one.
+    src = srcs[0]
+    held[src].pop().close()
+    deadline = time.monotonic() + 3
+    while True:
+        s, ok = attempt(host, port, src)
+        if ok:
+            held[src].append(s)
+            break
+        refused += 1
+        if time.monotonic() > deadline:
+            die("from %s: still refused 3 s after one of its connections closed" % src)
+        time.sleep(0.05)
+    s, ok = attempt(host, port, src)
+    if ok:
+        die("from %s: %d connections served, over the limit %d" % (src, limit + 1, limit))
+    refused += 1
+    print("refused %d" % refused)
 
 
 def main():
@@ -191,8 +238,8 @@ def main():
         cmd_quiet(host, port, float(a[3]))
     elif mode == "noread":
         cmd_noread(host, port, float(a[3]), float(a[4]))
-    elif mode == "limit":
-        cmd_limit(host, port, a[3], int(a[4]), int(a[5]), len(a) > 6 and a[6] == "hold")
+    elif mode == "limits":
+        cmd_limits(host, port, int(a[3]), a[4:])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -51,6 +51,8 @@ struct rs_loop_config {
     uint32_t buf_size;            /* bytes per receive buffer (also epoll's read size) */
     size_t write_queue;           /* per-connection cap on queued output: backpressure */
     uint32_t max_conns;           /* connections per loop; past it new ones are refused */
+    uint32_t max_conns_per_ip;    /* accepted connections open per source address, 0 = any;
+                                   * past it new ones are reset at once */
     uint32_t read_budget;         /* epoll: reads per connection per loop turn */
     int sndbuf, rcvbuf;           /* SO_SNDBUF/SO_RCVBUF for accepted sockets, 0 = default */
     bool uring_no_multishot;      /* one-shot accept and recv even where multishot works */
