@@ -110,6 +110,12 @@ int rs__conn_limit_take(struct rs_conn_limit *t, int fd, uint32_t *slot)
         return 0;
     if (err < 0)
         return err; /* ENOTCONN: reset before we got to it */
+    return rs__conn_limit_take_key(t, key, slot);
+}
+
+int rs__conn_limit_take_key(struct rs_conn_limit *t, const unsigned char key[16], uint32_t *slot)
+{
+    *slot = 0;
     uint32_t b = hash(t, key), i;
     for (i = t->bucket[b]; i != NIL; i = t->node[i].next)
         if (memcmp(t->node[i].key, key, 16) == 0)
