@@ -11,6 +11,8 @@ on stderr) when it does not.
   noread HOST PORT MIN MAX     sends without reading until the server stops taking bytes; the
                                server must close between MIN and MAX seconds after the last
                                byte it took (prints "closed after S s")
+  noread_many HOST PORT N MAX  N peers at once send without reading until the server stops
+                               taking bytes; every one must be closed within MAX seconds
   limits HOST PORT LIMIT SRC...  per source address SRC in turn (all held open together):
                                20 connections with a round trip on each, exactly LIMIT served
                                and the rest refused with a reset; then one served is closed and
@@ -158,6 +160,42 @@ def cmd_noread(host, port, lo, hi):
         die("closed %.2f s after the last byte taken, want %.1f..%.1f" % (t, lo, hi))
 
 
+def cmd_noread_many(host, port, n, hi):
+    socks = [connect(host, port, rcvbuf=4096) for _ in range(n)]
+    chunk = b"x" * 65536
+    for s in socks:
+        s.setblocking(False)
+    # Fill each until it stalls. One may be reset while others still fill: the server times
+    # out its own send progress, which stops long before our kernel stops taking our bytes.
+    last = {s: time.monotonic() for s in socks}
+    filling = set(socks)
+    closed = 0
+    while filling and time.monotonic() - max(last[s] for s in filling) < 0.3:
+        for s in list(filling):
+            try:
+                s.send(chunk)
+                last[s] = time.monotonic()
+            except BlockingIOError:
+                pass
+            except (ConnectionResetError, BrokenPipeError):
+                filling.discard(s)
+                closed += 1
+        time.sleep(0.01)
+    p = select.poll()
+    for s in filling:
+        p.register(s, select.POLLERR | select.POLLHUP | select.POLLRDHUP)
+    end = max(last.values()) + hi
+    while closed < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            die("%d of %d peers still open %.1f s after the server stopped reading"
+                % (n - closed, n, hi))
+        for fd, _ in p.poll(left * 1000):
+            closed += 1
+            p.unregister(fd)
+    print("%d peers closed within %.2f s" % (n, time.monotonic() - max(last.values())))
+
+
 def attempt(host, port, src):
     """A connection from src and a round trip: (socket, True) if served, (None, False) if it
     was refused with a reset. Dies on a refusal by FIN: refusals must be resets."""
@@ -238,6 +276,8 @@ def main():
         cmd_quiet(host, port, float(a[3]))
     elif mode == "noread":
         cmd_noread(host, port, float(a[3]), float(a[4]))
+    elif mode == "noread_many":
+        cmd_noread_many(host, port, int(a[3]), float(a[4]))
     elif mode == "limits":
         cmd_limits(host, port, int(a[3]), a[4:])
     else:
