@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "conn_limit.h"
 #include "ringsock/util/alloc.h"
 #include "ringsock/net/net.h"
 #include "ringsock/util/probes.h"
@@ -133,8 +134,21 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
         close(fd);
         return;
     }
+    uint32_t slot = 0;
+    if (l->conn_limit && rs__conn_limit_take(l->conn_limit, fd, &slot) == -EDQUOT) {
+        /* Reset, not FIN: the peer learns it was refused (an echo server's FIN before any
+         * answer reads as a clean end), the same whether or not it already sent bytes (a
+         * close with unread input resets anyway), and no TIME_WAIT is left on our side. */
+        static const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+        RS_STAT_INC(l->stats, conns_refused_per_ip);
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+        close(fd);
+        return;
+    }
     struct rs_conn *c = conn_alloc(l);
     if (!c) {
+        if (slot)
+            rs__conn_limit_put(l->conn_limit, slot);
         RS_STAT_INC(l->stats, conns_refused);
         if (rs_ratelimit_ok(&l->rl_conn, &hidden))
             rs_log_warn("connection limit reached (%u per worker), refusing (%llu more hidden)",
@@ -145,6 +159,7 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     RS_STAT_INC(l->stats, conns_accepted);
     RS_PROBE2(accept, l->cfg.id, fd);
     c->fd = fd;
+    c->limit_slot = slot;
     rs_net_set_nodelay(fd);
     rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = &default_ops;
@@ -252,6 +267,11 @@ struct rs_loop *rs_conn_loop(const struct rs_conn *c)
     return c->loop;
 }
 
+uint64_t rs_conn_sent_ns(const struct rs_conn *c)
+{
+    return c->sent_ns;
+}
+
 static void mark_dirty(struct rs_conn *c)
 {
     if (c->on_dirty)
@@ -316,6 +336,16 @@ void rs_conn_shutdown_after_flush(struct rs_conn *c)
     /* While connecting, rs__conn_connected shuts down once the connect is done. */
     if (c->outq.bytes == 0 && !c->send_busy && !c->connect_busy)
         conn_flushed(c);
+}
+
+void rs_conn_reset(struct rs_conn *c)
+{
+    static const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
+    if (rs__conn_closing(c))
+        return;
+    /* Set now, applied by the close(2) at release: no FIN, no orphan holding the unsent bytes. */
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
+    rs_conn_close(c);
 }
 
 void rs__conn_fail(struct rs_conn *c, int err)
@@ -414,6 +444,7 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     struct rs_loop *l = c->loop;
     RS_STAT_ADD(l->stats, bytes_out, n);
     c->bytes_out += n;
+    c->sent_ns = rs_now_ns(); /* send progress, for services' send timeouts */
     rs_outq_consume(&c->outq, &l->chunks, n);
     if (rs__conn_closing(c))
         return;
@@ -457,6 +488,10 @@ static void conn_recycle(struct rs_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    if (c->limit_slot) {
+        rs__conn_limit_put(l->conn_limit, c->limit_slot);
+        c->limit_slot = 0;
+    }
     if (c->state != RS_CONN_FREE) /* a failed rs_loop_connect never left FREE */
         rs__conn_set_state(c, RS_CONN_FREE);
     c->gen++;

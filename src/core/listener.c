@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "conn_limit.h"
 #include "ringsock/util/alloc.h"
 
 #define RS_BACKOFF_MIN_MS 10
@@ -48,6 +49,12 @@ int rs_loop_listen(struct rs_loop *l, int fd, rs_accept_fn fn, void *arg)
     int err = listeners_reserve(l);
     if (err < 0)
         return err;
+    /* The per-address table, once, before anything is accepted: accepting never allocates. */
+    if (l->cfg.max_conns_per_ip && !l->conn_limit) {
+        l->conn_limit = rs__conn_limit_new(l->cfg.max_conns_per_ip, l->cfg.max_conns);
+        if (!l->conn_limit)
+            return -ENOMEM;
+    }
     struct rs_listener *ls = rs_calloc(1, sizeof(*ls));
     if (!ls)
         return -ENOMEM;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "loop_internal.h"
+#include "conn_limit.h"
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/probes.h"
 
@@ -127,6 +128,7 @@ void rs_loop_free(struct rs_loop *l)
         rs_log_error("worker %u: %llu illegal connection state changes were refused (a bug)",
                      l->cfg.id, (unsigned long long)l->bad_transitions);
     l->be->fini(l);
+    rs__conn_limit_free(l->conn_limit);
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];
         if (!ls->released && ls->fd >= 0)

@@ -172,6 +172,9 @@ struct rs_conn {
     uint64_t bytes_in; /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
     void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
+
+    uint64_t sent_ns;    /* when the kernel last took bytes (rs_now_ns), 0 = never */
+    uint32_t limit_slot; /* its address in the loop's conn_limit table, 0 = none */
 };
 
 /* Closing or cancelling: no callback but on_close, nothing new submitted. */
@@ -242,6 +245,8 @@ struct rs_loop {
     struct rs_ratelimit rl_accept;
     struct rs_ratelimit rl_conn;
     uint64_t bad_transitions; /* refused by rs__conn_set_state: bugs, logged once */
+
+    struct rs_conn_limit *conn_limit; /* --max-conns-per-ip, NULL when off (conn_limit.c) */
 };
 
 /* Core entry points for the backends (conn.c, loop.c). */

@@ -8,8 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+#ifndef ETH_P_IPV6
+#define ETH_P_IPV6 0x86DD
+#endif
+
+#define STEER_MUL  0x9E3779B1u /* 2^32 / golden ratio: spreads neighbouring addresses */
+#define STEER_FOLD 0x01000193u /* folds IPv6's four words into one */
 
 int rs_net_listen_tcp(const struct rs_addr *addr, int backlog)
 {
@@ -97,6 +108,72 @@ int rs_fd_limit_raise(uint64_t *limit)
     if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
         return -errno;
     *limit = want;
+    return 0;
+}
+
+/* The program's hash, in C (32-bit arithmetic, as classic BPF's). */
+static uint32_t steer_mix(uint32_t h)
+{
+    h *= STEER_MUL;
+    return h ^ (h >> 16);
+}
+
+unsigned rs_net_steer_index(const unsigned char addr[16], unsigned nsocks)
+{
+    uint32_t w[4];
+    for (int i = 0; i < 4; i++)
+        w[i] = (uint32_t)addr[4 * i] << 24 | (uint32_t)addr[4 * i + 1] << 16 |
+               (uint32_t)addr[4 * i + 2] << 8 | addr[4 * i + 3];
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint32_t h;
+    if (memcmp(addr, mapped, 12) == 0) {
+        h = w[3]; /* IPv4: the packet is IPv4 (a dual-stack socket sees it so too) */
+    } else {
+        h = w[0];
+        for (int i = 1; i < 4; i++)
+            h = h * STEER_FOLD + w[i];
+    }
+    return steer_mix(h) % nsocks;
+}
+
+int rs_net_reuseport_steer(int fd, unsigned nsocks)
+{
+    if (nsocks == 0)
+        return -EINVAL;
+    /* The program runs on the packet (a TCP SYN or a UDP datagram) with its data pulled past
+     * the transport header, so the source address is loaded relative to the network header
+     * (SKF_NET_OFF): IPv4 saddr at 12, IPv6 saddr at 8..23. Loads give host byte order. A
+     * load that fails ends the program with 0: the first socket. */
+    struct sock_filter prog[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 2, 0),
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 12)),
+        /* 3 */ BPF_STMT(BPF_JMP | BPF_JA, 13),
+        /* 4: IPv6, h = ((w0 * F + w1) * F + w2) * F + w3 */
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 8)),
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, STEER_FOLD),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 12)),
+        BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, STEER_FOLD),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 16)),
+        BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, STEER_FOLD),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)(SKF_NET_OFF + 20)),
+        BPF_STMT(BPF_ALU | BPF_ADD | BPF_X, 0),
+        /* 17: A = h; mix, then % nsocks */
+        BPF_STMT(BPF_ALU | BPF_MUL | BPF_K, STEER_MUL),
+        BPF_STMT(BPF_MISC | BPF_TAX, 0),
+        BPF_STMT(BPF_ALU | BPF_RSH | BPF_K, 16),
+        BPF_STMT(BPF_ALU | BPF_XOR | BPF_X, 0),
+        BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, nsocks),
+        BPF_STMT(BPF_RET | BPF_A, 0),
+    };
+    struct sock_fprog fprog = {.len = sizeof(prog) / sizeof(prog[0]), .filter = prog};
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &fprog, sizeof(fprog)) < 0)
+        return -errno;
     return 0;
 }
 

@@ -69,6 +69,11 @@ static const char *usage_options(void)
            "  --udp-sndbuf SIZE    SO_SNDBUF of UDP sockets (default: kernel's)\n"
            "  --max-msg SIZE       sockperf: longest message (14..16m, default 64k); a longer\n"
            "                       one closes its TCP connection, a datagram is dropped\n"
+           "  --idle-timeout T     echo, discard, sockperf TCP: close a connection that moved\n"
+           "                       no byte either way for T (30s, 500ms; 0 = never; default\n"
+           "                       300s); one owing bytes its peer took none of for T is\n"
+           "                       reset (send timeout). Counted: idle_timeouts,\n"
+           "                       send_timeouts (sockperf_ prefixed for sockperf)\n"
            "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
            "                       sockets (default: one per CPU)\n"
            "  --backend B          auto, io_uring or epoll (default auto)\n"
@@ -81,6 +86,10 @@ static const char *usage_options(void)
            "  --sndbuf SIZE        SO_SNDBUF for accepted sockets (default: kernel's)\n"
            "  --rcvbuf SIZE        SO_RCVBUF for accepted sockets (default: kernel's)\n"
            "  --max-conns N        connections per worker; more are refused (default 100000)\n"
+           "  --max-conns-per-ip N  TCP connections open per source address, over all\n"
+           "                       listeners (default: any); past it a new one is reset at\n"
+           "                       once and counted (conns_refused_per_ip). Each address is\n"
+           "                       then served by one worker (SO_REUSEPORT steering)\n"
            "  --shutdown-timeout MS  on SIGINT/SIGTERM, time given to connections to finish\n"
            "                       before they are closed (default 2000)\n"
            "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
@@ -121,6 +130,7 @@ enum {
     OPT_SNDBUF,
     OPT_RCVBUF,
     OPT_MAX_CONNS,
+    OPT_MAX_CONNS_PER_IP,
     OPT_SHUTDOWN,
     OPT_UDP,
     OPT_JOIN_IFACE,
@@ -138,6 +148,7 @@ enum {
     OPT_KEEPALIVE_TIMEOUT,
     OPT_STATS,
     OPT_MAX_MSG,
+    OPT_IDLE_TIMEOUT,
     OPT_COUNTERS,
     OPT_HELP,
     OPT_VERSION,
@@ -154,6 +165,7 @@ static const struct option long_opts[] = {
     {"sndbuf", required_argument, NULL, OPT_SNDBUF},
     {"rcvbuf", required_argument, NULL, OPT_RCVBUF},
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
     {"udp", required_argument, NULL, OPT_UDP},
     {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
@@ -171,6 +183,7 @@ static const struct option long_opts[] = {
     {"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
     {"stats", required_argument, NULL, OPT_STATS},
     {"max-msg", required_argument, NULL, OPT_MAX_MSG},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"counters", no_argument, NULL, OPT_COUNTERS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -220,6 +233,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->header_timeout_ms = 10000;
     o->keepalive_timeout_ms = 60000;
     o->max_msg = 65536;
+    o->idle_timeout_ns = 300ull * 1000000000;
     rs_loop_config_default(&o->loop);
     err[0] = '\0';
 
@@ -285,6 +299,13 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if ((e = rs_parse_size(optarg, 14, 16 << 20, &v)) < 0)
                 return bad_value(err, errlen, name, optarg, e);
             o->max_msg = (uint32_t)v;
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if ((e = rs_parse_duration(optarg, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (v > 0 && v < 1000000) /* under a millisecond is a mistake, not a timeout */
+                return bad_value(err, errlen, name, optarg, -ERANGE);
+            o->idle_timeout_ns = v;
             break;
         case OPT_UDP:
             if (o->nudp >= RS_MAX_ADDRS) {
@@ -371,6 +392,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
                 return bad_value(err, errlen, name, optarg, e);
             o->loop.max_conns = (uint32_t)v;
+            break;
+        case OPT_MAX_CONNS_PER_IP:
+            if ((e = rs_parse_size(optarg, 1, 1 << 23, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->loop.max_conns_per_ip = (uint32_t)v;
             break;
         case OPT_SHUTDOWN:
             if ((e = rs_parse_size(optarg, 0, 3600000, &v)) < 0)

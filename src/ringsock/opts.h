@@ -47,6 +47,7 @@ struct rs_server_opts {
     int udp_rcvbuf, udp_sndbuf;
     const char *join_iface; /* interface for multicast --udp groups */
     uint32_t max_msg;       /* sockperf: longest message; a longer one closes its connection */
+    uint64_t idle_timeout_ns; /* echo, discard, sockperf TCP: idle and send timeout, 0 = off */
     unsigned threads;
     enum rs_backend_kind backend;
     int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */

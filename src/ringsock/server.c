@@ -190,6 +190,23 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
     return 0;
 }
 
+/* --max-conns-per-ip: each worker counts the connections it accepts, so every source address
+ * must reach one worker. Steers each TCP listener's SO_REUSEPORT group by source address (the
+ * sockets joined it in worker order, in bind_all). Without steering (kernel < 4.5) the limit
+ * holds per worker, which is said. */
+static void steer_all(const struct rs_server_opts *o, struct worker *ws)
+{
+    for (unsigned a = 0; a < o->ntcp; a++) {
+        int err = rs_net_reuseport_steer(ws[0].fds[a], o->threads);
+        if (err < 0) {
+            rs_log_warn("--max-conns-per-ip: cannot steer source addresses to workers (%s); "
+                        "the limit applies per worker, up to %u x %u per address",
+                        strerror(-err), o->loop.max_conns_per_ip, o->threads);
+            return;
+        }
+    }
+}
+
 static void print_listening(const struct rs_server_opts *o, const struct rs_addr *bound,
                             enum rs_backend_kind kind, const char *features, const char *why,
                             uint64_t fd_limit)
@@ -337,6 +354,7 @@ int rs_server_run(const struct rs_server_opts *o)
                 .keepalive_timeout_ms = o->keepalive_timeout_ms,
             },
         .max_msg = o->max_msg,
+        .idle_timeout_ns = o->idle_timeout_ns,
     };
     rs_http_limits_default(&conf.http.limits);
     char *body_file = NULL;
@@ -394,6 +412,8 @@ int rs_server_run(const struct rs_server_opts *o)
     }
     if (bind_all(o, ws, bound) < 0)
         goto out_close_fds;
+    if (o->loop.max_conns_per_ip && o->threads > 1)
+        steer_all(o, ws);
 
     /* Workers inherit a mask without SIGINT/SIGTERM: only this thread takes them. */
     sigset_t sigs;

@@ -18,6 +18,7 @@
 #include "ringsock/util/log.h"
 #include "ringsock/proto/sockperf_msg.h"
 #include "ringsock/services/services.h"
+#include "idle.h"
 
 #define SP_MIN_SHIFT   6          /* smallest buffer class: 64 bytes */
 #define SP_CLASSES     19         /* 64 B .. 16 MiB, the largest --max-msg */
@@ -28,7 +29,11 @@
     X(sockperf_replies, COUNTER, RS_CTR_WORKER, "sockperf messages answered")                      \
     X(sockperf_unanswered, COUNTER, RS_CTR_WORKER, "sockperf messages that asked for no answer")   \
     X(sockperf_malformed, COUNTER, RS_CTR_WORKER,                                                  \
-      "malformed sockperf messages (bad length, cut short); TCP: connection closed")
+      "malformed sockperf messages (bad length, cut short); TCP: connection closed")               \
+    X(sockperf_idle_timeouts, COUNTER, RS_CTR_WORKER,                                              \
+      "sockperf TCP connections closed after --idle-timeout without a byte either way")            \
+    X(sockperf_send_timeouts, COUNTER, RS_CTR_WORKER,                                              \
+      "sockperf TCP connections reset after --idle-timeout owing answers the peer did not take")
 
 RS_COUNTER_STRUCT(sockperf_counters, SOCKPERF_COUNTERS);
 static const struct rs_counter_desc sockperf_desc[] = {SOCKPERF_COUNTERS(RS_COUNTER_DESC)};
@@ -37,6 +42,7 @@ static const struct rs_counter_block sockperf_block =
     RS_COUNTER_BLOCK("sockperf", struct sockperf_counters, sockperf_desc, NULL, 0);
 
 struct sp_conn {
+    struct rs_idle idle; /* used when --idle-timeout is on */
     struct rs_conn *c;
     struct sockperf_worker *w;
     unsigned char hdr[RS_SOCKPERF_HDR_LEN]; /* a header split across reads */
@@ -50,6 +56,7 @@ struct sp_conn {
 
 struct sockperf_worker {
     struct sockperf_counters *stats;
+    struct rs_idle_ctx idle; /* timeout_ns 0: off */
     uint32_t max_msg;
     struct rs_ratelimit rl;       /* TCP protocol errors */
     struct rs_ratelimit rl_dgram; /* malformed datagrams */
@@ -208,6 +215,8 @@ static void sp_on_data(struct rs_conn *c, const void *data, size_t len)
     struct sp_conn *sc = rs_conn_udata(c);
     const char *p = data;
 
+    if (sc->w->idle.timeout_ns)
+        rs__idle_rx(&sc->idle);
     while (len > 0 && !sc->done) {
         if (sc->have == 0 && len >= RS_SOCKPERF_HDR_LEN) {
             /* Zero copy: a whole message in the receive data is answered from there. */
@@ -243,6 +252,8 @@ static void sp_on_close(struct rs_conn *c, int err)
     struct sp_conn *sc = rs_conn_udata(c);
     struct sockperf_worker *w = sc->w;
     (void)err;
+    if (w->idle.timeout_ns)
+        rs__idle_stop(&sc->idle);
     drop_split(sc);
     memset(sc, 0, sizeof(*sc));
     sc->next = w->free_conns;
@@ -271,6 +282,12 @@ static void sp_accept(struct rs_conn *c, void *arg)
     }
     sc->c = c;
     sc->w = w;
+    if (w->idle.timeout_ns && rs__idle_start(&sc->idle, &w->idle, c) < 0) {
+        sc->next = w->free_conns;
+        w->free_conns = sc;
+        rs_conn_close(c);
+        return;
+    }
     rs_conn_set_ops(c, &sp_ops, sc);
 }
 
@@ -306,6 +323,12 @@ static int sp_worker_new(const struct rs_service_ctx *ctx, void **state)
         return -ENOMEM;
     w->stats = (struct sockperf_counters *)ctx->counters;
     w->max_msg = ctx->conf->max_msg;
+    w->idle = (struct rs_idle_ctx){
+        .loop = ctx->loop,
+        .timeout_ns = ctx->conf->idle_timeout_ns,
+        .ctr_idle = &w->stats->sockperf_idle_timeouts,
+        .ctr_send = &w->stats->sockperf_send_timeouts,
+    };
     w->rl = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     w->rl_dgram = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     *state = w;

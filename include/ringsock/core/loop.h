@@ -51,6 +51,8 @@ struct rs_loop_config {
     uint32_t buf_size;            /* bytes per receive buffer (also epoll's read size) */
     size_t write_queue;           /* per-connection cap on queued output: backpressure */
     uint32_t max_conns;           /* connections per loop; past it new ones are refused */
+    uint32_t max_conns_per_ip;    /* accepted connections open per source address, 0 = any;
+                                   * past it new ones are reset at once */
     uint32_t read_budget;         /* epoll: reads per connection per loop turn */
     int sndbuf, rcvbuf;           /* SO_SNDBUF/SO_RCVBUF for accepted sockets, 0 = default */
     bool uring_no_multishot;      /* one-shot accept and recv even where multishot works */
@@ -171,6 +173,10 @@ void rs_conn_close_after_flush(struct rs_conn *c);
 void rs_conn_shutdown_after_flush(struct rs_conn *c);
 /* Closes, dropping whatever is queued; on_close follows later (see the rules above). */
 void rs_conn_close(struct rs_conn *c);
+/* Closes as rs_conn_close does, but with a reset (SO_LINGER 0) instead of a FIN: the kernel
+ * drops the bytes it still holds for the peer at once instead of keeping an orphan socket
+ * retrying them (for a peer that stopped reading). */
+void rs_conn_reset(struct rs_conn *c);
 
 /* Stops reading c: the service's own flow control (a relay stops reading A while B is full).
  * Independent of the loop's backpressure on c's own queue: reading runs again only when
@@ -187,6 +193,9 @@ void rs_conn_read_start(struct rs_conn *c);
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata);
 void *rs_conn_udata(const struct rs_conn *c);
 size_t rs_conn_queued(const struct rs_conn *c);
+/* When the kernel last took bytes of c's queue (rs_now_ns clock), 0 if it never did: send
+ * progress, for a service's send timeout. */
+uint64_t rs_conn_sent_ns(const struct rs_conn *c);
 struct rs_loop *rs_conn_loop(const struct rs_conn *c);
 
 #endif

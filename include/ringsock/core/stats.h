@@ -28,6 +28,8 @@
     X(backpressure, COUNTER, 0, "reading paused because the write queue was full")                 \
     X(accept_backoffs, COUNTER, 0, "accepting paused after running out of descriptors or memory")  \
     X(conns_refused, COUNTER, 0, "connections refused past --max-conns")                           \
+    X(conns_refused_per_ip, COUNTER, 0,                                                            \
+      "connections reset at accept: their source address had --max-conns-per-ip open")             \
     X(stale_completions, COUNTER, 0, "completions for a connection no longer there, dropped")      \
     X(loop_batches, COUNTER, 0, "loop turns that reaped events")                                   \
     X(loop_events, COUNTER, 0, "events (CQEs or epoll events) those turns reaped")

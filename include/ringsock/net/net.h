@@ -38,6 +38,19 @@ int rs_net_bind_source(int fd, const struct rs_addr *src);
  * soft limit now in force. Returns 0 or -errno (the limit is then unchanged). */
 int rs_fd_limit_raise(uint64_t *limit);
 
+/* Steers each source address to one socket of fd's SO_REUSEPORT group: attaches a classic BPF
+ * program (SO_ATTACH_REUSEPORT_CBPF, kernel >= 4.5) that picks socket hash(source address) %
+ * nsocks, where a socket's index is the order it joined the group (listen() for TCP, bind()
+ * for UDP). Every connection (or datagram) from one address then lands on the same socket, so
+ * per-address state kept by its owner alone is exact. Works for TCP and UDP groups of either
+ * family (the address is read at its offset from the network header). Returns 0 or -errno
+ * (-ENOPROTOOPT: the kernel lacks it). */
+int rs_net_reuseport_steer(int fd, unsigned nsocks);
+
+/* The socket index rs_net_reuseport_steer's program picks for an address (16 bytes, IPv4 as
+ * ::ffff:a.b.c.d, as sockaddr_in6 holds it), for tests and for reporting. */
+unsigned rs_net_steer_index(const unsigned char addr[16], unsigned nsocks);
+
 /* Sets TCP_NODELAY (echo and request/response traffic must not wait for Nagle). */
 int rs_net_set_nodelay(int fd);
 

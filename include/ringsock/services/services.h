@@ -28,6 +28,9 @@ struct rs_http_config {
 struct rs_service_conf {
     struct rs_http_config http;
     uint32_t max_msg; /* sockperf: longest message; a longer one closes its connection */
+    /* echo, discard, sockperf over TCP: a connection that moved no byte either way for this
+     * long is closed, one owing bytes its peer took none of for this long is reset; 0 = off */
+    uint64_t idle_timeout_ns;
 };
 
 /* What a datagram socket does with each whole datagram. */

@@ -122,6 +122,28 @@ int main(void)
     const char *p4[] = {"ringsock", "sockperf", "--max-msg", "17m"};
     CHECK_EQ(parse(&o, err, 4, p4), -EINVAL);
 
+    /* --idle-timeout: 300 s by default, 0 turns it off, under a millisecond is refused;
+     * --max-conns-per-ip: off by default, at least 1. */
+    const char *i1[] = {"ringsock", "echo"};
+    CHECK_EQ(parse(&o, err, 2, i1), RS_OPTS_RUN);
+    CHECK_EQ(o.idle_timeout_ns, 300000000000ull);
+    CHECK_EQ(o.loop.max_conns_per_ip, 0);
+    const char *i2[] = {"ringsock", "echo", "--idle-timeout", "0", "--max-conns-per-ip", "5"};
+    CHECK_EQ(parse(&o, err, 6, i2), RS_OPTS_RUN);
+    CHECK_EQ(o.idle_timeout_ns, 0);
+    CHECK_EQ(o.loop.max_conns_per_ip, 5);
+    const char *i3[] = {"ringsock", "echo", "--idle-timeout", "1500ms"};
+    CHECK_EQ(parse(&o, err, 4, i3), RS_OPTS_RUN);
+    CHECK_EQ(o.idle_timeout_ns, 1500000000ull);
+    const char *i4[] = {"ringsock", "echo", "--idle-timeout", "500us"};
+    CHECK_EQ(parse(&o, err, 4, i4), -EINVAL);
+    CHECK(strstr(err, "--idle-timeout") != NULL);
+    const char *i5[] = {"ringsock", "echo", "--idle-timeout", "soon"};
+    CHECK_EQ(parse(&o, err, 4, i5), -EINVAL);
+    const char *i6[] = {"ringsock", "echo", "--max-conns-per-ip", "0"};
+    CHECK_EQ(parse(&o, err, 4, i6), -EINVAL);
+    CHECK(strstr(err, "--max-conns-per-ip") != NULL);
+
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
     const char *a3[] = {"ringsock", "echo", "--version"};
