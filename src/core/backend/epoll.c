@@ -36,23 +36,24 @@ static int ep_init(struct rs_loop *l)
         rs_free(ep);
         return err;
     }
+    int err = -ENOMEM;
     ep->rbuf = rs_malloc(l->cfg.buf_size);
     if (!ep->rbuf)
         goto out_close_epfd;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = rs__ud_make(RS_OP_WAKE, 0, 0)};
-    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0)
+    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0) {
+        err = -errno; /* before rs_free and close, which may change errno */
         goto out_free_rbuf;
+    }
     l->be_data = ep;
     return 0;
 
 out_free_rbuf:
     rs_free(ep->rbuf);
-out_close_epfd : {
-    int err = errno ? -errno : -ENOMEM;
+out_close_epfd:
     close(ep->epfd);
     rs_free(ep);
     return err;
-}
 }
 
 static void ep_fini(struct rs_loop *l)
