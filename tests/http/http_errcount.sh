@@ -4,6 +4,7 @@
 # section, an oversized chunk size line and an oversized trailer section, both 431; malformed
 # heads and chunks, 400; 414, 501, 505, 413) are sent, the status of each answer is tallied,
 # and the totals' http_err_NNN must equal the tallies, and http_errors their sum.
+# shellcheck source=http_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 backend_setup "${1:-}"
 

@@ -41,15 +41,15 @@ check_capped() {
     local got secs hi lo
     got=$(dgram_field received)
     secs=$(dgram_field seconds)
-    lo=$((RATE + RATE * COUNT / SEND_RATE * 95 / 100))
+    lo=$((RATE + RATE * COUNT * 95 / (SEND_RATE * 100)))
     hi=$(awk -v r="$RATE" -v s="$secs" 'BEGIN { printf "%d", r + r * s + 2 }')
     log "$1: $got answers of $(dgram_field sent) in ${secs} s (want $lo..$hi)"
     ((got >= lo && got <= hi)) || fail "$1: $got answers, want $lo..$hi"
     CAPPED=$got
 }
 
-# check_bytes: no answer is longer than its request, in total, and each datagram read was
-# answered or refused.
+# check_totals RECEIVED: no answer is longer than its request, in total; each datagram read was
+# answered or refused, and the server sent no fewer answers than came back.
 check_totals() {
     local din dout limited
     din=$(total_field dgrams_in)
