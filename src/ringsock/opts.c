@@ -67,6 +67,14 @@ static const char *usage_options(void)
            "                       past it datagrams are dropped and counted (default 256)\n"
            "  --udp-rcvbuf SIZE    SO_RCVBUF of UDP sockets (default 4m)\n"
            "  --udp-sndbuf SIZE    SO_SNDBUF of UDP sockets (default: kernel's)\n"
+           "  --udp-deny-ports LIST  echo and sockperf answer no datagram from these source\n"
+           "                       ports (reflection, echo loops): 53,123,40000-40010 or\n"
+           "                       none; replaces the default 0,7,13,17,19,37,53,111,123,\n"
+           "                       137,161,389,1900,5353,11211. Counted as dgram_denied\n"
+           "  --udp-rate-per-source N  answer each source address at most N times a second,\n"
+           "                       bursts of N (a token bucket per address in a table of\n"
+           "                       16384 per worker, the stalest evicted); the rest are\n"
+           "                       counted as dgram_rate_limited (default: no limit)\n"
            "  --max-msg SIZE       sockperf: longest message (14..16m, default 64k); a longer\n"
            "                       one closes its TCP connection, a datagram is dropped\n"
            "  --idle-timeout T     echo, discard, sockperf TCP: close a connection that moved\n"
@@ -139,6 +147,8 @@ enum {
     OPT_UDP_QUEUE,
     OPT_UDP_RCVBUF,
     OPT_UDP_SNDBUF,
+    OPT_UDP_DENY_PORTS,
+    OPT_UDP_RATE,
     OPT_HTTP,
     OPT_BODY,
     OPT_BODY_FILE,
@@ -174,6 +184,8 @@ static const struct option long_opts[] = {
     {"udp-queue", required_argument, NULL, OPT_UDP_QUEUE},
     {"udp-rcvbuf", required_argument, NULL, OPT_UDP_RCVBUF},
     {"udp-sndbuf", required_argument, NULL, OPT_UDP_SNDBUF},
+    {"udp-deny-ports", required_argument, NULL, OPT_UDP_DENY_PORTS},
+    {"udp-rate-per-source", required_argument, NULL, OPT_UDP_RATE},
     {"http", required_argument, NULL, OPT_HTTP},
     {"body", required_argument, NULL, OPT_BODY},
     {"body-file", required_argument, NULL, OPT_BODY_FILE},
@@ -226,6 +238,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->udp_buf = 65536;
     o->udp_queue = 256;
     o->udp_rcvbuf = 4 << 20;
+    rs_parse_port_list(RS_UDP_DENY_DEFAULT, o->udp_deny, &o->udp_deny_count);
     memcpy(o->body, "hello\n", 6);
     o->body_len = 6;
     o->max_bytes = 1 << 20;
@@ -346,6 +359,20 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
                 o->udp_rcvbuf = (int)v;
             else
                 o->udp_sndbuf = (int)v;
+            break;
+        case OPT_UDP_DENY_PORTS:
+            if ((e = rs_parse_port_list(optarg, o->udp_deny, &o->udp_deny_count)) < 0) {
+                snprintf(err, errlen,
+                         "invalid --udp-deny-ports '%s'%s (want ports and ranges: "
+                         "53,123,40000-40010, or none)",
+                         optarg, e == -ERANGE ? " (a port over 65535)" : "");
+                return -EINVAL;
+            }
+            break;
+        case OPT_UDP_RATE:
+            if ((e = rs_parse_size(optarg, 1, 100000000, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            o->udp_rate = (uint32_t)v;
             break;
         case OPT_THREADS:
             if ((e = rs_parse_size(optarg, 1, 1024, &v)) < 0)

@@ -5,11 +5,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ringsock/util/parse.h"
 #include "ringsock/core/loop.h"
 #include "ringsock/net/addr.h"
 #include "ringsock/services/services.h"
 
 #define RS_MAX_ADDRS 16
+
+/* Source ports whose datagrams are not answered unless --udp-deny-ports says otherwise:
+ * services that answer datagrams themselves, so an answer to them could start a loop or be
+ * reflected (echo, daytime, qotd, chargen, time, DNS, portmap, NTP, NetBIOS, SNMP, CLDAP, SSDP,
+ * mDNS, memcached), and port 0, which no real sender has. */
+#define RS_UDP_DENY_DEFAULT "0,7,13,17,19,37,53,111,123,137,161,389,1900,5353,11211"
+
+/* Entries of each worker's --udp-rate-per-source table (32 bytes each). */
+#define RS_UDP_RATE_ENTRIES 16384
 
 /* The services this program serves (service_table.c): a new service is one more entry. */
 #define RS_MAX_SERVICES 16
@@ -45,8 +55,11 @@ struct rs_server_opts {
     uint32_t udp_buf;   /* bytes per datagram buffer */
     uint32_t udp_queue; /* replies per socket that may wait for writability */
     int udp_rcvbuf, udp_sndbuf;
-    const char *join_iface; /* interface for multicast --udp groups */
-    uint32_t max_msg;       /* sockperf: longest message; a longer one closes its connection */
+    const char *join_iface;               /* interface for multicast --udp groups */
+    uint64_t udp_deny[RS_PORT_SET_WORDS]; /* source ports echo and sockperf never answer */
+    unsigned udp_deny_count;              /* ports in udp_deny; 0: --udp-deny-ports none */
+    uint32_t udp_rate;                    /* replies per second per source address; 0: off */
+    uint32_t max_msg;         /* sockperf: longest message; a longer one closes its connection */
     uint64_t idle_timeout_ns; /* echo, discard, sockperf TCP: idle and send timeout, 0 = off */
     unsigned threads;
     enum rs_backend_kind backend;

@@ -40,6 +40,7 @@ struct worker {
     int fds[RS_MAX_ADDRS];
     int ufds[RS_MAX_ADDRS];
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
+    struct rs_rate_table *udp_rate; /* --udp-rate-per-source, shared by this worker's sockets */
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -101,7 +102,14 @@ static int worker_serve(struct worker *w)
         .mode = s->udp_mode,
         .dgram = s->dgram,
         .dgram_arg = w->svc[o->service],
+        .deny_ports = o->udp_deny_count ? o->udp_deny : NULL,
     };
+    if (o->nudp && o->udp_rate && s->udp_mode != RS_UDP_DISCARD) {
+        w->udp_rate = rs_rate_table_new(o->udp_rate, RS_UDP_RATE_ENTRIES);
+        if (!w->udp_rate)
+            return -ENOMEM;
+        ucfg.rate = w->udp_rate;
+    }
     _Atomic uint64_t *dgram = rs_counter_set_block(srv->counters, w->id, &rs_dgram_counter_block);
     for (unsigned a = 0; a < o->nudp; a++) {
         if (w->ufds[a] < 0)
@@ -496,6 +504,7 @@ int rs_server_run(const struct rs_server_opts *o)
                 rs_services[k]->worker_free(ws[i].svc[k]);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             rs_udp_echo_free(ws[i].udp[a]);
+        rs_rate_table_free(ws[i].udp_rate);
     }
     if (ok) {
         /* One line per worker, so an uneven spread over workers shows, then the totals. */

@@ -4,16 +4,23 @@
  * rewritten or not; the others are skipped. Replies the
  * kernel cannot take yet (EAGAIN) wait in the ring for writability; the ring holds at most queue +
  * batch datagrams, and while it is full what arrives is read and dropped, counted, never blocked
- * on. A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Each turn
+ * on. A datagram larger than a slot (MSG_TRUNC) is counted and never echoed in part. Against
+ * reflection (a spoofed source aims the answers at a third party; two echo services answer each
+ * other forever, CERT CA-1996-01), a datagram from a denied source port (one bit test) and one
+ * from an address over its reply budget (a token bucket per address in the worker's fixed
+ * table, only when configured) are counted and not answered. A reply is the request's own
+ * slot, rewritten in place at most: it is never longer than the request. Each turn
  * reads at most `budget` datagrams, then yields so other work on the worker runs. Kernel drops on
  * the socket come from SO_RXQ_OVFL (kernel >= 2.6.33). */
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
+#include "ringsock/util/parse.h"
 #include "ringsock/util/probes.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
@@ -30,7 +37,11 @@
     X(dgram_dropped, COUNTER, RS_CTR_WORKER, "datagrams dropped while the reply queue was full")   \
     X(dgram_kernel_drops, COUNTER, RS_CTR_WORKER,                                                  \
       "datagrams the kernel dropped on a full receive buffer (SO_RXQ_OVFL)")                       \
-    X(dgram_send_errors, COUNTER, 0, "replies the kernel refused to send, dropped")
+    X(dgram_send_errors, COUNTER, 0, "replies the kernel refused to send, dropped")                \
+    X(dgram_denied, COUNTER, RS_CTR_WORKER,                                                        \
+      "datagrams not answered: source port in --udp-deny-ports")                                   \
+    X(dgram_rate_limited, COUNTER, RS_CTR_WORKER,                                                  \
+      "datagrams not answered: source address over --udp-rate-per-source")
 
 RS_COUNTER_STRUCT(dgram_counters, DGRAM_COUNTERS);
 static const struct rs_counter_desc dgram_desc[] = {DGRAM_COUNTERS(RS_COUNTER_DESC)};
@@ -177,6 +188,66 @@ static bool udp_answer(struct rs_udp_sock *u, char *buf, uint32_t len)
     return false;
 }
 
+/* The source port of an IPv4 or IPv6 address of alen bytes; false for other families (AF_UNIX in
+ * tests, whose unnamed senders leave no address at all). */
+static bool addr_port(const struct sockaddr_storage *ss, socklen_t alen, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET && alen >= sizeof(struct sockaddr_in))
+        *port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    else if (ss->ss_family == AF_INET6 && alen >= sizeof(struct sockaddr_in6))
+        *port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    else
+        return false;
+    return true;
+}
+
+/* The rate table's key for an IPv4 or IPv6 address: IPv4 as ::ffff:a.b.c.d, so a source has
+ * one key whichever socket family it came in on. False for other families. */
+static bool addr_key(const struct sockaddr_storage *ss, socklen_t alen, uint64_t key[2])
+{
+    unsigned char a[16];
+    if (ss->ss_family == AF_INET6 && alen >= sizeof(struct sockaddr_in6)) {
+        memcpy(a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    } else if (ss->ss_family == AF_INET && alen >= sizeof(struct sockaddr_in)) {
+        memset(a, 0, 10);
+        a[10] = a[11] = 0xff;
+        memcpy(a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else {
+        return false;
+    }
+    memcpy(key, a, 16);
+    return true;
+}
+
+/* Decides whether the whole datagram in slot s (buf, s->len) is answered: not from a denied
+ * port, within its source's budget, and wanted by the mode (the handler may rewrite it in
+ * place); counts what the defences refuse. now is taken once per batch, when rate is on. */
+static bool udp_decide(struct rs_udp_sock *u, const struct udp_slot *s, char *buf, uint64_t now)
+{
+    uint16_t port;
+    uint64_t key[2];
+
+    if (u->cfg.mode == RS_UDP_DISCARD || u->cfg.mode == RS_UDP_NONE)
+        return false;
+    if (u->cfg.deny_ports && addr_port(&s->addr, s->alen, &port) &&
+        rs_port_set_has(u->cfg.deny_ports, port)) {
+        RS_STAT_INC(u->stats, dgram_denied);
+        return false;
+    }
+    if (!u->cfg.rate || !addr_key(&s->addr, s->alen, key))
+        return udp_answer(u, buf, s->len);
+    struct rs_rate_entry *e = rs_rate_table_get(u->cfg.rate, key, now);
+    if (!rs_rate_entry_ok(u->cfg.rate, e, now)) {
+        RS_STAT_INC(u->stats, dgram_rate_limited);
+        return false;
+    }
+    /* A token is spent only on an answer: a message the handler leaves unanswered costs none. */
+    if (!udp_answer(u, buf, s->len))
+        return false;
+    rs_rate_entry_take(u->cfg.rate, e, now);
+    return true;
+}
+
 /* Reads into scratch and drops: the reply ring is full. Returns datagrams read, or -errno. */
 static int udp_drop_batch(struct rs_udp_sock *u, int fd, unsigned k)
 {
@@ -249,6 +320,7 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
         RS_PROBE3(udp_recv, u->worker, fd, n);
         RS_STAT_INC(u->stats, dgram_batches_in);
         RS_STAT_ADD(u->stats, dgrams_in, (uint64_t)n);
+        uint64_t now = u->cfg.rate ? rs_now_ns() : 0;
         for (int j = 0; j < n; j++) {
             struct msghdr *mh = &u->mm[j].msg_hdr;
             struct udp_slot *s = slot_at(u, u->tail + (unsigned)j);
@@ -260,7 +332,7 @@ static void udp_on_ready(struct rs_poller *p, unsigned events, void *arg)
                 RS_STAT_INC(u->stats, dgram_truncated);
                 s->valid = false;
             } else {
-                s->valid = udp_answer(u, slot_buf(u, u->tail + (unsigned)j), s->len);
+                s->valid = udp_decide(u, s, slot_buf(u, u->tail + (unsigned)j), now);
             }
         }
         u->tail += (unsigned)n;

@@ -375,9 +375,10 @@ static size_t skip_body(struct http_conn *hc, const char *p, size_t len)
         uint64_t data;
         int64_t used = rs_http_chunked_feed(&hc->chunked, p, len, &data);
         if (used < 0) {
+            int status = used == RS_HTTP_TOO_LARGE ? 431 : 400;
             hc->pending = NULL;
-            RS_STAT_INC(hc->w->stats, http_err_400);
-            respond_error(hc, used == RS_HTTP_TOO_LARGE ? 431 : 400);
+            count_parse_error(hc->w->stats, status); /* counted as what is sent */
+            respond_error(hc, status);
             return len;
         }
         hc->body_seen += data;

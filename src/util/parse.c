@@ -121,3 +121,53 @@ int rs_parse_rate(const char *s, double *out)
     *out = r;
     return 0;
 }
+
+/* A port number at *p (decimal, 0..65535); advances *p past it. */
+static int parse_port(const char **p, uint32_t *port)
+{
+    uint32_t v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (uint32_t)(*s - '0');
+        if (v > 65535)
+            return -ERANGE;
+    }
+    *p = s;
+    *port = v;
+    return 0;
+}
+
+int rs_parse_port_list(const char *s, uint64_t set[RS_PORT_SET_WORDS], unsigned *count)
+{
+    memset(set, 0, RS_PORT_SET_WORDS * sizeof(uint64_t));
+    *count = 0;
+    if (!s || !*s)
+        return -EINVAL;
+    if (strcmp(s, "none") == 0)
+        return 0;
+    for (const char *p = s;; p++) {
+        uint32_t lo, hi;
+        int err = parse_port(&p, &lo);
+        if (err < 0)
+            return err;
+        hi = lo;
+        if (*p == '-') {
+            p++;
+            if ((err = parse_port(&p, &hi)) < 0)
+                return err;
+            if (hi < lo)
+                return -EINVAL;
+        }
+        for (uint32_t port = lo; port <= hi; port++) {
+            if (!rs_port_set_has(set, (uint16_t)port))
+                (*count)++;
+            set[port >> 6] |= 1ull << (port & 63);
+        }
+        if (*p == '\0')
+            return 0;
+        if (*p != ',')
+            return -EINVAL;
+    }
+}

@@ -251,6 +251,34 @@ static int dc_addr_parse(const char *host, const char *port, struct sockaddr_sto
     return 0;
 }
 
+/* Parses --bind: ADDR, ADDR:PORT or [ADDR]:PORT (ADDR an IPv4 or IPv6 literal; an IPv6 one
+ * with a port in brackets). No port (or 0): the kernel picks one. Returns 0 or -EINVAL. */
+static int dc_bind_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 4];
+    const char *colon = strrchr(s, ':');
+    size_t n;
+
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || (close[1] != '\0' && close[1] != ':'))
+            return -EINVAL;
+        if (close[1] == '\0')
+            return dc_addr_parse(s, NULL, ss, len);
+        n = (size_t)(close + 1 - s);
+        colon = close + 1;
+    } else if (colon && strchr(s, ':') == colon) {
+        n = (size_t)(colon - s); /* one colon: IPv4:PORT */
+    } else {
+        return dc_addr_parse(s, NULL, ss, len); /* a bare IPv4 or IPv6 literal */
+    }
+    if (n >= sizeof(host))
+        return -EINVAL;
+    memcpy(host, s, n);
+    host[n] = '\0';
+    return dc_addr_parse(host, colon + 1, ss, len);
+}
+
 /* Sets a socket buffer size, forcing past the sysctl limit when privileged. */
 static void dc_sock_buf(int fd, int opt, int force_opt, int size)
 {
@@ -1089,7 +1117,8 @@ out_free:
 static void dc_usage(FILE *out)
 {
     fputs("usage: dgramcheck flows|sizes|flood [options] HOST PORT\n"
-          "common:  --timeout S  --seed N  --bind ADDR\n"
+          "common:  --timeout S  --seed N  --bind ADDR[:PORT] ([ADDR]:PORT for IPv6; with a\n"
+          "         port: sizes, or flows --flows 1)\n"
           "flows:   --flows N (8)  --count N per flow (100000)  --rate DGRAMS/S (40000)\n"
           "         --min-size B (0)  --max-size B (1400)  --drain S (1)  --max-loss R (0.001)\n"
           "         --late S (0.5)  --expect-discard  --timeout S overall (60)\n"
@@ -1330,9 +1359,15 @@ static int dc_parse_args(int argc, char **argv, struct dc_opts *o)
         return DC_EXIT_USAGE;
     }
     if (bind_host) {
-        if (dc_addr_parse(bind_host, NULL, &o->bind_addr, &o->bind_len) < 0 ||
+        if (dc_bind_parse(bind_host, &o->bind_addr, &o->bind_len) < 0 ||
             o->bind_addr.ss_family != o->addr.ss_family) {
             fprintf(stderr, "dgramcheck: bad --bind address '%s'\n", bind_host);
+            return DC_EXIT_USAGE;
+        }
+        /* One socket may hold a fixed source port: flows with one flow, or sizes. */
+        if (dc_addr_port(&o->bind_addr) != 0 &&
+            (o->cmd == DC_CMD_FLOOD || (o->cmd == DC_CMD_FLOWS && o->flows != 1))) {
+            fprintf(stderr, "dgramcheck: --bind with a port wants sizes or flows --flows 1\n");
             return DC_EXIT_USAGE;
         }
     }

@@ -360,25 +360,27 @@ dgram_field() {
 
 # udp_check_totals SENT RECEIVED: after stop_server, checks an echo server's datagram totals
 # against a client that sent SENT datagrams (and nobody else) and got RECEIVED echoes back:
-# every datagram read is either echoed, dropped, truncated or a send error, the server read no
-# more than was sent and echoed no fewer than came back.
+# every datagram read is either echoed, dropped, truncated, a send error or refused (denied
+# source port, source over its rate), the server read no more than was sent and echoed no fewer
+# than came back.
 udp_check_totals() {
-    local sent=$1 received=$2 din dout dropped trunc serr kdrops
+    local sent=$1 received=$2 din dout dropped trunc serr kdrops refused
     din=$(total_field dgrams_in)
     dout=$(total_field dgrams_out)
     dropped=$(total_field dgram_dropped)
     trunc=$(total_field dgram_truncated)
     serr=$(total_field dgram_send_errors)
     kdrops=$(total_field dgram_kernel_drops)
+    refused=$(($(total_field dgram_denied) + $(total_field dgram_rate_limited)))
     log "server: dgrams_in=$din dgrams_out=$dout dropped=$dropped truncated=$trunc" \
         "send_errors=$serr kernel_drops=$kdrops; client: sent=$sent received=$received"
     ((din + kdrops <= sent)) || fail "server read $din (+$kdrops kernel drops) > $sent sent"
     ((din >= received)) || fail "server read $din datagrams, client received $received"
     ((dout <= din)) || fail "server sent $dout datagrams but read only $din"
     ((dout >= received)) || fail "server sent $dout datagrams, client received $received"
-    ((dout + dropped + trunc + serr == din)) ||
+    ((dout + dropped + trunc + serr + refused == din)) ||
         fail "dgrams_out $dout + dropped $dropped + truncated $trunc + send_errors $serr" \
-            "!= dgrams_in $din"
+            "+ refused $refused != dgrams_in $din"
     (($(total_field dgram_bytes_out) <= $(total_field dgram_bytes_in))) ||
         fail "dgram_bytes_out > dgram_bytes_in"
 }

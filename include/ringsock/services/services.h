@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ringsock/util/counters.h"
+#include "ringsock/util/ratetable.h"
 #include "ringsock/proto/http_parse.h"
 #include "ringsock/core/loop.h"
 
@@ -85,6 +86,13 @@ struct rs_udp_config {
     enum rs_udp_mode mode;
     rs_dgram_fn dgram; /* RS_UDP_HANDLER */
     void *dgram_arg;
+    /* Reflection defences, for echo and handler modes (a discard socket answers nothing):
+     * deny_ports, a 65536-bit set (RS_PORT_SET_WORDS words, ringsock/util/parse.h) read-only
+     * and outliving the socket, or NULL: datagrams from an IPv4 or IPv6 source port in it are
+     * counted and not answered. rate: this worker's per-source-address reply budget, owned by
+     * the worker (shared by its sockets, same thread), or NULL: none. */
+    const uint64_t *deny_ports;
+    struct rs_rate_table *rate;
 };
 
 extern const struct rs_counter_block rs_dgram_counter_block;

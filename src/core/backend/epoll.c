@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -22,37 +23,52 @@ struct ep {
     int epfd;
     char *rbuf; /* one receive buffer per worker: idle connections hold none */
     struct rs_conn *pending;
+    int nevents; /* events asked of epoll_wait: EP_EVENTS, fewer in tests */
     struct epoll_event events[EP_EVENTS];
 };
+
+/* RINGSOCK_TEST_EPOLL_EVENTS=N (1..EP_EVENTS) shrinks the event array, so a test can make it
+ * come back full under a modest load; the default is the whole array. */
+static int ep_nevents(void)
+{
+    const char *v = getenv("RINGSOCK_TEST_EPOLL_EVENTS");
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || n < 1 || n > EP_EVENTS)
+        return EP_EVENTS;
+    return (int)n;
+}
 
 static int ep_init(struct rs_loop *l)
 {
     struct ep *ep = rs_calloc(1, sizeof(*ep));
     if (!ep)
         return -ENOMEM;
+    ep->nevents = ep_nevents();
     ep->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (ep->epfd < 0) {
         int err = -errno;
         rs_free(ep);
         return err;
     }
+    int err = -ENOMEM;
     ep->rbuf = rs_malloc(l->cfg.buf_size);
     if (!ep->rbuf)
         goto out_close_epfd;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = rs__ud_make(RS_OP_WAKE, 0, 0)};
-    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0)
+    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, l->wake_fd, &ev) < 0) {
+        err = -errno; /* before rs_free and close, which may change errno */
         goto out_free_rbuf;
+    }
     l->be_data = ep;
     return 0;
 
 out_free_rbuf:
     rs_free(ep->rbuf);
-out_close_epfd : {
-    int err = errno ? -errno : -ENOMEM;
+out_close_epfd:
     close(ep->epfd);
     rs_free(ep);
     return err;
-}
 }
 
 static void ep_fini(struct rs_loop *l)
@@ -305,13 +321,13 @@ static int ep_epoll_wait(struct ep *ep, int64_t timeout_ns)
     if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
         struct timespec ts = {.tv_sec = timeout_ns / 1000000000,
                               .tv_nsec = timeout_ns % 1000000000};
-        int n = epoll_pwait2(ep->epfd, ep->events, EP_EVENTS, timeout_ns < 0 ? NULL : &ts, NULL);
+        int n = epoll_pwait2(ep->epfd, ep->events, ep->nevents, timeout_ns < 0 ? NULL : &ts, NULL);
         if (n >= 0 || errno != ENOSYS)
             return n;
         atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
     }
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
-    return epoll_wait(ep->epfd, ep->events, EP_EVENTS, ms);
+    return epoll_wait(ep->epfd, ep->events, ep->nevents, ms);
 }
 
 static int ep_wait(struct rs_loop *l, int64_t timeout_ns)

@@ -143,6 +143,28 @@ int main(void)
     const char *i6[] = {"ringsock", "echo", "--max-conns-per-ip", "0"};
     CHECK_EQ(parse(&o, err, 4, i6), -EINVAL);
     CHECK(strstr(err, "--max-conns-per-ip") != NULL);
+    /* UDP reflection defences: the default deny list, a list that replaces it, none, a rate. */
+    CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
+    CHECK_EQ(o.udp_deny_count, 15);
+    CHECK(rs_port_set_has(o.udp_deny, 0) && rs_port_set_has(o.udp_deny, 53));
+    CHECK(rs_port_set_has(o.udp_deny, 11211) && !rs_port_set_has(o.udp_deny, 7000));
+    CHECK_EQ(o.udp_rate, 0);
+    const char *d1[] = {"ringsock", "--udp-deny-ports", "40000-40010,9", "--udp-rate-per-source",
+                        "100"};
+    CHECK_EQ(parse(&o, err, 5, d1), RS_OPTS_RUN);
+    CHECK_EQ(o.udp_deny_count, 12);
+    CHECK(!rs_port_set_has(o.udp_deny, 53) && rs_port_set_has(o.udp_deny, 40010));
+    CHECK_EQ(o.udp_rate, 100);
+    const char *d2[] = {"ringsock", "--udp-deny-ports", "none"};
+    CHECK_EQ(parse(&o, err, 3, d2), RS_OPTS_RUN);
+    CHECK_EQ(o.udp_deny_count, 0);
+    CHECK(!rs_port_set_has(o.udp_deny, 53));
+    const char *d3[] = {"ringsock", "--udp-deny-ports", "70000"};
+    CHECK_EQ(parse(&o, err, 3, d3), -EINVAL);
+    CHECK(strstr(err, "--udp-deny-ports") != NULL);
+    const char *d4[] = {"ringsock", "--udp-rate-per-source", "0"};
+    CHECK_EQ(parse(&o, err, 3, d4), -EINVAL);
+    CHECK(strstr(err, "--udp-rate-per-source") != NULL);
 
     const char *a2[] = {"ringsock", "--help"};
     CHECK_EQ(parse(&o, err, 2, a2), RS_OPTS_HELP);
