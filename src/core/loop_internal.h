@@ -150,6 +150,7 @@ struct rs_conn {
                          about the queue, which may fill in CONNECTING and OPEN alike */
     /* Operations in flight: a closing connection waits for them, whatever its state. */
     bool recv_armed;   /* a receive is in flight (io_uring) */
+    bool recv_ms;      /* ... and it is multishot (io_uring) */
     bool send_busy;    /* a send is in flight (io_uring) */
     bool connect_busy; /* a connect is under way: rs__conn_connected not called yet */
     bool recv_cancel;  /* a cancel for the receive is in flight (io_uring) */

@@ -47,6 +47,7 @@ struct ur {
     uint32_t br_added; /* buffers handed back since the last advance */
     unsigned id;       /* the worker's, for probes */
     bool ms_accept, ms_recv;
+    bool ms_recv_limit; /* multishot receives take a byte limit (rs__ur_prep_recv_limit) */
     bool wake_armed;
     struct rs_conn *retry;      /* connections that need an SQE they could not get */
     struct ur_sendmsg *sm_free; /* at most UR_SENDMSG_KEEP kept for reuse */
@@ -77,6 +78,7 @@ enum ur_feat {
     UR_BUF_RING, /* tried on a ring */
     UR_MS_ACCEPT,
     UR_MS_RECV,
+    UR_MS_RECV_LIMIT,
     UR_FEAT_COUNT
 };
 
@@ -93,6 +95,15 @@ const struct ur_probe *rs__ur_probe(void);
 static inline bool rs__ur_has(const struct ur_probe *p, enum ur_feat f)
 {
     return p->have & (1u << f);
+}
+
+/* Gives a multishot receive (IORING_RECV_MULTISHOT) a total byte limit, kernel >= 6.17: once it
+ * has received that many bytes (the last receive may take a whole buffer past it) it ends, its
+ * last CQE without IORING_CQE_F_MORE. The field is sqe->optlen in newer headers; liburing 2.3
+ * names the same union member file_index. Older kernels fail a non-zero one with EINVAL. */
+static inline void rs__ur_prep_recv_limit(struct io_uring_sqe *sqe, uint32_t limit)
+{
+    sqe->file_index = limit;
 }
 
 /* uring_setup.c: the ring, the features probed for it, the buffer ring; 0 or -errno. */
