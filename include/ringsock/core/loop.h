@@ -184,8 +184,14 @@ void rs_conn_close(struct rs_conn *c);
  * neither stops it. Bytes the kernel already handed over still come through on_data: with
  * epoll none, with one-shot io_uring the receive in flight, with multishot io_uring what the
  * completions of the batch being handled carry (at most the worker's provided buffers,
- * buf_count x buf_size); after that nothing until rs_conn_read_start. A FIN is not read either
- * while stopped. Nothing once c is closing. */
+ * buf_count x buf_size); after that nothing until rs_conn_read_start. Whatever the backend,
+ * every read from c is held to the room under c's own write-queue cap when it is asked for
+ * (rs_conn_room): a one-shot receive or an epoll read asks for at most that, a multishot
+ * receive carries the kernel's byte limit (6.17) so that it ends within it; so bytes after a
+ * stop never take c's own queue past its cap, only where the kernel lacks the limit may a
+ * multishot batch go past it (then multishot is armed only while c's queue is empty and
+ * cancelled once it is half full). A FIN is not read either while stopped. Nothing once c is
+ * closing. */
 void rs_conn_read_stop(struct rs_conn *c);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */
