@@ -262,6 +262,18 @@ size_t rs_conn_queued(const struct rs_conn *c)
     return c->outq.bytes;
 }
 
+/* c's queue as the cap counts it: its span over whole chunks, or its bytes (loop->wq_span). */
+static inline size_t conn_queue_size(const struct rs_conn *c)
+{
+    return c->loop->wq_span ? rs_outq_span(&c->outq) : c->outq.bytes;
+}
+
+size_t rs_conn_room(const struct rs_conn *c)
+{
+    size_t used = conn_queue_size(c), limit = c->loop->wq_limit;
+    return used < limit ? limit - used : 0;
+}
+
 struct rs_loop *rs_conn_loop(const struct rs_conn *c)
 {
     return c->loop;
@@ -292,7 +304,7 @@ int rs_conn_send(struct rs_conn *c, const void *data, size_t len)
         rs__conn_fail(c, err);
         return err;
     }
-    c->drain_armed |= c->outq.bytes >= c->loop->cfg.write_queue; /* rs_conn_full: on_drain */
+    c->drain_armed |= rs_conn_full(c); /* on_drain once it falls to half */
     mark_dirty(c);
     return 0;
 }
@@ -395,7 +407,26 @@ void rs_conn_read_start(struct rs_conn *c)
 
 bool rs_conn_full(const struct rs_conn *c)
 {
-    return c->outq.bytes >= c->loop->cfg.write_queue;
+    return conn_queue_size(c) >= c->loop->wq_limit;
+}
+
+/* c's queue is full: the loop's backpressure stops reading c until it drains to half. */
+static void conn_backpressure(struct rs_conn *c)
+{
+    struct rs_loop *l = c->loop;
+    if (rs__conn_closing(c) || (c->read_off & RS_READ_OFF_QUEUE))
+        return;
+    RS_STAT_INC(l->stats, backpressure);
+    RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
+    conn_read_off(c, RS_READ_OFF_QUEUE);
+}
+
+size_t rs__conn_read_room(struct rs_conn *c)
+{
+    size_t room = rs_conn_room(c);
+    if (room == 0)
+        conn_backpressure(c); /* filled by a send outside on_data (a timer, on_drain) */
+    return room;
 }
 
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
@@ -407,12 +438,8 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
     if (rs__conn_closing(c))
         return;
     c->ops->on_data(c, data, len);
-    if (c->outq.bytes >= l->cfg.write_queue && !rs__conn_closing(c) &&
-        !(c->read_off & RS_READ_OFF_QUEUE)) {
-        RS_STAT_INC(l->stats, backpressure);
-        RS_PROBE3(backpressure_on, l->cfg.id, c->fd, c->outq.bytes);
-        conn_read_off(c, RS_READ_OFF_QUEUE);
-    }
+    if (rs_conn_full(c))
+        conn_backpressure(c);
 }
 
 void rs__conn_eof(struct rs_conn *c)
@@ -451,7 +478,7 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     /* Low water at half the cap, so a slow reader does not toggle reading every send. One
      * branch on the hot path, as before on_drain: both waiters are tested at once (bitwise). */
     if (((c->read_off & RS_READ_OFF_QUEUE) | c->drain_armed) &&
-        c->outq.bytes <= l->cfg.write_queue / 2) {
+        conn_queue_size(c) <= l->wq_limit / 2) {
         conn_low_water(c);
         if (rs__conn_closing(c))
             return;

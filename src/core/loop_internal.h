@@ -150,6 +150,7 @@ struct rs_conn {
                          about the queue, which may fill in CONNECTING and OPEN alike */
     /* Operations in flight: a closing connection waits for them, whatever its state. */
     bool recv_armed;   /* a receive is in flight (io_uring) */
+    bool recv_ms;      /* ... and it is multishot (io_uring) */
     bool send_busy;    /* a send is in flight (io_uring) */
     bool connect_busy; /* a connect is under way: rs__conn_connected not called yet */
     bool recv_cancel;  /* a cancel for the receive is in flight (io_uring) */
@@ -225,6 +226,11 @@ struct rs_loop {
     struct rs_loop_config cfg;
     struct rs_stats *stats;
     struct rs_chunk_cache chunks;
+    /* The write-queue cap in the queue's terms (conn.c): with room for two chunks or more, the
+     * memory of whole chunks (wq_span: a queue counts as its rs_outq_span, limited to the data
+     * of the chunks the cap holds); below that, bytes owed (wq_limit is the cap). */
+    size_t wq_limit;
+    bool wq_span;
     struct rs_conn **slabs;
     uint32_t nslabs, max_slabs;
     struct rs_conn *free_list;
@@ -276,6 +282,10 @@ void rs__poller_fire(struct rs_poller *p, unsigned events);
 void rs__poller_release(struct rs_poller *p);
 /* Bytes arrived: hands them to the service and applies backpressure. */
 void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
+/* How many bytes the backend may read for c now: the room under the write-queue cap
+ * (rs_conn_room), so that a read cannot take the queue past the cap. At 0 the loop's
+ * backpressure is on (reading resumes once the queue drains to half): read nothing. */
+size_t rs__conn_read_room(struct rs_conn *c);
 void rs__conn_eof(struct rs_conn *c);
 /* A connect finished (0 or -errno): tells the service, then starts receiving or closes. */
 void rs__conn_connected(struct rs_conn *c, int err);

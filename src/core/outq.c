@@ -5,6 +5,8 @@
 
 #include "ringsock/util/alloc.h"
 
+#define OUTQ_PAGE 4096u
+
 void rs_chunk_cache_init(struct rs_chunk_cache *cc, uint32_t chunk_size, uint32_t max_free)
 {
     memset(cc, 0, sizeof(*cc));
@@ -30,7 +32,8 @@ static struct rs_chunk *chunk_get(struct rs_chunk_cache *cc)
         cc->free = ch->next;
         cc->nfree--;
     } else {
-        ch = rs_malloc(sizeof(*ch) + cc->chunk_size);
+        size_t n = rs_chunk_cache_chunk_bytes(cc);
+        ch = n % OUTQ_PAGE == 0 ? rs_aligned_alloc(OUTQ_PAGE, n) : rs_malloc(n);
         if (!ch)
             return NULL;
         cc->allocated++;

@@ -160,9 +160,16 @@ struct rs_conn *rs_loop_connect(struct rs_loop *l, const struct rs_addr *addr,
  * more than it receives checks rs_conn_full and waits for on_drain. Returns 0, -EPIPE once a
  * shutdown or close was asked for, or -ENOMEM (the connection is then closed). */
 int rs_conn_send(struct rs_conn *c, const void *data, size_t len);
-/* True while c's queue holds at least the write-queue cap (cfg.write_queue): stop producing for
- * c; on_drain(c) follows when it falls to half (unless c closes first). */
+/* True while c's queue is at the write-queue cap (cfg.write_queue): stop producing for c;
+ * on_drain(c) follows when it falls to half (unless c closes first). The cap bounds the queue's
+ * memory: from 32 KiB up it counts the 16 KiB chunks the queue holds, whole (what is owed, plus
+ * the part of the first chunk already sent, plus the free end of the last), so a full queue
+ * owes a little less than the cap; below 32 KiB it counts the bytes owed. */
 bool rs_conn_full(const struct rs_conn *c);
+/* Bytes that may still be queued on c before it is full (0 when it is): what a producer that
+ * paces itself (a generated body, on each on_drain) adds at most. Reads are held to it too: a
+ * read from c never takes c's own queue past the cap (see rs_conn_read_stop). */
+size_t rs_conn_room(const struct rs_conn *c);
 /* Closes once every queued byte has been sent (graceful); the peer then sees EOF. With nothing
  * queued it closes now (a connect under way is abandoned). Further sends return -EPIPE. */
 void rs_conn_close_after_flush(struct rs_conn *c);
@@ -183,8 +190,14 @@ void rs_conn_reset(struct rs_conn *c);
  * neither stops it. Bytes the kernel already handed over still come through on_data: with
  * epoll none, with one-shot io_uring the receive in flight, with multishot io_uring what the
  * completions of the batch being handled carry (at most the worker's provided buffers,
- * buf_count x buf_size); after that nothing until rs_conn_read_start. A FIN is not read either
- * while stopped. Nothing once c is closing. */
+ * buf_count x buf_size); after that nothing until rs_conn_read_start. Whatever the backend,
+ * every read from c is held to the room under c's own write-queue cap when it is asked for
+ * (rs_conn_room): a one-shot receive or an epoll read asks for at most that, a multishot
+ * receive carries the kernel's byte limit (6.17) so that it ends within it; so bytes after a
+ * stop never take c's own queue past its cap, only where the kernel lacks the limit may a
+ * multishot batch go past it (then multishot is armed only while c's queue is empty and
+ * cancelled once it is half full). A FIN is not read either while stopped. Nothing once c is
+ * closing. */
 void rs_conn_read_stop(struct rs_conn *c);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */

@@ -30,6 +30,9 @@ struct rs_outq {
     size_t bytes;
 };
 
+/* chunk_size: data bytes per chunk. Where a chunk's header and data fill whole pages, chunks are
+ * page-aligned: jemalloc gives a large allocation that is not one a page of padding (its
+ * cache-oblivious offset), so a 16 KiB chunk would hold 20 KiB of memory. */
 void rs_chunk_cache_init(struct rs_chunk_cache *cc, uint32_t chunk_size, uint32_t max_free);
 void rs_chunk_cache_fini(struct rs_chunk_cache *cc);
 
@@ -44,5 +47,19 @@ void rs_outq_consume(struct rs_outq *q, struct rs_chunk_cache *cc, size_t n);
 
 /* Drops everything. */
 void rs_outq_clear(struct rs_outq *q, struct rs_chunk_cache *cc);
+
+/* Memory one chunk takes: its header and chunk_size bytes of data. */
+static inline size_t rs_chunk_cache_chunk_bytes(const struct rs_chunk_cache *cc)
+{
+    return sizeof(struct rs_chunk) + cc->chunk_size;
+}
+
+/* Bytes q's chunks hold from the start of the first one: what is owed, plus what of the first
+ * chunk was sent already (a chunk is given back only once all of it was sent). Filled up to n
+ * chunks' data, the queue holds n whole chunks. */
+static inline size_t rs_outq_span(const struct rs_outq *q)
+{
+    return q->bytes + (q->head ? q->head->start : 0);
+}
 
 #endif

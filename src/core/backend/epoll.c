@@ -165,7 +165,9 @@ static void ep_conn_connect(struct rs_conn *c)
     /* Otherwise the first EPOLLOUT (or EPOLLERR) edge tells how it went. */
 }
 
-/* Reads up to the budget. Returns with c->readable still set if there may be more. */
+/* Reads up to the budget, each read at most the room left under c's write-queue cap (so the
+ * cap holds to the byte for a service that answers what it reads). Returns with c->readable
+ * still set if there may be more. */
 static void ep_read(struct rs_conn *c)
 {
     struct rs_loop *l = c->loop;
@@ -173,7 +175,10 @@ static void ep_read(struct rs_conn *c)
     for (uint32_t i = 0; i < l->cfg.read_budget; i++) {
         if (rs__conn_closing(c) || c->read_off || c->eof)
             return;
-        ssize_t n = recv(c->fd, ep->rbuf, l->cfg.buf_size, 0);
+        size_t room = rs__conn_read_room(c);
+        if (room == 0)
+            return; /* backpressure is on now: resumed with readable set */
+        ssize_t n = recv(c->fd, ep->rbuf, room < l->cfg.buf_size ? room : l->cfg.buf_size, 0);
         if (n > 0) {
             rs__conn_deliver(c, ep->rbuf, (size_t)n);
             continue;

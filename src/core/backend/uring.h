@@ -64,6 +64,7 @@ struct ur {
     struct rs_stats *stats;
     unsigned sq_entries, cq_entries; /* as the kernel made them */
     bool ms_accept, ms_recv;
+    bool ms_recv_limit; /* multishot receives take a byte limit (rs__ur_prep_recv_limit) */
     bool wake_armed;
     struct rs_conn *retry; /* connections that need an SQE they could not get */
     /* Connections whose receive ended for want of buffers (ENOBUFS), oldest first: re-armed
@@ -98,6 +99,7 @@ enum ur_feat {
     UR_BUF_RING, /* tried on a ring */
     UR_MS_ACCEPT,
     UR_MS_RECV,
+    UR_MS_RECV_LIMIT,
     UR_FEAT_COUNT
 };
 
@@ -116,6 +118,15 @@ const struct ur_probe *rs__ur_probe(void);
 static inline bool rs__ur_has(const struct ur_probe *p, enum ur_feat f)
 {
     return p->have & (1u << f);
+}
+
+/* Gives a multishot receive (IORING_RECV_MULTISHOT) a total byte limit, kernel >= 6.17: once it
+ * has received that many bytes (the last receive may take a whole buffer past it) it ends, its
+ * last CQE without IORING_CQE_F_MORE. The field is sqe->optlen in newer headers; liburing 2.3
+ * names the same union member file_index. Older kernels fail a non-zero one with EINVAL. */
+static inline void rs__ur_prep_recv_limit(struct io_uring_sqe *sqe, uint32_t limit)
+{
+    sqe->file_index = limit;
 }
 
 /* uring_setup.c: the ring, the features probed for it, the buffer ring; 0 or -errno. */

@@ -39,6 +39,10 @@ int rs__ur_bufring_setup(struct ur *u, uint32_t count, uint32_t size)
     char *bufs = rs_aligned_alloc(4096, (size_t)entries * size);
     if (!bufs)
         return -ENOMEM;
+    /* Resident from the start: the kernel takes the buffers in ring order, so any traffic soon
+     * touches all of them. Memory the worker holds whatever its load shows at start, and what
+     * grows under load is only what connections hold (each bounded by --write-queue). */
+    memset(bufs, 0, (size_t)entries * size);
     rs_bufring_init(&u->br, bufs, entries, size);
     u->brr = rs__ur_bufring_register(&u->ring, entries, &u->brr_len, &err);
     if (!u->brr)

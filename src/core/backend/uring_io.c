@@ -171,24 +171,41 @@ static void ur_on_accept(struct rs_loop *l, struct io_uring_cqe *cqe)
 
 /* --- connections --- */
 
+/* Arms c's receive so that what it delivers cannot take c's queue past the write-queue cap:
+ * room is what the queue may still take (rs__conn_read_room), and a receive takes at most one
+ * provided buffer. With the kernel's byte limit, multishot ends after room - buf_size + 1 bytes
+ * or more, so its last buffer still fits; where room is less than a buffer, a one-shot receive
+ * asks for room bytes. Without the limit, multishot is armed only while the queue is empty
+ * (echo's fast path) and ur_on_recv cancels it once the queue passes half the cap; one-shot
+ * receives of at most room bytes are used while the queue holds anything. */
 static void ur_arm_recv(struct rs_conn *c)
 {
     struct ur *u = c->loop->be_data;
     if (c->recv_armed || rs__conn_closing(c) || c->read_off || c->eof)
         return;
+    size_t room = rs__conn_read_room(c);
+    if (room == 0)
+        return; /* backpressure is on now: resumed at half the cap */
     struct io_uring_sqe *sqe = ur_sqe(u);
     if (!sqe) {
         retry_add(u, c);
         return;
     }
-    if (u->ms_recv)
+    bool ms = u->ms_recv && (u->ms_recv_limit ? room >= u->br.size : c->outq.bytes == 0);
+    if (ms) {
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-    else
-        io_uring_prep_recv(sqe, c->fd, NULL, u->br.size, 0);
+        if (u->ms_recv_limit) {
+            size_t limit = room - u->br.size + 1;
+            rs__ur_prep_recv_limit(sqe, limit < INT32_MAX ? (uint32_t)limit : INT32_MAX);
+        }
+    } else {
+        io_uring_prep_recv(sqe, c->fd, NULL, room < u->br.size ? (unsigned)room : u->br.size, 0);
+    }
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = UR_BGID;
     io_uring_sqe_set_data64(sqe, rs__ud_make(RS_OP_RECV, c->idx, c->gen));
     c->recv_armed = true;
+    c->recv_ms = ms;
     c->recv_cancel = false;
     c->inflight++;
 }
@@ -297,10 +314,10 @@ static void ur_cancel_recv(struct rs_conn *c)
 
 static void ur_conn_read_pause(struct rs_conn *c)
 {
-    /* A one-shot receive simply is not re-armed; a multishot one must be cancelled. Bytes it
-     * delivers before the cancel lands are still queued: the cap is exceeded by at most that. */
-    struct ur *u = c->loop->be_data;
-    if (u->ms_recv)
+    /* A one-shot receive simply is not re-armed; a multishot one must be cancelled. What it
+     * delivers before the cancel lands is queued: within the cap where it was armed with the
+     * kernel's byte limit, else past it by at most that. */
+    if (c->recv_ms)
         ur_cancel_recv(c);
 }
 
@@ -363,6 +380,7 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
         c->recv_armed = false;
+        c->recv_ms = false;
         c->recv_cancel = false;
         c->inflight--;
     }
@@ -370,6 +388,11 @@ static void ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe
         if (has_buf && rs_bufring_valid(&u->br, bid, (size_t)cqe->res)) {
             rs__conn_deliver(c, rs_bufring_addr(&u->br, bid), (size_t)cqe->res);
             rs__ur_buf_recycle(u, bid);
+            /* A multishot receive without the kernel's limit stops once the queue is half full:
+             * one-shot receives of at most the room left take over (ur_arm_recv). */
+            if (c->recv_ms && !u->ms_recv_limit && !c->recv_cancel &&
+                rs_conn_room(c) <= c->loop->wq_limit / 2)
+                ur_cancel_recv(c);
         } else {
             rs__conn_fail(c, -EIO); /* cannot happen with buffer select; never echo garbage */
         }

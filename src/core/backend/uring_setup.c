@@ -28,6 +28,12 @@
  *                     buffer select, one byte written from the other end; it works if the CQE
  *                     brings the byte with IORING_CQE_F_MORE set. Without it recv is one-shot
  *                     (still into the buffer ring), re-armed after each completion.
+ *   recv byte limit   (6.17) tried on that connection once multishot recv works: a multishot
+ *                     recv given a total limit of one byte (sqe->optlen), one more byte written;
+ *                     it works if the CQE brings the byte without IORING_CQE_F_MORE (the limit
+ *                     ended it). Older kernels fail the SQE with EINVAL. The write-queue cap
+ *                     uses it (uring_io.c, ur_arm_recv); without it a multishot recv is armed
+ *                     only while the queue is empty, and one-shot receives are used otherwise.
  *
  * Without a needed feature, --backend auto falls back to epoll and says which one is missing;
  * --backend io_uring refuses to start, saying the same. The trials cost a dozen system calls at
@@ -38,7 +44,8 @@
  *   RINGSOCK_TEST_URING_FAIL=EPERM|ENOSYS|ENOMEM  ring creation fails as a kernel would.
  *   RINGSOCK_TEST_URING_HIDE=NAME[,NAME...]       the probe reports these features missing, as a
  *       kernel lacking them would; NAME is one of feat_info[]'s: multishot_recv,
- *       multishot_accept, buf_ring, defer_taskrun, single_issuer, coop_taskrun, nodrop, an
+ *       multishot_recv_limit, multishot_accept, buf_ring, defer_taskrun, single_issuer,
+ *       coop_taskrun, nodrop, an
  *       opcode (accept, recv, send, sendmsg, connect, async_cancel, poll_add, recvmsg, send_zc,
  *       sendmsg_zc), fast_poll, ext_arg. An unknown NAME makes io_uring unavailable, saying so.
  *   RINGSOCK_TEST_URING_NO_MULTISHOT=1            is HIDE=multishot_accept,multishot_recv.
@@ -71,7 +78,7 @@
 #define TRIAL_BUF_SIZE 64
 #define HIDE_NOTE      "hidden by RINGSOCK_TEST_URING_HIDE"
 
-enum { TRIAL_ACCEPT = 1, TRIAL_RECV, TRIAL_CANCEL };
+enum { TRIAL_ACCEPT = 1, TRIAL_RECV, TRIAL_RECV_LIMIT, TRIAL_CANCEL };
 
 static const struct feat_info {
     const char *name;   /* for RINGSOCK_TEST_URING_HIDE */
@@ -106,6 +113,8 @@ static const struct feat_info {
     [UR_BUF_RING] = {"buf_ring", "provided buffer rings", "5.19", -1, 0, true},
     [UR_MS_ACCEPT] = {"multishot_accept", "multishot accept", "5.19", -1, 0, false},
     [UR_MS_RECV] = {"multishot_recv", "multishot recv", "6.0", -1, 0, false},
+    [UR_MS_RECV_LIMIT] = {"multishot_recv_limit", "a byte limit on multishot recv", "6.17", -1, 0,
+                          false},
 };
 
 static struct ur_probe probe;
@@ -364,10 +373,40 @@ static void trial_cancel(struct io_uring *ring, uint64_t ud)
     }
 }
 
-/* Tries multishot accept and multishot recv for real (see the top of the file), adding
- * UR_MS_ACCEPT and UR_MS_RECV to *have where they work. The ring has group UR_BGID registered
- * at brr, with TRIAL_BUFS entries and no buffers yet. Returns 0, or -errno if the trial itself
- * could not run (no socket, no connection). */
+/* Tries the byte limit of a multishot recv on the accepted socket afd, whose peer is cfd: a
+ * limit of one byte, one byte written, must end the receive (see the top of the file). Returns
+ * true if it did; false if the kernel refused the limit (EINVAL) or the trial could not run,
+ * and then the limit is not used. */
+static bool trial_recv_limit(struct io_uring *ring, int afd, int cfd)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    unsigned flags = 0;
+    int res = 0;
+    bool ok;
+
+    if (!sqe)
+        return false;
+    io_uring_prep_recv_multishot(sqe, afd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = UR_BGID;
+    rs__ur_prep_recv_limit(sqe, 1);
+    io_uring_sqe_set_data64(sqe, TRIAL_RECV_LIMIT);
+    if (io_uring_submit(ring) < 0)
+        return false;
+    if (write(cfd, "y", 1) != 1 || trial_wait(ring, TRIAL_RECV_LIMIT, &res, &flags) < 0) {
+        trial_cancel(ring, TRIAL_RECV_LIMIT); /* armed, or failed: either way it is over */
+        return false;
+    }
+    ok = res == 1 && (flags & IORING_CQE_F_BUFFER) && !(flags & IORING_CQE_F_MORE);
+    if (flags & IORING_CQE_F_MORE)
+        trial_cancel(ring, TRIAL_RECV_LIMIT); /* the limit was ignored: still armed */
+    return ok;
+}
+
+/* Tries multishot accept, multishot recv and its byte limit for real (see the top of the file),
+ * adding UR_MS_ACCEPT, UR_MS_RECV and UR_MS_RECV_LIMIT to *have where they work. The ring has group
+ * UR_BGID registered at brr, with TRIAL_BUFS entries and no buffers yet. Returns 0, or -errno if
+ * the trial itself could not run (no socket, no connection). */
 static int trial_multishot(struct io_uring *ring, struct io_uring_buf_ring *brr, uint32_t *have)
 {
     /* Static: should a path not foreseen leave a receive armed, it writes to nothing freed. */
@@ -447,6 +486,14 @@ static int trial_multishot(struct io_uring *ring, struct io_uring_buf_ring *brr,
     if (res == 1 && recv_armed && (flags & IORING_CQE_F_BUFFER))
         *have |= 1u << UR_MS_RECV;
     err = res < 0 && res != -EINVAL ? res : 0; /* EINVAL: no multishot recv (before 6.0) */
+    if (err < 0 || !(*have & (1u << UR_MS_RECV)))
+        goto out_cancel;
+
+    /* Its byte limit (6.17), once the first receive is gone (the byte must not be its). */
+    trial_cancel(ring, TRIAL_RECV);
+    recv_armed = false;
+    if (trial_recv_limit(ring, afd, cfd))
+        *have |= 1u << UR_MS_RECV_LIMIT;
 
 out_cancel:
     if (accept_armed)
@@ -591,13 +638,15 @@ int rs__ur_init(struct rs_loop *l)
     bool no_ms = l->cfg.uring_no_multishot;
     u->ms_accept = !no_ms && rs__ur_has(p, UR_MS_ACCEPT);
     u->ms_recv = !no_ms && rs__ur_has(p, UR_MS_RECV);
+    u->ms_recv_limit = u->ms_recv && rs__ur_has(p, UR_MS_RECV_LIMIT);
     snprintf(u->features, sizeof(u->features),
-             "%s accept, %s recv, buffer ring %ux%u, sq %u, cq %u%s%s%s",
+             "%s accept, %s recv, buffer ring %ux%u, sq %u, cq %u%s%s%s%s",
              u->ms_accept ? "multishot" : "one-shot", u->ms_recv ? "multishot" : "one-shot",
              u->br.count, l->cfg.buf_size, u->sq_entries, u->cq_entries,
              (params.flags & IORING_SETUP_SINGLE_ISSUER) ? ", single issuer" : "",
              (params.flags & IORING_SETUP_DEFER_TASKRUN) ? ", defer taskrun" : "",
-             (params.flags & IORING_SETUP_COOP_TASKRUN) ? ", coop taskrun" : "");
+             (params.flags & IORING_SETUP_COOP_TASKRUN) ? ", coop taskrun" : "",
+             u->ms_recv_limit ? ", recv byte limit" : "");
     l->be_data = u;
     return 0;
 

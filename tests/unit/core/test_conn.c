@@ -694,10 +694,13 @@ static void test_on_drain(struct rs_loop *l, struct rs_listener *ls)
     uint64_t sud = ud_of(RS_OP_SEND, c);
 
     sv.drain = 0;
+    CHECK_EQ(rs_conn_room(c), CAP); /* a cap under two chunks counts bytes */
     CALL(CHECK_EQ(rs_conn_send(c, buf, 600), 0));
     CHECK(!rs_conn_full(c));
+    CHECK_EQ(rs_conn_room(c), CAP - 600);
     CALL(CHECK_EQ(rs_conn_send(c, buf, 500), 0));
     CHECK(rs_conn_full(c));
+    CHECK_EQ(rs_conn_room(c), 0);
     CHECK_EQ(sv.drain, 0);
     rs__loop_end_turn(l);
     CHECK(kernel_send(l, sud, 500)); /* 600 left: above low water */

@@ -80,7 +80,13 @@ int main(void)
     CHECK_EQ(iov[0].iov_len, 95);
     CHECK(memcmp(iov[0].iov_base, src, 95) == 0);
     CHECK(memcmp(iov[1].iov_base, src + 95, 100) == 0);
+    /* The span counts the sent head of the first chunk too: the memory the chunks hold. */
+    CHECK_EQ(rs_outq_span(&q), 505);
+    rs_outq_consume(&q, &cc, 95); /* the first chunk is given back: its sent part goes */
+    CHECK_EQ(rs_outq_span(&q), 405);
+    CHECK_EQ(rs_chunk_cache_chunk_bytes(&cc), sizeof(struct rs_chunk) + 100);
     rs_outq_clear(&q, &cc);
+    CHECK_EQ(rs_outq_span(&q), 0);
     CHECK_EQ(q.bytes, 0);
     CHECK(q.head == NULL);
 
