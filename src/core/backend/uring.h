@@ -1,8 +1,9 @@
 #ifndef RINGSOCK_CORE_URING_H
 #define RINGSOCK_CORE_URING_H
 
-/* What the io_uring backend's files share: set-up and probing (uring_setup.c), the provided
- * buffer ring (uring_bufring.c) and the data path (uring_io.c). Private to the backend. */
+/* What the io_uring backend's files share: probing (uring_probe.c), each worker's ring
+ * (uring_setup.c), the provided buffer ring (uring_bufring.c), connections (uring_conn.c) and the
+ * loop (uring_io.c). Private to the backend. */
 
 #include <liburing.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 
 #include "../loop_internal.h"
 #include "ringsock/core/bufring.h"
+#include "ringsock/util/probes.h"
 
 #ifndef IORING_SETUP_SINGLE_ISSUER
 #define IORING_SETUP_SINGLE_ISSUER (1U << 12)
@@ -78,7 +80,7 @@ struct ur {
     char features[160];
 };
 
-/* What this kernel's io_uring offers, as uring_setup.c probed it (see the comment there). */
+/* What this kernel's io_uring offers, as uring_probe.c probed it (see the comment there). */
 enum ur_feat {
     UR_OP_ACCEPT, /* opcodes the backend needs */
     UR_OP_RECV,
@@ -112,8 +114,13 @@ struct ur_probe {
     char why[160];
 };
 
-/* The probe, run once per process (by whichever thread asks first). Never NULL. */
+/* uring_probe.c: the probe, run once per process (by whichever thread asks first). Never NULL. */
 const struct ur_probe *rs__ur_probe(void);
+/* Creates a ring with the most preferred set of optional setup flags, within `allowed`, that
+ * the kernel accepts (it fails an unknown flag with EINVAL). Returns 0 or -errno; *p says what
+ * the ring was set up with (flags, features). */
+int rs__ur_ring_create(struct io_uring *ring, unsigned sq, unsigned cq, unsigned allowed,
+                       struct io_uring_params *p);
 
 static inline bool rs__ur_has(const struct ur_probe *p, enum ur_feat f)
 {
@@ -129,7 +136,7 @@ static inline void rs__ur_prep_recv_limit(struct io_uring_sqe *sqe, uint32_t lim
     sqe->file_index = limit;
 }
 
-/* uring_setup.c: the ring, the features probed for it, the buffer ring; 0 or -errno. */
+/* uring_setup.c: a worker's ring with the features probed, and its buffer ring; 0 or -errno. */
 int rs__ur_init(struct rs_loop *l);
 void rs__ur_fini(struct rs_loop *l);
 const char *rs__ur_features(const struct rs_loop *l);
@@ -160,5 +167,50 @@ static inline void rs__ur_buf_commit(struct ur *u)
         u->br_added = 0;
     }
 }
+
+/* uring_setup.c: an io_uring_enter that failed with err (-errno): counted (EBUSY, EBADR). */
+void rs__ur_enter_error(struct ur *u, int err);
+
+/* An SQE, submitting what is queued if the SQ is full. NULL means try again after the batch. */
+static inline struct io_uring_sqe *rs__ur_sqe(struct ur *u)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) {
+        int n = io_uring_submit(&u->ring);
+        RS_PROBE2(loop_submit, u->id, n);
+        if (n < 0)
+            rs__ur_enter_error(u, n);
+        sqe = io_uring_get_sqe(&u->ring);
+    }
+    return sqe;
+}
+
+/* Puts c on the list of connections to retry after the batch (an SQE was missing, or a
+ * receive ended and is re-armed once this batch's buffers are back). */
+static inline void rs__ur_retry_add(struct ur *u, struct rs_conn *c)
+{
+    if (c->on_pending)
+        return;
+    c->on_pending = true;
+    c->pend_next = u->retry;
+    u->retry = c;
+}
+
+/* uring_conn.c: connections. The backend operations (see struct rs_backend_ops), and the
+ * completions of receives, sends and connects, dispatched by uring_io.c. */
+void rs__ur_arm_recv(struct rs_conn *c);
+void rs__ur_cancel_recv(struct rs_conn *c);
+void rs__ur_conn_start(struct rs_conn *c);
+void rs__ur_conn_connect(struct rs_conn *c);
+void rs__ur_conn_flush(struct rs_conn *c);
+void rs__ur_conn_read_pause(struct rs_conn *c);
+void rs__ur_conn_read_resume(struct rs_conn *c);
+void rs__ur_conn_close(struct rs_conn *c);
+void rs__ur_on_connect(struct rs_loop *l, struct io_uring_cqe *cqe);
+void rs__ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe);
+void rs__ur_on_send(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe);
+/* The starved list (receives that ended with ENOBUFS), re-armed as buffers come back. */
+void rs__ur_starved_add(struct ur *u, struct rs_conn *c);
+void rs__ur_starved_remove(struct ur *u, struct rs_conn *c);
 
 #endif
