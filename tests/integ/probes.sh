@@ -30,12 +30,15 @@ if ((${#present[@]} == 0)); then
     [[ ${RS_EXPECT_PROBES:-0} == 1 ]] && fail "no ringsock USDT probes in $RINGSOCK"
     skip "ringsock was built without USDT probes (no sys/sdt.h, or -DRS_PROBES=OFF)"
 fi
+# Membership without a pipe: under pipefail, `printf | grep -q` fails when grep exits at its
+# match before printf has written everything (SIGPIPE), which a busy machine makes happen.
 for p in "${documented[@]}"; do
-    printf '%s\n' "${present[@]}" | grep -qx "$p" ||
+    grep -qx "$p" <<<"$(printf '%s\n' "${present[@]}")" ||
         fail "documented probe '$p' is not in $RINGSOCK"
 done
 for p in "${present[@]}"; do
-    printf '%s\n' "${documented[@]}" | grep -qx "$p" || fail "probe '$p' is not in docs/tracing.md"
+    grep -qx "$p" <<<"$(printf '%s\n' "${documented[@]}")" ||
+        fail "probe '$p' is not in docs/tracing.md"
 done
 log "all ${#documented[@]} documented probes present: ${present[*]}"
 

@@ -3,8 +3,8 @@
 # connection errors counted against a port nothing listens on.
 source "$(dirname "${BASH_SOURCE[0]}")/load_lib.sh"
 
-"$RINGLOAD" --help | grep -q 'usage: ringload' || fail "--help"
-"$RINGLOAD" --version | grep -q '^ringload ' || fail "--version"
+grep -q 'usage: ringload' <<<"$("$RINGLOAD" --help)" || fail "--help"
+grep -q '^ringload ' <<<"$("$RINGLOAD" --version)" || fail "--version"
 for bad in "ftp://127.0.0.1:1" "tcp://127.0.0.1" "tcp://127.0.0.1:70000" "-c 0 tcp://127.0.0.1:1" \
     "--bogus tcp://127.0.0.1:1" "-d 1x tcp://127.0.0.1:1" "-s 8 udp://127.0.0.1:1"; do
     rc=0
