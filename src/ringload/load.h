@@ -246,6 +246,9 @@ double load_within_stdev(const struct rs_hist *h);      /* % of values within on
 struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
 struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
 struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
+/* A number from a run's JSON at path "key" or "a.key"; 0 when absent or of another type. */
+uint64_t load_jget_u64(struct json_t *o, const char *path);
+double load_jget_num(struct json_t *o, const char *path);
 
 /* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
 int load_idle_merge(int argc, char **argv);

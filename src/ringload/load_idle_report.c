@@ -283,18 +283,6 @@ const struct load_report_ops load_idle_report_ops = {
 
 /* --- merge --- */
 
-static uint64_t jget_u64(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static double jget_num(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : 0;
-}
-
 /* Adds one --idle run's JSON into s. Returns 0 or -EINVAL with a reason in err. */
 static int idle_merge_one(struct idle_summary *s, json_t *root, const char *path, char *err,
                           size_t errlen)
@@ -308,8 +296,8 @@ static int idle_merge_one(struct idle_summary *s, json_t *root, const char *path
         snprintf(err, errlen, "%s: not a ringload --idle result (load runs merge apart)", path);
         return -EINVAL;
     }
-    uint64_t max_value = jget_u64(hj, "max_value");
-    uint32_t sub_bits = (uint32_t)jget_u64(hj, "sub_bits");
+    uint64_t max_value = load_jget_u64(hj, "max_value");
+    uint32_t sub_bits = (uint32_t)load_jget_u64(hj, "sub_bits");
     if (s->runs == 0) {
         if (rs_hist_init_layout(&s->h, max_value, sub_bits) < 0) {
             snprintf(err, errlen, "%s: bad histogram layout", path);
@@ -321,11 +309,11 @@ static int idle_merge_one(struct idle_summary *s, json_t *root, const char *path
                    : k && strcmp(k, "http") == 0 ? "http"
                                                  : "none";
         s->backend = "merged";
-        s->size = (json_int_t)jget_u64(root, "size");
-        s->duration_s = jget_num(root, "duration_s");
-        s->timeout_s = jget_num(root, "timeout_s");
-        s->connect_timeout_s = jget_num(idle, "connect_timeout_s");
-        s->hold_s = jget_num(idle, "hold_s");
+        s->size = (json_int_t)load_jget_u64(root, "size");
+        s->duration_s = load_jget_num(root, "duration_s");
+        s->timeout_s = load_jget_num(root, "timeout_s");
+        s->connect_timeout_s = load_jget_num(idle, "connect_timeout_s");
+        s->hold_s = load_jget_num(idle, "hold_s");
         s->exact_min = UINT64_MAX;
         s->sources = json_array();
     } else if (s->h.max_value != max_value || s->h.sub_bits != sub_bits) {
@@ -347,40 +335,40 @@ static int idle_merge_one(struct idle_summary *s, json_t *root, const char *path
             return -EINVAL;
         }
     }
-    s->h.overflow += jget_u64(hj, "overflow");
-    if (jget_u64(hj, "total") > 0) {
-        uint64_t mn = jget_u64(hj, "min"), mx = jget_u64(hj, "max");
+    s->h.overflow += load_jget_u64(hj, "overflow");
+    if (load_jget_u64(hj, "total") > 0) {
+        uint64_t mn = load_jget_u64(hj, "min"), mx = load_jget_u64(hj, "max");
         s->exact_min = mn < s->exact_min ? mn : s->exact_min;
         s->exact_max = mx > s->exact_max ? mx : s->exact_max;
     }
     s->runs++;
-    s->threads += (int)jget_u64(root, "threads");
-    s->requested += jget_u64(idle, "requested");
-    s->established += jget_u64(idle, "established");
-    s->failed += jget_u64(idle, "failed");
-    s->peer_closed += jget_u64(idle, "closed_by_peer");
-    s->check_ok += jget_u64(check, "ok");
-    s->check_unanswered += jget_u64(check, "unanswered");
-    s->check_closed += jget_u64(check, "closed");
-    s->check_wrong += jget_u64(check, "wrong");
-    s->bytes_in += jget_u64(root, "bytes_in");
-    s->bytes_out += jget_u64(root, "bytes_out");
-    s->max_connecting += jget_u64(idle, "max_connecting");
-    s->connect_rate += jget_num(idle, "connect_rate_limit");
+    s->threads += (int)load_jget_u64(root, "threads");
+    s->requested += load_jget_u64(idle, "requested");
+    s->established += load_jget_u64(idle, "established");
+    s->failed += load_jget_u64(idle, "failed");
+    s->peer_closed += load_jget_u64(idle, "closed_by_peer");
+    s->check_ok += load_jget_u64(check, "ok");
+    s->check_unanswered += load_jget_u64(check, "unanswered");
+    s->check_closed += load_jget_u64(check, "closed");
+    s->check_wrong += load_jget_u64(check, "wrong");
+    s->bytes_in += load_jget_u64(root, "bytes_in");
+    s->bytes_out += load_jget_u64(root, "bytes_out");
+    s->max_connecting += load_jget_u64(idle, "max_connecting");
+    s->connect_rate += load_jget_num(idle, "connect_rate_limit");
     /* Runs at the same time: the slowest one opened last; their rates add up. */
-    double open = jget_num(idle, "open_s");
+    double open = load_jget_num(idle, "open_s");
     s->open_s = open > s->open_s ? open : s->open_s;
-    s->connects_per_sec += jget_num(idle, "connects_per_sec");
-    double hold = jget_num(idle, "hold_s");
+    s->connects_per_sec += load_jget_num(idle, "connects_per_sec");
+    double hold = load_jget_num(idle, "hold_s");
     s->hold_s = hold < s->hold_s ? hold : s->hold_s;
-    s->cpu_user += jget_num(json_object_get(root, "cpu"), "user_s");
-    s->cpu_sys += jget_num(json_object_get(root, "cpu"), "sys_s");
+    s->cpu_user += load_jget_num(json_object_get(root, "cpu"), "user_s");
+    s->cpu_sys += load_jget_num(json_object_get(root, "cpu"), "sys_s");
     const char *key;
     json_t *f;
     json_object_foreach(json_object_get(idle, "failures"), key, f)
     {
-        uint64_t e = jget_u64(f, "errno");
-        s->failures[e < LOAD_ERRNO_MAX ? e : 0] += jget_u64(f, "count");
+        uint64_t e = load_jget_u64(f, "errno");
+        s->failures[e < LOAD_ERRNO_MAX ? e : 0] += load_jget_u64(f, "count");
     }
     json_array_extend(s->sources, json_object_get(idle, "sources"));
     return 0;

@@ -292,35 +292,6 @@ const struct load_report_ops load_report_ops = {
 
 /* --- merge --- */
 
-static uint64_t jget_u64(json_t *o, const char *path)
-{
-    /* path is "a" or "a.b" */
-    char key[64];
-    const char *dot = strchr(path, '.');
-    json_t *v = o;
-    if (dot) {
-        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-        v = json_object_get(o, key);
-        path = dot + 1;
-    }
-    v = v ? json_object_get(v, path) : NULL;
-    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static double jget_num(json_t *o, const char *path)
-{
-    char key[64];
-    const char *dot = strchr(path, '.');
-    json_t *v = o;
-    if (dot) {
-        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-        v = json_object_get(o, key);
-        path = dot + 1;
-    }
-    v = v ? json_object_get(v, path) : NULL;
-    return json_is_number(v) ? json_number_value(v) : 0;
-}
-
 /* Adds one run's JSON into s. Returns 0 or -EINVAL with a reason in err. */
 static int merge_one(struct summary *s, json_t *root, const char *path, char *err, size_t errlen)
 {
@@ -337,8 +308,8 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
         snprintf(err, errlen, "%s: an --idle run cannot be merged with load runs", path);
         return -EINVAL;
     }
-    uint64_t max_value = jget_u64(root, "histogram.max_value");
-    uint32_t sub_bits = (uint32_t)jget_u64(root, "histogram.sub_bits");
+    uint64_t max_value = load_jget_u64(root, "histogram.max_value");
+    uint32_t sub_bits = (uint32_t)load_jget_u64(root, "histogram.sub_bits");
     if (s->runs == 0) {
         if (rs_hist_init_layout(&s->h, max_value, sub_bits) < 0) {
             snprintf(err, errlen, "%s: bad histogram layout", path);
@@ -347,11 +318,11 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
         snprintf(s->url, sizeof(s->url), "%s", json_string_value(json_object_get(root, "url")));
         s->proto = strcmp(proto, "udp") == 0 ? "udp" : strcmp(proto, "http") == 0 ? "http" : "tcp";
         s->backend = "merged";
-        s->size = (json_int_t)jget_u64(root, "size");
-        s->depth = (int)jget_u64(root, "depth");
+        s->size = (json_int_t)load_jget_u64(root, "size");
+        s->depth = (int)load_jget_u64(root, "depth");
         s->verify = json_is_true(json_object_get(root, "verify"));
-        s->duration = jget_num(root, "duration_s");
-        s->timeout = jget_num(root, "timeout_s");
+        s->duration = load_jget_num(root, "duration_s");
+        s->timeout = load_jget_num(root, "timeout_s");
         s->exact_min = UINT64_MAX;
     } else if (strcmp(proto, s->proto) != 0 || s->h.max_value != max_value ||
                s->h.sub_bits != sub_bits) {
@@ -370,49 +341,49 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
             return -EINVAL;
         }
     }
-    s->h.overflow += jget_u64(root, "histogram.overflow");
-    uint64_t mn = jget_u64(root, "histogram.min"), mx = jget_u64(root, "histogram.max");
-    if (jget_u64(root, "histogram.total") > 0) {
+    s->h.overflow += load_jget_u64(root, "histogram.overflow");
+    uint64_t mn = load_jget_u64(root, "histogram.min"), mx = load_jget_u64(root, "histogram.max");
+    if (load_jget_u64(root, "histogram.total") > 0) {
         s->exact_min = mn < s->exact_min ? mn : s->exact_min; /* applied at the end */
         s->exact_max = mx > s->exact_max ? mx : s->exact_max;
     }
     s->runs++;
-    s->threads += (int)jget_u64(root, "threads");
-    s->conns += (int)jget_u64(root, "connections");
-    s->rate += jget_num(root, "rate");
-    double d = jget_num(root, "duration_s");
+    s->threads += (int)load_jget_u64(root, "threads");
+    s->conns += (int)load_jget_u64(root, "connections");
+    s->rate += load_jget_num(root, "rate");
+    double d = load_jget_num(root, "duration_s");
     s->duration = d > s->duration ? d : s->duration;
-    s->msgs += jget_u64(root, "messages");
-    s->bytes_in += jget_u64(root, "bytes_in");
-    s->bytes_out += jget_u64(root, "bytes_out");
+    s->msgs += load_jget_u64(root, "messages");
+    s->bytes_in += load_jget_u64(root, "bytes_in");
+    s->bytes_out += load_jget_u64(root, "bytes_out");
     /* Runs on several machines at once: their rates add up. */
-    s->msgs_per_sec += jget_num(root, "msgs_per_sec");
-    s->bytes_in_per_sec += jget_num(root, "bytes_in_per_sec");
-    s->cpu_user += jget_num(root, "cpu.user_s");
-    s->cpu_sys += jget_num(root, "cpu.sys_s");
-    s->err_connect += jget_u64(root, "errors.connect");
-    s->err_read += jget_u64(root, "errors.read");
-    s->err_write += jget_u64(root, "errors.write");
-    s->err_timeout += jget_u64(root, "errors.timeout");
-    s->err_verify += jget_u64(root, "errors.verify");
-    s->udp_sent += jget_u64(root, "udp.sent");
-    s->udp_recv += jget_u64(root, "udp.received");
-    s->udp_lost += jget_u64(root, "udp.lost");
-    s->udp_dup += jget_u64(root, "udp.duplicated");
-    s->udp_corrupt += jget_u64(root, "udp.corrupt");
-    s->udp_late += jget_u64(root, "udp.late");
-    s->http_2xx += jget_u64(root, "http.2xx");
-    s->http_3xx += jget_u64(root, "http.3xx");
-    s->http_4xx += jget_u64(root, "http.4xx");
-    s->http_5xx += jget_u64(root, "http.5xx");
-    s->connects += jget_u64(root, "connects");
-    s->sched_behind += jget_u64(root, "schedule.behind");
-    s->sched_blocked += jget_u64(root, "schedule.blocked");
+    s->msgs_per_sec += load_jget_num(root, "msgs_per_sec");
+    s->bytes_in_per_sec += load_jget_num(root, "bytes_in_per_sec");
+    s->cpu_user += load_jget_num(root, "cpu.user_s");
+    s->cpu_sys += load_jget_num(root, "cpu.sys_s");
+    s->err_connect += load_jget_u64(root, "errors.connect");
+    s->err_read += load_jget_u64(root, "errors.read");
+    s->err_write += load_jget_u64(root, "errors.write");
+    s->err_timeout += load_jget_u64(root, "errors.timeout");
+    s->err_verify += load_jget_u64(root, "errors.verify");
+    s->udp_sent += load_jget_u64(root, "udp.sent");
+    s->udp_recv += load_jget_u64(root, "udp.received");
+    s->udp_lost += load_jget_u64(root, "udp.lost");
+    s->udp_dup += load_jget_u64(root, "udp.duplicated");
+    s->udp_corrupt += load_jget_u64(root, "udp.corrupt");
+    s->udp_late += load_jget_u64(root, "udp.late");
+    s->http_2xx += load_jget_u64(root, "http.2xx");
+    s->http_3xx += load_jget_u64(root, "http.3xx");
+    s->http_4xx += load_jget_u64(root, "http.4xx");
+    s->http_5xx += load_jget_u64(root, "http.5xx");
+    s->connects += load_jget_u64(root, "connects");
+    s->sched_behind += load_jget_u64(root, "schedule.behind");
+    s->sched_blocked += load_jget_u64(root, "schedule.blocked");
     /* Per-thread sample statistics: pooled mean and variance. */
-    uint64_t n = jget_u64(root, "thread_msgs_per_sec.samples");
-    double m = jget_num(root, "thread_msgs_per_sec.mean");
-    double sd = jget_num(root, "thread_msgs_per_sec.stdev");
-    double mxs = jget_num(root, "thread_msgs_per_sec.max");
+    uint64_t n = load_jget_u64(root, "thread_msgs_per_sec.samples");
+    double m = load_jget_num(root, "thread_msgs_per_sec.mean");
+    double sd = load_jget_num(root, "thread_msgs_per_sec.stdev");
+    double mxs = load_jget_num(root, "thread_msgs_per_sec.max");
     if (n > 0) {
         double tot = (double)(s->s_n + n);
         double mean = (s->s_mean * (double)s->s_n + m * (double)n) / tot;

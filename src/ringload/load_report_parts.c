@@ -112,3 +112,28 @@ int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, con
     }
     return nfiles;
 }
+
+/* The value at path "key" or "a.key" in o, or NULL. */
+static json_t *jget(json_t *o, const char *path)
+{
+    char key[64];
+    const char *dot = strchr(path, '.');
+    if (dot) {
+        snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+        o = json_object_get(o, key);
+        path = dot + 1;
+    }
+    return o ? json_object_get(o, path) : NULL;
+}
+
+uint64_t load_jget_u64(json_t *o, const char *path)
+{
+    json_t *v = jget(o, path);
+    return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+double load_jget_num(json_t *o, const char *path)
+{
+    json_t *v = jget(o, path);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
