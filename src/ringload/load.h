@@ -131,7 +131,8 @@ struct load_thread {
     pthread_t tid;
     uint64_t t0;        /* run start: warm-up begins */
     uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
-    uint64_t t_end;
+    uint64_t t_end;     /* moved to the interrupt's time by SIGINT or SIGTERM (main.c) */
+    uint64_t stop_ns;   /* when SIGINT or SIGTERM came, or 0; the thread's own copy */
     bool sending;   /* false once t_end passed */
     bool finishing; /* closing down */
     struct rs_timer tick;

@@ -275,6 +275,8 @@ static bool idle_tick(struct load_thread *t, uint64_t now)
     }
         /* fall through */
     case LOAD_IDLE_HOLD:
+        if (t->stop_ns && t->stop_ns < id->hold_end)
+            id->hold_end = t->stop_ns > id->hold_start ? t->stop_ns : id->hold_start;
         if (now < id->hold_end && id->held > 0)
             return false; /* with nothing left to hold, the hold is over */
         id->phase = LOAD_IDLE_CHECK;

@@ -5,6 +5,7 @@
  * progress line, the summary and decides the exit status. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,10 @@
 #include "ringsock/net/net.h"
 
 static _Atomic unsigned threads_done;
+/* SIGINT or SIGTERM: the first ends the measured window at once (as wrk's Ctrl-C does), the
+ * answers still outstanding are awaited and the run is reported; a second one ends ringload. */
+static volatile sig_atomic_t got_signal;
+static _Atomic uint64_t interrupt_ns; /* when the main thread saw it; 0: not interrupted */
 static struct load_idle_shared idle_shared; /* every thread points at it; --idle uses it */
 
 /* The protocols, each with what drives it and what reports it; the first that matches the
@@ -34,10 +39,26 @@ static const struct load_proto *proto_find(const struct rs_load_opts *o)
     return NULL;
 }
 
+static void on_signal(int sig)
+{
+    if (got_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    got_signal = sig;
+}
+
 static void tick(struct rs_timer *tm, void *arg)
 {
     struct load_thread *t = arg;
     (void)tm;
+    uint64_t stop = atomic_load_explicit(&interrupt_ns, memory_order_relaxed);
+    if (stop && !t->stop_ns) {
+        t->stop_ns = stop;
+        if (stop < t->t_end)
+            t->t_end = stop; /* before t_measure (in the warm-up): nothing is measured */
+    }
     if (t->proto->run->tick(t, rs_now_ns()))
         rs_loop_request_stop(t->loop, 0);
     else
@@ -213,6 +234,12 @@ static int run(struct rs_load_opts *o)
     idle_shared.threads = o->threads;
     struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
+    /* The workers never take the signals: the main thread's handler sets a flag it polls. */
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old_mask);
     unsigned started = 0;
     for (; started < o->threads; started++) {
         /* pthread_create returns its error; errno is not set. */
@@ -226,12 +253,19 @@ static int run(struct rs_load_opts *o)
             break;
         }
     }
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     uint64_t last = 0;
     uint64_t next_progress = t0 + 1000000000ull;
     bool announced = false;
     while (atomic_load(&threads_done) < started) {
         usleep(20000);
         uint64_t now = rs_now_ns();
+        if (got_signal && atomic_load(&interrupt_ns) == 0) {
+            atomic_store(&interrupt_ns, now);
+            rs_log_info("interrupted by SIG%s after %.1fs: waiting for outstanding answers "
+                        "(again to quit at once)",
+                        got_signal == SIGINT ? "INT" : "TERM", (double)(now - t0) / 1e9);
+        }
         if (report->announce && !announced)
             announced = report->announce(ts, started, o);
         if (progress && now >= next_progress) {
@@ -250,8 +284,19 @@ static int run(struct rs_load_opts *o)
     getrusage(RUSAGE_SELF, &ru1);
     double user = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
     double sys = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
+    double seconds = (double)o->duration_ns / 1e9;
+    uint64_t stop = atomic_load(&interrupt_ns);
+    if (rc == 0 && stop && !o->idle) {
+        uint64_t measure = t0 + o->warmup_ns;
+        if (stop <= measure) {
+            rs_log_error("interrupted during the warm-up: nothing was measured");
+            rc = 1;
+        } else if (stop - measure < o->duration_ns) {
+            seconds = (double)(stop - measure) / 1e9;
+        }
+    }
     if (rc == 0) {
-        int e = report->summary(o, ts, started, (double)o->duration_ns / 1e9, user, sys,
+        int e = report->summary(o, ts, started, seconds, user, sys,
                                 rs_backend_name((enum rs_backend_kind)kind));
         if (e < 0) {
             rs_log_error("cannot write %s: %s", o->json_path, strerror(-e));
@@ -296,6 +341,12 @@ int main(int argc, char **argv)
         rs_log_error("%s", err);
         return 2;
     }
+    /* Installed whatever the inherited disposition: a background job's ignored SIGINT too, so
+     * that a script can end a run early and still get its report. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int rc = run(&o);
     rs_load_opts_free(&o);
     return rc;
