@@ -133,8 +133,8 @@ struct load_thread {
     uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
     uint64_t t_end;     /* moved to the interrupt's time by SIGINT or SIGTERM (main.c) */
     uint64_t stop_ns;   /* when SIGINT or SIGTERM came, or 0; the thread's own copy */
-    bool sending;   /* false once t_end passed */
-    bool finishing; /* closing down */
+    bool sending;       /* false once t_end passed */
+    bool finishing;     /* closing down */
     struct rs_timer tick;
     struct load_sched sched; /* rate mode: clients by next send time */
     struct rs_timer send_timer;

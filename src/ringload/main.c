@@ -22,7 +22,7 @@ static _Atomic unsigned threads_done;
 /* SIGINT or SIGTERM: the first ends the measured window at once (as wrk's Ctrl-C does), the
  * answers still outstanding are awaited and the run is reported; a second one ends ringload. */
 static volatile sig_atomic_t got_signal;
-static _Atomic uint64_t interrupt_ns; /* when the main thread saw it; 0: not interrupted */
+static _Atomic uint64_t interrupt_ns;       /* when the main thread saw it; 0: not interrupted */
 static struct load_idle_shared idle_shared; /* every thread points at it; --idle uses it */
 
 /* The protocols, each with what drives it and what reports it; the first that matches the
