@@ -120,6 +120,47 @@ static int udp_socket_open(struct udp_client *u, rs_poll_fn ready)
     return 0;
 }
 
+static bool send_full(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS;
+}
+
+/* Sends mm[0, k) in order until the socket is full or a datagram is refused, counting in
+ * *refused the errors the kernel reports. Such an error (the ECONNREFUSED an ICMP port
+ * unreachable leaves on a connected socket) is about an earlier datagram, reported by the next
+ * send, which it stops; a sendmmsg stopped part-way returns its count and loses the error
+ * (sendmmsg(2)). So the rest is sent again at once: once to learn the error, once more to send
+ * the datagram it stopped. Returns how many went; *err is 0 (all went), EAGAIN or ENOBUFS
+ * (full: wait for writability), or the error that refused mm[return] twice in a row. */
+static unsigned send_batch(int fd, struct mmsghdr *mm, unsigned k, uint64_t *refused, int *err)
+{
+    unsigned sent = 0;
+    bool again = false;
+    *err = 0;
+    while (sent < k) {
+        int n = sendmmsg(fd, mm + sent, k - sent, MSG_DONTWAIT);
+        if (n > 0) {
+            sent += (unsigned)n;
+            again = false;
+            continue;
+        }
+        int e = n < 0 ? errno : EAGAIN;
+        if (e == EINTR)
+            continue;
+        if (send_full(e)) {
+            *err = e;
+            break;
+        }
+        (*refused)++;
+        if (again) {
+            *err = e;
+            break;
+        }
+        again = true;
+    }
+    return sent;
+}
+
 /* --- echo: every datagram answered, checked and accounted for --- */
 
 /* As many datagrams as may go now: --depth outstanding at most, one batch, and only into
@@ -154,26 +195,27 @@ static uint64_t echo_send(struct load_client *cl, uint64_t k, uint64_t first, ui
         s->intended = first + i * step;
         s->sent = now;
     }
-    int n = sendmmsg(rs_poller_fd(u->p), mm, (unsigned)k, MSG_DONTWAIT);
-    /* errno means something only after -1: a partial send returns a count, and the kernel keeps
-     * the error that stopped it (if any) for the next call. */
-    int err = n < 0 ? errno : 0;
-    if (n < 0)
-        n = 0;
-    if ((uint64_t)n < k) {
-        /* Not taken: give the slots back and resend on writability (or count an error). */
-        for (uint64_t j = (uint64_t)n; j < k; j++)
+    int err;
+    uint64_t refused = 0;
+    unsigned n = send_batch(rs_poller_fd(u->p), mm, (unsigned)k, &refused, &err);
+    bool failed = err != 0 && !send_full(err);
+    /* Refusals are counted (ICMP errors are transient: keep going). */
+    LOAD_ADD(t, err_write, refused);
+    if (n < k) {
+        /* Not taken: give the slots back; resend on writability, or, refused, go on with the
+         * schedule (the turn is used). */
+        for (uint64_t j = n; j < k; j++)
             u->win[(cl->next_seq + j) % u->nslots].state = SLOT_FREE;
-        if (err == 0 || err == EAGAIN || err == ENOBUFS)
+        if (!failed)
             rs_poller_want_out(u->p, true);
-        else
-            LOAD_INC(t, err_write); /* ICMP errors are transient: keep going */
     }
     cl->next_seq += (uint64_t)n;
     u->outstanding += (uint64_t)n;
     LOAD_ADD(t, udp_sent, (uint64_t)n);
     LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-    return (uint64_t)n;
+    /* A failed send used its turn: the schedule goes on (it would otherwise wait for a
+     * writability that is already there, or for the next tick). */
+    return failed ? k : (uint64_t)n;
 }
 
 static void echo_answer(struct udp_client *u, const unsigned char *b, size_t len, uint64_t now)
@@ -352,18 +394,40 @@ static uint64_t blast_send(struct load_client *cl, uint64_t k, uint64_t first, u
     (void)step;
 
     build_batch(u, k, mm, iov);
-    int n = t->o->gso ? send_gso(rs_poller_fd(u->p), t->scratch, (unsigned)k, size)
-                      : sendmmsg(rs_poller_fd(u->p), mm, (unsigned)k, MSG_DONTWAIT);
-    if (n < 0)
-        n = 0; /* the socket is full: wait for writability (or the next due send) */
-    cl->next_seq += (uint64_t)n;
-    LOAD_ADD(t, udp_sent, (uint64_t)n);
-    LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-    if (load_in_window(t, now)) {
-        LOAD_ADD(t, msgs, (uint64_t)n);
-        LOAD_ADD(t, msgs_all, (uint64_t)n);
+    /* A full socket waits for writability (or the next due send). A refused datagram (or GSO
+     * batch) is counted and skipped, and the run goes on with the rest. */
+    uint64_t n = 0, done = 0;
+    int err = 0;
+    if (t->o->gso) {
+        int r = send_gso(rs_poller_fd(u->p), t->scratch, (unsigned)k, size);
+        n = done = r > 0 ? (uint64_t)r : 0;
+        if (r < 0 && !send_full(-r)) {
+            LOAD_INC(t, err_write);
+            done = k;
+        }
+    } else {
+        uint64_t refused = 0;
+        while (done < k) {
+            unsigned sent =
+                send_batch(rs_poller_fd(u->p), mm + done, (unsigned)(k - done), &refused, &err);
+            n += sent;
+            done += sent;
+            if (err == 0 || send_full(err))
+                break;
+            done++; /* refused twice: skipped */
+        }
+        LOAD_ADD(t, err_write, refused);
     }
-    return (uint64_t)n;
+    cl->next_seq += n;
+    LOAD_ADD(t, udp_sent, n);
+    LOAD_ADD(t, bytes_out, n * size);
+    if (load_in_window(t, now)) {
+        LOAD_ADD(t, msgs, n);
+        LOAD_ADD(t, msgs_all, n);
+    }
+    /* A refused datagram used its turn: the schedule goes on past it (it would otherwise wait
+     * for a writability that is already there, or for the next tick). */
+    return done;
 }
 
 static void blast_ready(struct rs_poller *p, unsigned events, void *arg)
@@ -371,9 +435,17 @@ static void blast_ready(struct rs_poller *p, unsigned events, void *arg)
     struct udp_client *u = arg;
     char sink[2048];
     (void)events;
-    /* Answers, if any, are read and dropped; only the send rate counts. */
-    while (recv(rs_poller_fd(p), sink, sizeof(sink), MSG_DONTWAIT) > 0)
-        ;
+    /* Answers, if any, are read and dropped; only the send rate counts. A pending socket error
+     * (ECONNREFUSED from an ICMP port unreachable) is returned, and cleared, by this receive
+     * rather than by the next send: it is a write error all the same. */
+    for (;;) {
+        ssize_t r = recv(rs_poller_fd(p), sink, sizeof(sink), MSG_DONTWAIT);
+        if (r >= 0 || errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            break;
+        LOAD_INC(u->cl.t, err_write); /* returned once, then cleared: read on */
+    }
     load_client_pump(&u->cl, rs_now_ns());
 }
 

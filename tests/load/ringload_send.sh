@@ -24,6 +24,18 @@ for g in "" --gso; do
     ((rate >= 19000 && rate <= 21000)) || fail "asked for 20000/s ($g), measured $rate/s"
     total=$((total + $(jq .udp.sent "$TEST_TMP/r.json")))
 done
+# A port nobody listens on: the kernel's ICMP port unreachable comes back as ECONNREFUSED from
+# the next send, which --send-only counts as write errors (and reports) instead of dropping.
+dead=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for g in "" --gso; do
+    # shellcheck disable=SC2086
+    ringload_run "dead$g" "${LB[@]}" --send-only $g -c 1 -s 100 -R 1000 -d 1s \
+        --json "$TEST_TMP/d.json" "udp://127.0.0.1:$dead"
+    werr=$(jq .errors.write "$TEST_TMP/d.json")
+    ((werr > 0)) || fail "--send-only $g to a closed port: no write errors counted ($(jq -c .errors "$TEST_TMP/d.json"))"
+    grep -qiE 'write[^0-9]*[1-9]' "$TEST_TMP/dead$g.out" || fail "--send-only $g: write errors not in the summary"
+done
+
 sleep 0.5
 stop_server
 got=$(($(total_field dgrams_in) + $(total_field dgram_kernel_drops)))
