@@ -176,6 +176,7 @@ struct rs_conn {
 
     uint64_t sent_ns;    /* when the kernel last took bytes (rs_now_ns), 0 = never */
     uint32_t limit_slot; /* its address in the loop's conn_limit table, 0 = none */
+    uint32_t pend_turn;  /* epoll: the loop turn it was put on the pending list */
 };
 
 /* Closing or cancelling: no callback but on_close, nothing new submitted. */

@@ -131,11 +131,15 @@ static uint64_t value(const struct rs_counter_set *s, unsigned worker, unsigned 
     return atomic_load_explicit(&storage_of(s, worker, i)[idx], memory_order_relaxed);
 }
 
-static uint64_t sum(const struct rs_counter_set *s, unsigned i, unsigned idx)
+/* The workers' values of a counter together: their sum, or the largest for RS_CTR_MAX. */
+static uint64_t total(const struct rs_counter_set *s, unsigned i, unsigned idx)
 {
+    bool max = s->blocks[i].b->desc[idx].flags & RS_CTR_MAX;
     uint64_t v = 0;
-    for (unsigned w = 0; w < s->nworkers; w++)
-        v += value(s, w, i, idx);
+    for (unsigned w = 0; w < s->nworkers; w++) {
+        uint64_t x = value(s, w, i, idx);
+        v = max ? (x > v ? x : v) : v + x;
+    }
     return v;
 }
 
@@ -155,7 +159,7 @@ void rs_counter_set_print_totals(const struct rs_counter_set *s, FILE *f)
     for (unsigned i = 0; i < s->nblocks; i++) {
         const struct rs_counter_block *b = s->blocks[i].b;
         for (unsigned k = 0; k < b->n; k++) {
-            fprintf(f, "%s%s=%" PRIu64, sep, b->desc[k].name, sum(s, i, k));
+            fprintf(f, "%s%s=%" PRIu64, sep, b->desc[k].name, total(s, i, k));
             sep = " ";
         }
     }

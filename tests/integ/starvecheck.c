@@ -8,9 +8,11 @@
  * sockets. The main thread runs the firehose: one connection that writes a pseudo-random stream as
  * fast as the server takes it and reads its echo, checking every byte. Once every ping-pong
  * connection has had an answer, the firehose's progress is watched for S seconds (default 3): the
- * longest time without a new echoed byte must stay under MS (default 100), and the ping-pong
- * connections must keep being answered. An epoll server whose deferred reads wait for a short
- * event array stalls the firehose for the whole run.
+ * ping-pong connections must keep being answered, and the longest time without a new echoed byte
+ * is reported (with --max-gap-ms, it must stay under MS). An epoll server whose deferred reads
+ * wait for a short event array stalls the firehose; on a machine shared with other work the gap
+ * is scheduler noise as much as the server's, so epoll_starve.sh judges the server by its
+ * pending_wait_max counter (in loop turns) instead and sets no gap limit.
  *
  * Prints one line, "starve: firehose_bytes=N max_gap_ms=G rounds=R", and exits 0 on success, 1
  * on a failed check, 2 on a usage or set-up error. Only libc and its threads are used.
@@ -41,7 +43,7 @@ struct sc_opts {
     struct sockaddr_in addr;
     unsigned conns;
     double seconds;
-    double max_gap_ms;
+    double max_gap_ms; /* 0: no limit, the gap is only reported */
     unsigned msg;
     unsigned depth; /* ping-pong messages in flight per connection */
 };
@@ -111,7 +113,7 @@ static void *sc_pingpong_main(void *arg)
         pp[i].fd = fd;
         struct epoll_event e = {.events = EPOLLIN, .data.u32 = i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0 ||
-            send(fd, msg, o->msg, 0) != (ssize_t)o->msg) {
+            send(fd, msg, o->msg * o->depth, 0) != (ssize_t)(o->msg * o->depth)) {
             atomic_store(&sc_pp_err, errno);
             goto out;
         }
@@ -162,7 +164,7 @@ static void sc_usage(FILE *f)
 
 static int sc_parse(int argc, char **argv, struct sc_opts *o)
 {
-    *o = (struct sc_opts){.conns = 400, .seconds = 3, .max_gap_ms = 100, .msg = 32, .depth = 1};
+    *o = (struct sc_opts){.conns = 400, .seconds = 3, .max_gap_ms = 0, .msg = 32, .depth = 1};
     int i = 1;
     for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         char *end;
@@ -289,7 +291,7 @@ out:;
     close(fd);
     printf("starve: firehose_bytes=%" PRIu64 " max_gap_ms=%.1f rounds=%" PRIu64 "\n", recvd,
            max_gap * 1000, rounds0);
-    if (rc == 0 && max_gap * 1000 > o.max_gap_ms) {
+    if (rc == 0 && o.max_gap_ms > 0 && max_gap * 1000 > o.max_gap_ms) {
         fprintf(stderr,
                 "starvecheck: FAIL: the firehose made no progress for %.1f ms (limit %.0f)\n",
                 max_gap * 1000, o.max_gap_ms);

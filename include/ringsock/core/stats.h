@@ -5,7 +5,9 @@
 
 /* The loop's counters, one block per worker (see ringsock/counters.h). recvs: TCP receives
  * that delivered data (reads, recv completions). loop_batches: loop turns that reaped at least
- * one event; loop_events: the CQEs (io_uring) or epoll events they held. */
+ * one event; loop_events: the CQEs (io_uring) or epoll events they held. pending_wait_max is a
+ * high-water mark: work put off to a later turn runs on the next one, so it stays at 1 however
+ * full the event array comes back (see loop_full_turns); more means that work starved. */
 #define RS_LOOP_COUNTERS(X)                                                                        \
     X(conns_accepted, COUNTER, RS_CTR_WORKER, "TCP connections accepted, or made by connecting")   \
     X(conns_closed, COUNTER, 0, "TCP connections released")                                        \
@@ -32,7 +34,12 @@
       "connections reset at accept: their source address had --max-conns-per-ip open")             \
     X(stale_completions, COUNTER, 0, "completions for a connection no longer there, dropped")      \
     X(loop_batches, COUNTER, 0, "loop turns that reaped events")                                   \
-    X(loop_events, COUNTER, 0, "events (CQEs or epoll events) those turns reaped")
+    X(loop_events, COUNTER, 0, "events (CQEs or epoll events) those turns reaped")                 \
+    X(loop_full_turns, COUNTER, 0,                                                                 \
+      "epoll turns whose event array came back full: more was ready than one turn takes")          \
+    X(pending_wait_max, GAUGE, RS_CTR_MAX,                                                         \
+      "epoll: most loop turns a read stopped at its budget or resumed, a failed connect or a "     \
+      "deferred release waited to run")
 
 /* struct rs_stats: the loop's block (l->stats->field); 64-byte aligned. */
 RS_COUNTER_STRUCT(rs_stats, RS_LOOP_COUNTERS);

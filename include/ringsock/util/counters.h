@@ -38,6 +38,9 @@ enum rs_counter_kind {
 
 /* Descriptor flags. */
 #define RS_CTR_WORKER 1u /* shown on each worker's line at exit (when its block is active) */
+#define RS_CTR_MAX                                                                                 \
+    2u /* a gauge that only rises (a high-water mark): the totals show the                         \
+          largest worker's value, not the sum */
 
 struct rs_counter_desc {
     const char *name; /* as users see it: key of the totals line, later the metric's name */
@@ -114,6 +117,13 @@ _Static_assert(sizeof(_Atomic uint64_t) == sizeof(uint64_t), "a counter is 8 byt
 #define RS_STAT_INC(st, field) RS_STAT_ADD(st, field, 1)
 /* Gauges: the writer stores the value. */
 #define RS_STAT_SET(st, field, v) atomic_store_explicit(&(st)->field, (v), memory_order_relaxed)
+/* RS_CTR_MAX gauges: the writer raises the value to v if v is larger. */
+#define RS_STAT_MAX(st, field, v)                                                                  \
+    do {                                                                                           \
+        uint64_t rs__v = (v);                                                                      \
+        if (rs__v > atomic_load_explicit(&(st)->field, memory_order_relaxed))                      \
+            RS_STAT_SET(st, field, rs__v);                                                         \
+    } while (0)
 
 /* A counter set: the blocks a program counts with, in the order it prints them, and every
  * worker's storage for them. Blocks are registered at creation; storage is zeroed. */
@@ -151,7 +161,7 @@ unsigned rs_counter_set_slot(const struct rs_counter_set *s, unsigned i);
 void rs_counter_set_read(const struct rs_counter_set *s, unsigned worker, uint64_t *out);
 
 /* Prints "name=value" pairs separated by spaces, no newline: every counter of every block,
- * summed over workers (the exit totals). */
+ * summed over workers, or their largest value for RS_CTR_MAX (the exit totals). */
 void rs_counter_set_print_totals(const struct rs_counter_set *s, FILE *f);
 /* The same for one worker: its RS_CTR_WORKER counters of the active blocks. */
 void rs_counter_set_print_worker(const struct rs_counter_set *s, unsigned worker, FILE *f);

@@ -23,7 +23,8 @@ struct ep {
     int epfd;
     char *rbuf; /* one receive buffer per worker: idle connections hold none */
     struct rs_conn *pending;
-    int nevents; /* events asked of epoll_wait: EP_EVENTS, fewer in tests */
+    uint32_t turn; /* epoll_wait calls that returned, wrapping: waits are differences */
+    int nevents;   /* events asked of epoll_wait: EP_EVENTS, fewer in tests */
     struct epoll_event events[EP_EVENTS];
 };
 
@@ -125,6 +126,7 @@ static void pend_add(struct ep *ep, struct rs_conn *c)
     if (c->on_pending)
         return;
     c->on_pending = true;
+    c->pend_turn = ep->turn;
     c->pend_next = ep->pending;
     ep->pending = c;
 }
@@ -298,13 +300,14 @@ static void ep_conn_event(struct rs_conn *c, uint32_t events)
 }
 
 /* Runs the work listed on earlier turns: budget-capped and resumed reads, deferred releases,
- * connects that failed at once. */
-static void ep_run_pending(struct rs_conn *list)
+ * connects that failed at once. Keeps the longest wait, in turns, in pending_wait_max. */
+static void ep_run_pending(struct rs_loop *l, struct ep *ep, struct rs_conn *list)
 {
     while (list) {
         struct rs_conn *c = list;
         list = c->pend_next;
         c->on_pending = false;
+        RS_STAT_MAX(l->stats, pending_wait_max, (uint32_t)(ep->turn - c->pend_turn));
         if (rs__conn_closing(c)) {
             rs__conn_maybe_release(c); /* held back while listed */
             continue;
@@ -343,6 +346,9 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
     int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
+    ep->turn++; /* a turn: the pending list below runs; an interrupted wait is none */
+    if (n == ep->nevents)
+        RS_STAT_INC(l->stats, loop_full_turns);
     /* What earlier turns left runs every turn, after this turn's events, even when the event
      * array came back full; what this turn adds waits for the next, after flushing. */
     struct rs_conn *pending = ep->pending;
@@ -384,7 +390,7 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
             break;
         }
     }
-    ep_run_pending(pending);
+    ep_run_pending(l, ep, pending);
     if (!l->stopping)
         return n; /* listeners and pollers close only when the loop stops */
     /* Stopped listeners hold nothing in epoll: release them here. */

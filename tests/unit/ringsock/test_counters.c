@@ -31,7 +31,8 @@ static const struct rs_counter_block a_block =
 /* A second owner: adds to a's msgs_per_s and has a column of its own. */
 #define B_COUNTERS(X)                                                                              \
     X(b_dgrams, COUNTER, RS_CTR_WORKER, "datagrams")                                               \
-    X(b_drops, COUNTER, 0, "drops")
+    X(b_drops, COUNTER, 0, "drops")                                                                \
+    X(b_peak, GAUGE, RS_CTR_MAX, "longest wait")
 
 RS_COUNTER_STRUCT(b_counters, B_COUNTERS);
 static const struct rs_counter_desc b_desc[] = {B_COUNTERS(RS_COUNTER_DESC)};
@@ -102,7 +103,7 @@ int main(void)
     if (!s)
         return check_done("test_counters");
     CHECK_EQ(rs_counter_set_nblocks(s), 2);
-    CHECK_EQ(rs_counter_set_nslots(s), 6);
+    CHECK_EQ(rs_counter_set_nslots(s), 7);
     CHECK_EQ(rs_counter_set_slot(s, 1), 4);
     CHECK_EQ(rs_counter_set_workers(s), 3);
 
@@ -130,9 +131,11 @@ int main(void)
         RS_STAT_ADD(a[w], a_bytes, 100 * (w + 1));
         RS_STAT_SET(a[w], a_open, 10 + w);
         RS_STAT_ADD(b[w], b_dgrams, 1000);
+        RS_STAT_MAX(b[w], b_peak, 10 + w);
     }
+    RS_STAT_MAX(b[2], b_peak, 3); /* a high-water mark does not go down */
     RS_STAT_SET(a[1], a_open, 5); /* a gauge goes down too */
-    uint64_t r[6];
+    uint64_t r[7];
     rs_counter_set_read(s, 1, r);
     CHECK_EQ(r[0], 2);
     CHECK_EQ(r[1], 5);
@@ -141,15 +144,17 @@ int main(void)
     rs_counter_set_read(s, 2, r);
     CHECK_EQ(r[0], 3);
     CHECK_EQ(r[1], 12);
+    CHECK_EQ(r[6], 12);
 
     /* Totals: every descriptor of every block once, in order, summed over workers, counters
-     * and gauges alike. */
+     * and gauges alike, except a high-water mark (RS_CTR_MAX): the largest worker's. */
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     rs_counter_set_print_totals(s, f);
     char *line = contents(f, &buf);
-    CHECK(strcmp(line, "a_reqs=6 a_open=27 a_bytes=600 a_turns=0 b_dgrams=3000 b_drops=0") == 0);
+    CHECK(strcmp(line, "a_reqs=6 a_open=27 a_bytes=600 a_turns=0 b_dgrams=3000 b_drops=0 "
+                       "b_peak=12") == 0);
     for (unsigned i = 0; i < RS_COUNTER_NELEM(a_desc); i++)
         CHECK_EQ(key_count(line, a_desc[i].name), 1);
     for (unsigned i = 0; i < RS_COUNTER_NELEM(b_desc); i++)
@@ -178,7 +183,8 @@ int main(void)
                        "a a_bytes counter bytes\n"
                        "a a_turns counter turns\n"
                        "b b_dgrams counter datagrams\n"
-                       "b b_drops counter drops\n") == 0);
+                       "b b_drops counter drops\n"
+                       "b b_peak gauge longest wait\n") == 0);
     free(buf);
 
     /* --stats with only a active: its columns, in order; over one second a counter shows its
