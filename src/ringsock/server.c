@@ -563,6 +563,8 @@ int rs_server_run(const struct rs_server_opts *o)
     uint64_t wd_usec = rs_sd_enabled(&sd) ? rs_sd_watchdog_usec(getenv("WATCHDOG_USEC"),
                                                                 getenv("WATCHDOG_PID"), getpid())
                                           : 0;
+    if (wd_usec > 86400ull * 1000000) /* a day: pinging twice a day is the same as never */
+        wd_usec = 86400ull * 1000000;
     if (wd_usec) {
         srv.heartbeat_ms = wd_usec / 4000;
         srv.heartbeat_ms = srv.heartbeat_ms < 1      ? 1
