@@ -37,8 +37,8 @@ mkdir -p "$TEST_TMP/run"
 sock="$TEST_TMP/notify.sock"
 recv_start "$sock"
 # A 400 ms watchdog: checked every 200 ms, each worker's heartbeat every 100 ms. Worker 1 is
-# wedged from 2 s to 5 s after the start.
-SERVER_PREFIX=(env NOTIFY_SOCKET="$sock" WATCHDOG_USEC=400000 RINGSOCK_TEST_WEDGE=1:2s:3s)
+# wedged from 2 s to 6 s after the start (the windows below leave a second for a slow start).
+SERVER_PREFIX=(env NOTIFY_SOCKET="$sock" WATCHDOG_USEC=400000 RINGSOCK_TEST_WEDGE=1:2s:4s)
 start_server echo --threads 2 --pid-file "$pidfile"
 wait_until 5 got READY=1 || fail "no READY=1: $(cat "$NOTIFY_OUT")"
 log "$(grep -m 1 READY=1 "$NOTIFY_OUT")"
@@ -51,13 +51,13 @@ assert s.recv(16) == b"ready\n"
 PY
 [[ $(cat "$pidfile") == "$SERVER_PID" ]] || fail "pid file holds '$(cat "$pidfile")', want $SERVER_PID"
 [[ ! -e $pidfile.$SERVER_PID.tmp ]] || fail "temporary pid file left behind"
-sleep 7
+sleep 8.5
 stop_server
 wait_until 2 got STOPPING=1 || fail "no STOPPING=1 after SIGTERM: $(tail -n 3 "$NOTIFY_OUT")"
 [[ ! -e $pidfile ]] || fail "pid file still there after exit"
 recv_stop
-before=$(pings 0.2 1.8) during=$(pings 2.6 4.6) after=$(pings 5.6 7)
-log "WATCHDOG=1 pings: $before in 0.2..1.8 s, $during in 2.6..4.6 s (worker 1 wedged), $after in 5.6..7 s"
+before=$(pings 0.2 1.8) during=$(pings 2.8 5) after=$(pings 6.8 8.3)
+log "WATCHDOG=1 pings: $before in 0.2..1.8 s, $during in 2.8..5 s (worker 1 wedged), $after in 6.8..8.3 s"
 ((before >= 3)) || fail "only $before watchdog pings before the wedge"
 ((during == 0)) || fail "$during watchdog pings while worker 1 was wedged"
 ((after >= 2)) || fail "only $after watchdog pings after the wedge"
