@@ -19,7 +19,7 @@ for f in usr/bin/ringsock usr/bin/ringload usr/lib/systemd/system/ringsock.servi
     usr/share/doc/ringsock/ringsock.conf.example etc/ringsock/ringsock.conf; do
     [ -s "$s/$f" ] || fail "$f not installed"
 done
-[ -x "$s/usr/bin/ringsock" ] && [ -x "$s/usr/bin/ringload" ] || fail "programs not executable"
+for b in ringsock ringload; do [ -x "$s/usr/bin/$b" ] || fail "$b not executable"; done
 "$s/usr/bin/ringsock" --version | grep -q '^ringsock [0-9]' || fail "installed ringsock --version"
 "$s/usr/bin/ringload" --version | grep -q '^ringload [0-9]' || fail "installed ringload --version"
 grep -q '^ExecStart=/usr/bin/ringsock --config /etc/ringsock/ringsock.conf$' \
