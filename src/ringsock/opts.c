@@ -100,6 +100,12 @@ static const char *usage_options(void)
            "                       then served by one worker (SO_REUSEPORT steering)\n"
            "  --shutdown-timeout MS  on SIGINT/SIGTERM, time given to connections to finish\n"
            "                       before they are closed (default 2000)\n"
+           "  --drain-delay T      on SIGTERM, first tell systemd STOPPING=1 and keep\n"
+           "                       accepting for T (5s, 500ms; default 0) so load balancers\n"
+           "                       see the server go and stop sending it new connections;\n"
+           "                       then the listeners close and --shutdown-timeout starts\n"
+           "  --pid-file FILE      write the server's pid to FILE once it listens (whole:\n"
+           "                       temporary file, then rename); removed at exit\n"
            "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
            "                       line per worker and one for all of them, 'ringsock: stats\n"
            "                       t=S w=N|all key=value ...': open connections; accepts in\n"
@@ -140,6 +146,8 @@ enum {
     OPT_MAX_CONNS,
     OPT_MAX_CONNS_PER_IP,
     OPT_SHUTDOWN,
+    OPT_DRAIN_DELAY,
+    OPT_PID_FILE,
     OPT_UDP,
     OPT_JOIN_IFACE,
     OPT_UDP_BATCH,
@@ -177,6 +185,8 @@ static const struct option long_opts[] = {
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
+    {"drain-delay", required_argument, NULL, OPT_DRAIN_DELAY},
+    {"pid-file", required_argument, NULL, OPT_PID_FILE},
     {"udp", required_argument, NULL, OPT_UDP},
     {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
     {"udp-batch", required_argument, NULL, OPT_UDP_BATCH},
@@ -429,6 +439,18 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if ((e = rs_parse_size(optarg, 0, 3600000, &v)) < 0)
                 return bad_value(err, errlen, name, optarg, e);
             o->shutdown_ms = (unsigned)v;
+            break;
+        case OPT_DRAIN_DELAY:
+            if ((e = rs_parse_duration(optarg, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (v > 3600ull * 1000000000) /* an hour: longer is a mistake */
+                return bad_value(err, errlen, name, optarg, -ERANGE);
+            o->drain_delay_ns = v;
+            break;
+        case OPT_PID_FILE:
+            if (!optarg[0])
+                return bad_value(err, errlen, name, optarg, -EINVAL);
+            o->pid_file = optarg;
             break;
         case OPT_STATS:
             if ((e = rs_parse_duration(optarg, &v)) < 0)

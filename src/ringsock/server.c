@@ -1,7 +1,8 @@
 /* The server: binds every listener once per worker (SO_REUSEPORT), starts one thread per worker
  * with its own loop and the services it serves (from the service table), reports where it
- * listens, waits for SIGINT/SIGTERM, stops the workers within the shutdown deadline and prints
- * the totals from the counter registry. */
+ * listens (stdout, --pid-file, systemd's READY=1), waits for SIGINT/SIGTERM, drains (STOPPING=1,
+ * --drain-delay), stops the workers within the shutdown deadline and prints the totals from the
+ * counter registry. Under a systemd watchdog it pings only while every worker's loop turns. */
 
 #include "server.h"
 
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +21,12 @@
 #include "ringsock/net/net.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
+#include "pidfile.h"
+#include "sdnotify.h"
 #include "stats_live.h"
+
+/* Set once draining starts (first SIGTERM/SIGINT); read by rs_server_draining(). */
+static _Atomic bool server_draining;
 
 /* What every worker reads, set before they start. */
 struct server {
@@ -27,6 +34,11 @@ struct server {
     const struct rs_service_conf *conf;
     struct rs_counter_set *counters;
     bool used[RS_MAX_SERVICES]; /* the service, and those of --http listeners */
+    uint64_t heartbeat_ms;      /* each worker's heartbeat tick; 0: no heartbeat (no watchdog) */
+    /* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (tests only): worker W's loop sleeps FOR, AFTER the start,
+     * inside its heartbeat, as a wedged worker would; wedge_for_ns 0: off. */
+    unsigned wedge_worker;
+    uint64_t wedge_at_ns, wedge_for_ns;
 };
 
 struct worker {
@@ -44,6 +56,10 @@ struct worker {
     int init_err;
     int run_err;
     _Atomic bool done;
+    struct rs_timer heartbeat_timer;
+    _Atomic uint64_t heartbeat; /* loop turns that ran the heartbeat timer; the watchdog reads it */
+    uint64_t heartbeat_seen;    /* main thread: heartbeat at the last watchdog check */
+    bool wedged;                /* worker: the test wedge happened */
 } __attribute__((aligned(64)));
 
 struct startup {
@@ -65,7 +81,25 @@ static void startup_report(struct startup *st)
     pthread_mutex_unlock(&st->mu);
 }
 
-/* Sets up each used service on this worker, then its TCP listeners and datagram sockets. */
+/* The heartbeat: proves to the watchdog (main thread) that this worker's loop still turns. */
+static void heartbeat_tick(struct rs_timer *t, void *arg)
+{
+    struct worker *w = arg;
+    const struct server *srv = w->srv;
+    atomic_fetch_add_explicit(&w->heartbeat, 1, memory_order_relaxed);
+    if (srv->wedge_for_ns && w->id == srv->wedge_worker && !w->wedged &&
+        rs_now_ns() >= srv->wedge_at_ns) {
+        w->wedged = true;
+        struct timespec ts = {.tv_sec = (time_t)(srv->wedge_for_ns / 1000000000),
+                              .tv_nsec = (long)(srv->wedge_for_ns % 1000000000)};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+    rs_loop_timer_arm(w->loop, t, srv->heartbeat_ms);
+}
+
+/* Sets up each used service on this worker, then its TCP listeners and datagram sockets, and
+ * the heartbeat timer if a watchdog reads it. */
 static int worker_serve(struct worker *w)
 {
     const struct server *srv = w->srv;
@@ -118,6 +152,13 @@ static int worker_serve(struct worker *w)
         if (!w->udp[a])
             return err;
         w->ufds[a] = -1;
+    }
+    if (srv->heartbeat_ms) {
+        err = rs_loop_timer_reserve(w->loop, 1);
+        if (err < 0)
+            return err;
+        rs_timer_init(&w->heartbeat_timer, heartbeat_tick, w);
+        rs_loop_timer_arm(w->loop, &w->heartbeat_timer, srv->heartbeat_ms);
     }
     return 0;
 }
@@ -343,6 +384,140 @@ static bool all_done(struct worker *ws, unsigned n)
     return true;
 }
 
+bool rs_server_draining(void)
+{
+    return atomic_load_explicit(&server_draining, memory_order_relaxed);
+}
+
+/* What the main thread does while the workers run: signals, the drain, the watchdog. */
+struct supervisor {
+    const struct rs_server_opts *o;
+    struct worker *ws;
+    unsigned n;
+    struct rs_sd *sd;
+    uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+};
+
+static void stop_all(struct supervisor *sv, unsigned grace_ms)
+{
+    for (unsigned i = 0; i < sv->n; i++)
+        if (sv->ws[i].loop)
+            rs_loop_request_stop(sv->ws[i].loop, grace_ms);
+}
+
+/* The first SIGTERM/SIGINT: the server says it is going (systemd STOPPING=1, /readyz 503 through
+ * rs_server_draining()) while it still accepts, for --drain-delay. */
+static void drain_begin(struct supervisor *sv)
+{
+    char status[128];
+    atomic_store_explicit(&server_draining, true, memory_order_relaxed);
+    snprintf(status, sizeof(status), "draining: accepting for %llu ms more, then %u ms to finish",
+             (unsigned long long)(sv->o->drain_delay_ns / 1000000), sv->o->shutdown_ms);
+    int err = rs_sd_stopping(sv->sd, status);
+    if (err < 0)
+        rs_log_warn("cannot notify systemd (STOPPING=1): %s", strerror(-err));
+}
+
+/* True when every worker still running moved its heartbeat since the last call. */
+static bool heartbeats_moved(struct supervisor *sv)
+{
+    bool all = true;
+    for (unsigned i = 0; i < sv->n; i++) {
+        struct worker *w = &sv->ws[i];
+        if (atomic_load_explicit(&w->done, memory_order_acquire))
+            continue;
+        uint64_t hb = atomic_load_explicit(&w->heartbeat, memory_order_relaxed);
+        if (hb == w->heartbeat_seen)
+            all = false;
+        w->heartbeat_seen = hb;
+    }
+    return all;
+}
+
+/* Waits for the workers to finish: the first signal starts the drain (listeners close after
+ * --drain-delay, connections get --shutdown-timeout), a second one cuts both short. In between,
+ * prints the --stats lines and pings the watchdog when they are due. */
+static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_live *live)
+{
+    const struct rs_server_opts *o = sv->o;
+    uint64_t now = rs_now_ns();
+    uint64_t next_stats = now + o->stats_ns;
+    uint64_t next_watchdog = now + sv->watchdog_ns;
+    uint64_t drain_end = 0; /* while draining before the listeners close: when they do */
+    unsigned signals = 0;
+    bool warned = false;
+    while (!all_done(sv->ws, sv->n)) {
+        uint64_t wait_ns = 100 * 1000000;
+        now = rs_now_ns();
+        if (live) {
+            if (now >= next_stats) {
+                rs_stats_live_print(live, stdout, now);
+                next_stats += o->stats_ns;
+                if (next_stats <= now) /* fell behind (stopped process): skip, no burst */
+                    next_stats = now + o->stats_ns;
+            }
+            if (next_stats - now < wait_ns)
+                wait_ns = next_stats - now;
+        }
+        if (sv->watchdog_ns) {
+            if (now >= next_watchdog) {
+                int err = heartbeats_moved(sv) ? rs_sd_watchdog(sv->sd) : 0;
+                if (err < 0 && !warned) {
+                    rs_log_warn("cannot notify systemd (WATCHDOG=1): %s", strerror(-err));
+                    warned = true;
+                }
+                next_watchdog = now + sv->watchdog_ns;
+            }
+            if (next_watchdog - now < wait_ns)
+                wait_ns = next_watchdog - now;
+        }
+        if (drain_end) {
+            if (now >= drain_end) {
+                stop_all(sv, o->shutdown_ms);
+                drain_end = 0;
+            } else if (drain_end - now < wait_ns) {
+                wait_ns = drain_end - now;
+            }
+        }
+        struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
+                              .tv_nsec = (long)(wait_ns % 1000000000)};
+        if (sigtimedwait(sigs, NULL, &ts) < 0)
+            continue;
+        if (++signals == 1) {
+            drain_begin(sv);
+            if (o->drain_delay_ns)
+                drain_end = rs_now_ns() + o->drain_delay_ns;
+            else
+                stop_all(sv, o->shutdown_ms);
+        } else {
+            drain_end = 0;
+            stop_all(sv, 0);
+        }
+    }
+}
+
+/* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (docs/testing.md). Returns 0, or -EINVAL. */
+static int wedge_parse(const char *v, struct server *srv)
+{
+    char buf[64];
+    if (strlen(v) >= sizeof(buf))
+        return -EINVAL;
+    strcpy(buf, v);
+    char *after = strchr(buf, ':');
+    char *dur = after ? strchr(after + 1, ':') : NULL;
+    if (!dur)
+        return -EINVAL;
+    *after++ = '\0';
+    *dur++ = '\0';
+    uint64_t w, at;
+    if (rs_parse_size(buf, 0, 1023, &w) < 0 || rs_parse_duration(after, &at) < 0 ||
+        rs_parse_duration(dur, &srv->wedge_for_ns) < 0 || srv->wedge_for_ns == 0)
+        return -EINVAL;
+    srv->wedge_worker = (unsigned)w;
+    srv->wedge_at_ns = rs_now_ns() + at;
+    return 0;
+}
+
 int rs_server_run(const struct rs_server_opts *o)
 {
     char why[256];
@@ -379,9 +554,39 @@ int rs_server_run(const struct rs_server_opts *o)
     for (unsigned a = 0; a < o->ntcp; a++)
         srv.used[o->tcp_service[a]] = true;
 
+    /* systemd: notify socket and watchdog. The heartbeat ticks 4 times per watchdog interval
+     * (at most once a second); the watchdog is checked and pinged twice per interval. */
+    struct rs_sd sd;
+    int sd_err = rs_sd_open(&sd, getenv("NOTIFY_SOCKET"));
+    if (sd_err < 0)
+        rs_log_warn("NOTIFY_SOCKET: %s; not notifying systemd", strerror(-sd_err));
+    uint64_t wd_usec = rs_sd_enabled(&sd) ? rs_sd_watchdog_usec(getenv("WATCHDOG_USEC"),
+                                                                getenv("WATCHDOG_PID"), getpid())
+                                          : 0;
+    if (wd_usec > 86400ull * 1000000) /* a day: pinging twice a day is the same as never */
+        wd_usec = 86400ull * 1000000;
+    if (wd_usec) {
+        srv.heartbeat_ms = wd_usec / 4000;
+        srv.heartbeat_ms = srv.heartbeat_ms < 1      ? 1
+                           : srv.heartbeat_ms > 1000 ? 1000
+                                                     : srv.heartbeat_ms;
+    }
+    const char *wedge = getenv("RINGSOCK_TEST_WEDGE");
+    if (wedge && wedge[0]) {
+        if (wedge_parse(wedge, &srv) < 0) {
+            rs_log_error("RINGSOCK_TEST_WEDGE='%s': want WORKER:AFTER:FOR (1:2s:3s)", wedge);
+            rs_sd_close(&sd);
+            rs_free(body_file);
+            return 1;
+        }
+        if (!srv.heartbeat_ms)
+            srv.heartbeat_ms = 100;
+    }
+
     int kind = rs_backend_choose(o->backend, why, sizeof(why));
     if (kind < 0) {
         rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
+        rs_sd_close(&sd);
         rs_free(body_file);
         return 1;
     }
@@ -452,39 +657,32 @@ int rs_server_run(const struct rs_server_opts *o)
             break;
         }
     }
+    bool pid_written = false;
+    if (ok && o->pid_file) {
+        int err = rs_pidfile_write(o->pid_file, getpid());
+        if (err < 0) {
+            rs_log_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-err));
+            ok = false;
+        }
+        pid_written = err == 0;
+    }
     if (ok) {
         if (fd_err < 0)
             rs_log_warn("cannot raise the file descriptor limit: %s", strerror(-fd_err));
         fd_limit_warn(o, fd_limit);
         print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why,
                         fd_limit);
+        char status[128];
+        snprintf(status, sizeof(status), "%s: listening, %u worker%s, backend %s",
+                 rs_services[o->service]->name, o->threads, o->threads == 1 ? "" : "s",
+                 rs_backend_name((enum rs_backend_kind)kind));
+        int err = rs_sd_ready(&sd, status);
+        if (err < 0)
+            rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
         live = live_start(o, srv.counters);
-        uint64_t next_stats = rs_now_ns() + o->stats_ns;
-        /* Wait for the first signal; a second one cuts the grace period short. In between,
-         * print the --stats lines when they are due. */
-        unsigned signals = 0;
-        while (!all_done(ws, started)) {
-            uint64_t wait_ns = 100 * 1000000;
-            if (live) {
-                uint64_t now = rs_now_ns();
-                if (now >= next_stats) {
-                    rs_stats_live_print(live, stdout, now);
-                    next_stats += o->stats_ns;
-                    if (next_stats <= now) /* fell behind (stopped process): skip, no burst */
-                        next_stats = now + o->stats_ns;
-                }
-                if (next_stats - now < wait_ns)
-                    wait_ns = next_stats - now;
-            }
-            struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
-                                  .tv_nsec = (long)(wait_ns % 1000000000)};
-            if (sigtimedwait(&sigs, NULL, &ts) < 0)
-                continue;
-            signals++;
-            for (unsigned i = 0; i < started; i++)
-                if (ws[i].loop)
-                    rs_loop_request_stop(ws[i].loop, signals == 1 ? o->shutdown_ms : 0);
-        }
+        struct supervisor sv = {
+            .o = o, .ws = ws, .n = started, .sd = &sd, .watchdog_ns = wd_usec * 1000 / 2};
+        supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)
             if (ws[i].loop)
@@ -518,6 +716,11 @@ int rs_server_run(const struct rs_server_opts *o)
         printf("\n");
         fflush(stdout);
     }
+    if (pid_written) {
+        int err = rs_pidfile_remove(o->pid_file, getpid());
+        if (err < 0 && err != -ESRCH)
+            rs_log_warn("cannot remove --pid-file %s: %s", o->pid_file, strerror(-err));
+    }
 
 out_close_fds:
     for (unsigned i = 0; i < o->threads; i++)
@@ -533,5 +736,6 @@ out_free:
     rs_free(args);
     rs_free(ws);
     rs_free(body_file);
+    rs_sd_close(&sd);
     return rc;
 }

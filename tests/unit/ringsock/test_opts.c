@@ -43,6 +43,20 @@ int main(void)
     CHECK_EQ(o.backend, RS_BACKEND_AUTO);
     CHECK(o.threads >= 1);
     CHECK_EQ(o.loop.write_queue, 256 * 1024);
+    CHECK_EQ(o.drain_delay_ns, 0);
+    CHECK(o.pid_file == NULL);
+
+    /* --drain-delay and --pid-file (systemd): a duration, at most an hour; a file name. */
+    const char *ad[] = {"ringsock", "--drain-delay", "1.5s", "--pid-file", "/run/rs.pid"};
+    CHECK_EQ(parse(&o, err, 5, ad), RS_OPTS_RUN);
+    CHECK_EQ(o.drain_delay_ns, 1500000000ull);
+    CHECK(o.pid_file && strcmp(o.pid_file, "/run/rs.pid") == 0);
+    const char *ad2[] = {"ringsock", "--drain-delay", "2h"};
+    CHECK_EQ(parse(&o, err, 3, ad2), -EINVAL);
+    const char *ad3[] = {"ringsock", "--drain-delay", "soon"};
+    CHECK_EQ(parse(&o, err, 3, ad3), -EINVAL);
+    const char *ad4[] = {"ringsock", "--pid-file", ""};
+    CHECK_EQ(parse(&o, err, 3, ad4), -EINVAL);
 
     const char *a1[] = {
         "ringsock",    "--threads", "3",         "discard", "--tcp",         ":9000",
