@@ -131,7 +131,8 @@ static bool send_full(int err)
  * send, which it stops; a sendmmsg stopped part-way returns its count and loses the error
  * (sendmmsg(2)). So the rest is sent again at once: once to learn the error, once more to send
  * the datagram it stopped. Returns how many went; *err is 0 (all went), EAGAIN or ENOBUFS
- * (full: wait for writability), or the error that refused mm[return] twice in a row. */
+ * (full: wait for writability), or the error that refused mm[return] twice in a row (counted
+ * once). */
 static unsigned send_batch(int fd, struct mmsghdr *mm, unsigned k, uint64_t *refused, int *err)
 {
     unsigned sent = 0;
@@ -151,11 +152,11 @@ static unsigned send_batch(int fd, struct mmsghdr *mm, unsigned k, uint64_t *ref
             *err = e;
             break;
         }
-        (*refused)++;
-        if (again) {
+        if (again) { /* the same datagram refused again: counted once */
             *err = e;
             break;
         }
+        (*refused)++;
         again = true;
     }
     return sent;
@@ -213,9 +214,10 @@ static uint64_t echo_send(struct load_client *cl, uint64_t k, uint64_t first, ui
     u->outstanding += (uint64_t)n;
     LOAD_ADD(t, udp_sent, (uint64_t)n);
     LOAD_ADD(t, bytes_out, (uint64_t)n * size);
-    /* A failed send used its turn: the schedule goes on (it would otherwise wait for a
-     * writability that is already there, or for the next tick). */
-    return failed ? k : (uint64_t)n;
+    /* At a constant rate a refused send used its turn: the schedule goes on (it would otherwise
+     * wait for a writability that is already there, or for the next tick). A closed loop tries
+     * again at the next tick or answer. */
+    return failed && t->o->rate > 0 ? k : (uint64_t)n;
 }
 
 static void echo_answer(struct udp_client *u, const unsigned char *b, size_t len, uint64_t now)

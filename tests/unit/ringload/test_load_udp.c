@@ -1,9 +1,10 @@
 /* ringload's UDP echo client (load_udp.c): what a send does with each outcome of sendmmsg. The
  * test defines sendmmsg itself (a definition in the executable comes before libc's), so a
  * partial send, EAGAIN or a hard error happen on demand, on a real socket and loop. A partial
- * send returns a count and sets no errno: what is left goes out once the socket is writable,
- * and nothing is counted as an error whatever errno held. Only -1 sets errno: EAGAIN waits for
- * writability, another error is counted in err_write. */
+ * send returns a count and sets no errno, and loses the error that stopped it (sendmmsg(2)):
+ * the rest is sent again at once, and what that call says counts. Only -1 sets errno: EAGAIN
+ * waits for writability, another error (a refusal reported late, as ICMP errors are) is counted
+ * in err_write once and the datagram it stopped is tried once more. */
 
 #include <errno.h>
 #include <string.h>
@@ -21,6 +22,8 @@ const struct load_report_ops load_report_ops;
 static struct {
     uint32_t take;  /* messages the next calls take (ALL: every one); 0 fails with fail_errno */
     int fail_errno; /* errno of a failing call */
+    int then;       /* errno of the call after one that took some (0: none, it takes again) */
+    int pending;    /* set from then by a call that took some */
     int stale;      /* errno left behind by a call that takes some */
     unsigned calls;
     uint64_t taken;
@@ -32,6 +35,11 @@ int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
     (void)msgs;
     (void)flags;
     fake.calls++;
+    if (fake.pending) {
+        errno = fake.pending;
+        fake.pending = 0;
+        return -1;
+    }
     if (fake.take == 0) {
         errno = fake.fail_errno;
         return -1;
@@ -40,6 +48,8 @@ int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
     for (unsigned i = 0; i < n; i++)
         msgs[i].msg_len = (unsigned)msgs[i].msg_hdr.msg_iov[0].iov_len;
     fake.taken += n;
+    if (n < vlen)
+        fake.pending = fake.then;
     errno = fake.stale; /* what a caller must not read after a count */
     return (int)n;
 }
@@ -100,8 +110,8 @@ static void teardown(void)
     rs_free(t->scratch);
 }
 
-/* sendmmsg takes 2 of 8 and leaves a stale errno (stale): no error; the rest goes out once the
- * socket is writable. */
+/* sendmmsg takes 2 of 8 and leaves a stale errno (stale), and the next call finds the socket
+ * full: no error; the rest goes out once the socket is writable. */
 static void partial(int stale)
 {
     struct load_client *cl = setup();
@@ -110,6 +120,7 @@ static void partial(int stale)
         return;
     fake.take = 2;
     fake.stale = stale;
+    fake.then = EAGAIN;
     load_client_pump(cl, rs_now_ns());
     CHECK_EQ(LOAD_GET(&thread, udp_sent), 2);
     CHECK_EQ(LOAD_GET(&thread, err_write), 0);
@@ -118,6 +129,24 @@ static void partial(int stale)
     run_loop();
     CHECK_EQ(LOAD_GET(&thread, udp_sent), 8); /* the other 6, resent */
     CHECK_EQ(LOAD_GET(&thread, err_write), 0);
+    CHECK_EQ(fake.taken, 8);
+    teardown();
+}
+
+/* sendmmsg takes 2 of 8 and loses the error that stopped it, which the next call returns:
+ * counted once, and the other 6 go at once. */
+static void partial_lost(int e)
+{
+    struct load_client *cl = setup();
+    CHECK(cl != NULL);
+    if (!cl)
+        return;
+    fake.take = 2;
+    fake.then = e;
+    load_client_pump(cl, rs_now_ns());
+    /* 2, the error, then 2 + 2 + 2 with the error after each */
+    CHECK_EQ(LOAD_GET(&thread, udp_sent), 8);
+    CHECK_EQ(LOAD_GET(&thread, err_write), 3);
     CHECK_EQ(fake.taken, 8);
     teardown();
 }
@@ -145,6 +174,7 @@ int main(void)
     partial(EBADF);
     partial(ECONNREFUSED);
     partial(0);
+    partial_lost(ECONNREFUSED);
     failed(EAGAIN, true);
     failed(ENOBUFS, true);
     failed(ECONNREFUSED, false);
