@@ -289,6 +289,15 @@ int rs_loop_run(struct rs_loop *l)
         int n = l->be->wait(l, timeout);
         if (n < 0 && n != -EINTR && n != -ETIME && n != -EAGAIN && n != -EBUSY)
             return n;
+        /* Interrupted (a signal, or SIGSTOP and SIGCONT) before handling anything: what arrived
+         * meanwhile is handled before the timers that came due, so that no deadline is judged
+         * on input that is already here (a head that came in time gets no 408). */
+        if (n == -EINTR) {
+            int m = l->be->wait(l, 0);
+            if (m < 0 && m != -EINTR && m != -ETIME && m != -EAGAIN && m != -EBUSY)
+                return m;
+            n = m;
+        }
         /* One reap: CQEs (io_uring) or epoll events handled this turn; 0 after a timeout. */
         RS_PROBE2(loop_reap, l->cfg.id, n > 0 ? n : 0);
         if (n > 0) {

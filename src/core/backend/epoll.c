@@ -345,7 +345,7 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
         timeout_ns = 0;
     int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+        return -errno; /* -EINTR: the loop looks again, without waiting, before its timers */
     ep->turn++; /* a turn: the pending list below runs; an interrupted wait is none */
     if (n == ep->nevents)
         RS_STAT_INC(l->stats, loop_full_turns);

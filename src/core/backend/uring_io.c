@@ -373,6 +373,11 @@ static int ur_wait(struct rs_loop *l, int64_t timeout_ns)
         n += ur_reap(l, u);
     }
     ur_run_retry(l, u);
+    /* Interrupted before anything was reaped (a signal, SIGSTOP and SIGCONT): completions may
+     * be waiting as task work that only an enter runs; the loop enters again, without waiting,
+     * before its timers. */
+    if (n == 0 && ret == -EINTR)
+        return -EINTR;
     return (int)n;
 }
 
