@@ -1,6 +1,7 @@
 #ifndef RINGSOCK_OPTS_H
 #define RINGSOCK_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,7 +66,9 @@ struct rs_server_opts {
     enum rs_backend_kind backend;
     int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */
     unsigned shutdown_ms;
-    uint64_t stats_ns; /* --stats: interval of the live per-worker lines, 0 = none */
+    uint64_t stats_ns;    /* --stats: interval of the live per-worker lines, 0 = none */
+    struct rs_addr admin; /* --admin: the admin endpoint's address (admin.h) */
+    bool has_admin;
     struct rs_loop_config loop;
 };
 

@@ -19,6 +19,7 @@
 #include "ringsock/net/net.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
+#include "admin.h"
 #include "stats_live.h"
 
 /* What every worker reads, set before they start. */
@@ -322,6 +323,48 @@ int rs_server_list_counters(FILE *f)
     return 0;
 }
 
+/* The service label of each block of the registry, for /metrics: a service's block is labelled
+ * with the service this run serves it for (echo and discard share one), the datagram layer's
+ * with the service answering datagrams; the loop's counts for every service of its worker and
+ * gets none. */
+static void block_services(const struct server *srv, const char *out[RS_COUNTER_MAX_BLOCKS])
+{
+    for (unsigned i = 0; i < rs_counter_set_nblocks(srv->counters); i++) {
+        const struct rs_counter_block *b = rs_counter_set_block_at(srv->counters, i);
+        out[i] = NULL;
+        if (b == &rs_dgram_counter_block)
+            out[i] = rs_services[srv->opts->service]->name;
+        for (unsigned k = 0; k < rs_nservices && !out[i]; k++)
+            if (srv->used[k] && rs_services[k]->counters == b)
+                out[i] = rs_services[k]->name;
+    }
+}
+
+/* Starts the admin endpoint, if asked for, and says where. Returns 0 or -errno (said). */
+static int admin_start(const struct server *srv, const char *labels[RS_COUNTER_MAX_BLOCKS],
+                       struct rs_admin **out)
+{
+    const struct rs_server_opts *o = srv->opts;
+    char buf[RS_ADDR_STRLEN];
+    int err;
+    *out = NULL;
+    if (!o->has_admin)
+        return 0;
+    block_services(srv, labels);
+    struct rs_admin_config cfg = {
+        .addr = o->admin, .counters = srv->counters, .block_service = labels};
+    *out = rs_admin_start(&cfg, &err);
+    if (!*out) {
+        rs_log_error("cannot serve --admin %s: %s", rs_addr_format(&o->admin, buf, sizeof(buf)),
+                     strerror(-err));
+        return err;
+    }
+    /* Before the listening line, so whoever waits for that line finds this one too. */
+    printf("ringsock: admin on http://%s (/metrics /healthz /readyz /version)\n",
+           rs_addr_format(rs_admin_addr(*out), buf, sizeof(buf)));
+    return 0;
+}
+
 /* Starts the --stats view, if asked for. NULL when not asked for or memory is short (then
  * the server runs without it, and says so). */
 static struct rs_stats_live *live_start(const struct rs_server_opts *o,
@@ -392,6 +435,8 @@ int rs_server_run(const struct rs_server_opts *o)
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
     struct rs_stats_live *live = NULL;
+    struct rs_admin *admin = NULL;
+    const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
     srv.counters = counters_new(o->threads);
     if (!ws || !args || !srv.counters) {
         rs_log_error("out of memory");
@@ -430,6 +475,8 @@ int rs_server_run(const struct rs_server_opts *o)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (admin_start(&srv, admin_labels, &admin) < 0)
+        goto out_close_fds;
 
     for (; started < o->threads; started++) {
         int err = pthread_create(&ws[started].tid, NULL, worker_main, &args[started]);
@@ -458,6 +505,8 @@ int rs_server_run(const struct rs_server_opts *o)
         fd_limit_warn(o, fd_limit);
         print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why,
                         fd_limit);
+        if (admin)
+            rs_admin_set_ready(admin);
         live = live_start(o, srv.counters);
         uint64_t next_stats = rs_now_ns() + o->stats_ns;
         /* Wait for the first signal; a second one cuts the grace period short. In between,
@@ -481,6 +530,8 @@ int rs_server_run(const struct rs_server_opts *o)
             if (sigtimedwait(&sigs, NULL, &ts) < 0)
                 continue;
             signals++;
+            if (admin && signals == 1)
+                rs_admin_set_draining(admin);
             for (unsigned i = 0; i < started; i++)
                 if (ws[i].loop)
                     rs_loop_request_stop(ws[i].loop, signals == 1 ? o->shutdown_ms : 0);
@@ -506,6 +557,8 @@ int rs_server_run(const struct rs_server_opts *o)
             rs_udp_echo_free(ws[i].udp[a]);
         rs_rate_table_free(ws[i].udp_rate);
     }
+    rs_admin_stop(admin); /* it reads the counters: stopped before they are freed */
+    admin = NULL;
     if (ok) {
         /* One line per worker, so an uneven spread over workers shows, then the totals. */
         for (unsigned i = 0; i < started; i++) {
@@ -528,6 +581,7 @@ out_close_fds:
                 close(ws[i].ufds[a]);
         }
 out_free:
+    rs_admin_stop(admin);
     rs_stats_live_free(live);
     rs_counter_set_free(srv.counters);
     rs_free(args);
