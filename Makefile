@@ -35,10 +35,10 @@ test-asan: asan
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer where it fits: the multi-threaded server paths (workers, start-up, stop, and
-# the --stats reporter reading the workers' counters).
+# the --stats reporter and the admin endpoint reading the workers' counters).
 test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats)\.|^integ\.cli$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|admin)\.|^integ\.cli$$'
 
 # The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
 # run of each target from its seed corpus (docs/testing.md).

@@ -7,6 +7,7 @@ PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-d
       util-linux procps
       iproute2 valgrind
       socat sockperf gnuplot-nox python3
+      prometheus  # promtool and a Prometheus server for the admin endpoint tests
       systemtap-sdt-dev bpftrace)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -28,6 +28,10 @@ extern const struct rs_service *const rs_services[];
 extern const unsigned rs_nservices;
 /* Index in rs_services of the service called name, or -ENOENT. */
 int rs_service_index(const char *name);
+/* The server's counter registry for nworkers workers (0: descriptors only): the loop's block,
+ * the datagram layer's, then each service's in table order; what the totals, --counters,
+ * --stats and /metrics walk. NULL on no memory. */
+struct rs_counter_set *rs_server_counters_new(unsigned nworkers);
 
 /* Places of the built-in services in the service table (rs_services), which is what names and
  * describes them; a service added later needs no constant here. */

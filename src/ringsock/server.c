@@ -297,23 +297,9 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-/* The counter registry of a run with nworkers workers (0: descriptors only): the loop's block,
- * the datagram layer's, then each service's in table order. NULL on no memory. */
-static struct rs_counter_set *counters_new(unsigned nworkers)
-{
-    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
-    unsigned n = 0;
-    blocks[n++] = &rs_loop_counter_block;
-    blocks[n++] = &rs_dgram_counter_block;
-    for (unsigned i = 0; i < rs_nservices; i++)
-        if (rs_services[i]->counters)
-            blocks[n++] = rs_services[i]->counters;
-    return rs_counter_set_new(blocks, n, nworkers);
-}
-
 int rs_server_list_counters(FILE *f)
 {
-    struct rs_counter_set *set = counters_new(0);
+    struct rs_counter_set *set = rs_server_counters_new(0);
     if (!set) {
         rs_log_error("out of memory");
         return 1;
@@ -437,7 +423,7 @@ int rs_server_run(const struct rs_server_opts *o)
     struct rs_stats_live *live = NULL;
     struct rs_admin *admin = NULL;
     const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
-    srv.counters = counters_new(o->threads);
+    srv.counters = rs_server_counters_new(o->threads);
     if (!ws || !args || !srv.counters) {
         rs_log_error("out of memory");
         goto out_free;
