@@ -10,7 +10,8 @@ BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjan
             systemtap-sdt-dev)
 TEST_PKGS=(python3 jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
            linux-perf util-linux procps iproute2 valgrind socat sockperf gnuplot-nox bpftrace
-           systemd man-db)
+           systemd man-db
+           prometheus)  # promtool and a Prometheus server for the admin endpoint tests
 case ${1:-build} in
 build) PKGS=("${BUILD_PKGS[@]}") ;;
 test) PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}") ;;

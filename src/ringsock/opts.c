@@ -116,6 +116,9 @@ static const char *usage_options(void)
            "                       backpressure pauses and ENOBUFS receives in the interval;\n"
            "                       with UDP, datagrams per recvmmsg/sendmmsg batch; with\n"
            "                       HTTP, requests/s\n"
+           "  --admin ADDR:PORT    serve /metrics (Prometheus), /healthz, /readyz and\n"
+           "                       /version over HTTP on a thread of their own (port 0\n"
+           "                       picks a free port); keep it on loopback (docs/metrics.md)\n"
            "  --counters           list the counters of the totals, worker and --stats lines:\n"
            "                       block, name, counter or gauge, meaning\n"
            "  --help, --version\n"
@@ -167,6 +170,7 @@ enum {
     OPT_STATS,
     OPT_MAX_MSG,
     OPT_IDLE_TIMEOUT,
+    OPT_ADMIN,
     OPT_COUNTERS,
     OPT_HELP,
     OPT_VERSION,
@@ -206,6 +210,7 @@ static const struct option long_opts[] = {
     {"stats", required_argument, NULL, OPT_STATS},
     {"max-msg", required_argument, NULL, OPT_MAX_MSG},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"admin", required_argument, NULL, OPT_ADMIN},
     {"counters", no_argument, NULL, OPT_COUNTERS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -458,6 +463,15 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if (v < 10000000)
                 return bad_value(err, errlen, name, optarg, -ERANGE);
             o->stats_ns = v;
+            break;
+        case OPT_ADMIN:
+            if (rs_addr_parse(optarg, &o->admin) < 0) {
+                snprintf(err, errlen,
+                         "invalid --admin address '%s' (want 127.0.0.1:PORT, [::1]:PORT or :PORT)",
+                         optarg);
+                return -EINVAL;
+            }
+            o->has_admin = true;
             break;
         case OPT_COUNTERS:
             return RS_OPTS_COUNTERS;

@@ -1,6 +1,7 @@
 #ifndef RINGSOCK_OPTS_H
 #define RINGSOCK_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@ extern const struct rs_service *const rs_services[];
 extern const unsigned rs_nservices;
 /* Index in rs_services of the service called name, or -ENOENT. */
 int rs_service_index(const char *name);
+/* The server's counter registry for nworkers workers (0: descriptors only): the loop's block,
+ * the datagram layer's, then each service's in table order; what the totals, --counters,
+ * --stats and /metrics walk. NULL on no memory. */
+struct rs_counter_set *rs_server_counters_new(unsigned nworkers);
 
 /* Places of the built-in services in the service table (rs_services), which is what names and
  * describes them; a service added later needs no constant here. */
@@ -68,6 +73,8 @@ struct rs_server_opts {
     uint64_t drain_delay_ns; /* --drain-delay: accept on after SIGTERM for this long, then close */
     const char *pid_file;    /* --pid-file: written once listening, removed at exit */
     uint64_t stats_ns;       /* --stats: interval of the live per-worker lines, 0 = none */
+    struct rs_addr admin;    /* --admin: the admin endpoint's address (admin.h) */
+    bool has_admin;
     struct rs_loop_config loop;
 };
 

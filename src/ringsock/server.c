@@ -21,6 +21,7 @@
 #include "ringsock/net/net.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
+#include "admin.h"
 #include "pidfile.h"
 #include "sdnotify.h"
 #include "stats_live.h"
@@ -337,29 +338,57 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-/* The counter registry of a run with nworkers workers (0: descriptors only): the loop's block,
- * the datagram layer's, then each service's in table order. NULL on no memory. */
-static struct rs_counter_set *counters_new(unsigned nworkers)
-{
-    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
-    unsigned n = 0;
-    blocks[n++] = &rs_loop_counter_block;
-    blocks[n++] = &rs_dgram_counter_block;
-    for (unsigned i = 0; i < rs_nservices; i++)
-        if (rs_services[i]->counters)
-            blocks[n++] = rs_services[i]->counters;
-    return rs_counter_set_new(blocks, n, nworkers);
-}
-
 int rs_server_list_counters(FILE *f)
 {
-    struct rs_counter_set *set = counters_new(0);
+    struct rs_counter_set *set = rs_server_counters_new(0);
     if (!set) {
         rs_log_error("out of memory");
         return 1;
     }
     rs_counter_set_list(set, f);
     rs_counter_set_free(set);
+    return 0;
+}
+
+/* The service label of each block of the registry, for /metrics: a service's block is labelled
+ * with the service this run serves it for (echo and discard share one), the datagram layer's
+ * with the service answering datagrams; the loop's counts for every service of its worker and
+ * gets none. */
+static void block_services(const struct server *srv, const char *out[RS_COUNTER_MAX_BLOCKS])
+{
+    for (unsigned i = 0; i < rs_counter_set_nblocks(srv->counters); i++) {
+        const struct rs_counter_block *b = rs_counter_set_block_at(srv->counters, i);
+        out[i] = NULL;
+        if (b == &rs_dgram_counter_block)
+            out[i] = rs_services[srv->opts->service]->name;
+        for (unsigned k = 0; k < rs_nservices && !out[i]; k++)
+            if (srv->used[k] && rs_services[k]->counters == b)
+                out[i] = rs_services[k]->name;
+    }
+}
+
+/* Starts the admin endpoint, if asked for, and says where. Returns 0 or -errno (said). */
+static int admin_start(const struct server *srv, const char *labels[RS_COUNTER_MAX_BLOCKS],
+                       struct rs_admin **out)
+{
+    const struct rs_server_opts *o = srv->opts;
+    char buf[RS_ADDR_STRLEN];
+    int err;
+    *out = NULL;
+    if (!o->has_admin)
+        return 0;
+    block_services(srv, labels);
+    struct rs_admin_config cfg = {
+        .addr = o->admin, .counters = srv->counters, .block_service = labels};
+    *out = rs_admin_start(&cfg, &err);
+    if (!*out) {
+        rs_log_error("cannot serve --admin %s: %s", rs_addr_format(&o->admin, buf, sizeof(buf)),
+                     strerror(-err));
+        return err;
+    }
+    /* Before the listening line, so whoever waits for that line finds this one too. */
+    printf("ringsock: admin on http://%s (/metrics /healthz /readyz /version)\n",
+           rs_addr_format(rs_admin_addr(*out), buf, sizeof(buf)));
     return 0;
 }
 
@@ -395,7 +424,8 @@ struct supervisor {
     struct worker *ws;
     unsigned n;
     struct rs_sd *sd;
-    uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    struct rs_admin *admin; /* --admin, or NULL: /readyz turns 503 when draining starts */
+    uint64_t watchdog_ns;   /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
 };
 
 static void stop_all(struct supervisor *sv, unsigned grace_ms)
@@ -411,6 +441,8 @@ static void drain_begin(struct supervisor *sv)
 {
     char status[128];
     atomic_store_explicit(&server_draining, true, memory_order_relaxed);
+    if (sv->admin)
+        rs_admin_set_draining(sv->admin);
     snprintf(status, sizeof(status), "draining: accepting for %llu ms more, then %u ms to finish",
              (unsigned long long)(sv->o->drain_delay_ns / 1000000), sv->o->shutdown_ms);
     int err = rs_sd_stopping(sv->sd, status);
@@ -597,7 +629,9 @@ int rs_server_run(const struct rs_server_opts *o)
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
     struct rs_stats_live *live = NULL;
-    srv.counters = counters_new(o->threads);
+    struct rs_admin *admin = NULL;
+    const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
+    srv.counters = rs_server_counters_new(o->threads);
     if (!ws || !args || !srv.counters) {
         rs_log_error("out of memory");
         goto out_free;
@@ -635,6 +669,8 @@ int rs_server_run(const struct rs_server_opts *o)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (admin_start(&srv, admin_labels, &admin) < 0)
+        goto out_close_fds;
 
     for (; started < o->threads; started++) {
         int err = pthread_create(&ws[started].tid, NULL, worker_main, &args[started]);
@@ -679,9 +715,15 @@ int rs_server_run(const struct rs_server_opts *o)
         int err = rs_sd_ready(&sd, status);
         if (err < 0)
             rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
+        if (admin)
+            rs_admin_set_ready(admin);
         live = live_start(o, srv.counters);
-        struct supervisor sv = {
-            .o = o, .ws = ws, .n = started, .sd = &sd, .watchdog_ns = wd_usec * 1000 / 2};
+        struct supervisor sv = {.o = o,
+                                .ws = ws,
+                                .n = started,
+                                .sd = &sd,
+                                .admin = admin,
+                                .watchdog_ns = wd_usec * 1000 / 2};
         supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)
@@ -704,6 +746,8 @@ int rs_server_run(const struct rs_server_opts *o)
             rs_udp_echo_free(ws[i].udp[a]);
         rs_rate_table_free(ws[i].udp_rate);
     }
+    rs_admin_stop(admin); /* it reads the counters: stopped before they are freed */
+    admin = NULL;
     if (ok) {
         /* One line per worker, so an uneven spread over workers shows, then the totals. */
         for (unsigned i = 0; i < started; i++) {
@@ -731,6 +775,7 @@ out_close_fds:
                 close(ws[i].ufds[a]);
         }
 out_free:
+    rs_admin_stop(admin);
     rs_stats_live_free(live);
     rs_counter_set_free(srv.counters);
     rs_free(args);

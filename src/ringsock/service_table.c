@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "opts.h"
+#include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 
 const struct rs_service *const rs_services[] = {
@@ -25,4 +26,16 @@ int rs_service_index(const char *name)
         if (strcmp(rs_services[i]->name, name) == 0)
             return (int)i;
     return -ENOENT;
+}
+
+struct rs_counter_set *rs_server_counters_new(unsigned nworkers)
+{
+    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
+    unsigned n = 0;
+    blocks[n++] = &rs_loop_counter_block;
+    blocks[n++] = &rs_dgram_counter_block;
+    for (unsigned i = 0; i < rs_nservices; i++)
+        if (rs_services[i]->counters)
+            blocks[n++] = rs_services[i]->counters;
+    return rs_counter_set_new(blocks, n, nworkers);
 }

@@ -346,7 +346,7 @@ static int ep_wait(struct rs_loop *l, int64_t timeout_ns)
     int n = ep_epoll_wait(ep, timeout_ns);
     if (n < 0)
         return -errno; /* -EINTR: the loop looks again, without waiting, before its timers */
-    ep->turn++; /* a turn: the pending list below runs; an interrupted wait is none */
+    ep->turn++;        /* a turn: the pending list below runs; an interrupted wait is none */
     if (n == ep->nevents)
         RS_STAT_INC(l->stats, loop_full_turns);
     /* What earlier turns left runs every turn, after this turn's events, even when the event

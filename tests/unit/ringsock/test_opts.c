@@ -57,6 +57,17 @@ int main(void)
     CHECK_EQ(parse(&o, err, 3, ad3), -EINVAL);
     const char *ad4[] = {"ringsock", "--pid-file", ""};
     CHECK_EQ(parse(&o, err, 3, ad4), -EINVAL);
+    CHECK(!o.has_admin); /* no admin endpoint unless asked for */
+
+    /* --admin: an address like a listener's, port 0 allowed; a bad one is refused by name. */
+    const char *adm[] = {"ringsock", "--admin", "[::1]:0"};
+    CHECK_EQ(parse(&o, err, 3, adm), RS_OPTS_RUN);
+    CHECK(o.has_admin);
+    CHECK_EQ(o.admin.ss.ss_family, AF_INET6);
+    CHECK_EQ(rs_addr_port(&o.admin), 0);
+    const char *ad_bad[] = {"ringsock", "--admin", "localhost"};
+    CHECK_EQ(parse(&o, err, 3, ad_bad), -EINVAL);
+    CHECK(strstr(err, "--admin") != NULL);
 
     const char *a1[] = {
         "ringsock",    "--threads", "3",         "discard", "--tcp",         ":9000",
