@@ -2,7 +2,7 @@
 # Installs the Debian packages ringsock needs to build and test, if any are missing.
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
+PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev libinih-dev jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
       python3 linux-perf
       util-linux procps
       iproute2 valgrind
