@@ -606,7 +606,7 @@ static void usage_option(FILE *f, const struct rs_optdef *d)
     if (open && n < sizeof(text))
         snprintf(text + n, sizeof(text) - n, ")");
     unsigned col;
-    if (ln <= 20) {
+    if (ln < 20) { /* at least two spaces between the label and the text */
         fprintf(f, "  %-20s ", label);
         col = 23;
     } else {

@@ -86,7 +86,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
 {
     static struct option longs[MAX_OPTS];
     char shorts[32];
-    const char *other = NULL; /* a flag given with --config */
+    const struct rs_optdef *other = NULL; /* an option given with --config */
     bool check = false;
     int svc;
 
@@ -152,7 +152,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             break;
         }
         if (!other)
-            other = argv[optind - 1];
+            other = d;
     }
     /* --config: the file is the whole configuration, as with nginx -c; only --check goes
      * with it, so what runs is what --check validated. */
@@ -160,8 +160,8 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
         if (other || optind < argc) {
             snprintf(err, errlen,
                      "--config takes no other option than --check (the file is the whole "
-                     "configuration): '%s'",
-                     other ? other : argv[optind]);
+                     "configuration): '%s%s'",
+                     other ? "--" : "", other ? other->name : argv[optind]);
             return -EINVAL;
         }
         o->from_config = true;
