@@ -1,5 +1,4 @@
-/* The server's option table and what reads it whole: the defaults, the setters, --help and the
- * config file's key reference. */
+/* The server's option table, its setters and the defaults; usage.c prints it. */
 
 #include "optable.h"
 
@@ -168,264 +167,111 @@ static int set_backend(const struct rs_optdef *d, void *target, const char *val,
 #define MS_PER_DAY 86400000
 #define NS_PER_MS  1000000ull
 
+/* clang-format off */
 /* In the order --help and the key reference show them, listener options first. */
 const struct rs_optdef rs_optdefs[] = {
     /* Per listener. */
-    {.name = "tcp",
-     .arg = "ADDR:PORT",
-     LISTENER(tcp),
-     .repeat = true,
-     .set = set_tcp,
+    {.name = "tcp", .arg = "ADDR:PORT", LISTENER(tcp), .repeat = true, .set = set_tcp,
      .help = "listen on TCP: 1.2.3.4:7000, [::1]:7000, :7000 (any IPv4 address); port 0 picks a "
              "free port. Without --tcp, --udp or --http, the service's own address (echo: TCP "
              "and UDP 127.0.0.1:7000; http: 127.0.0.1:8080; sockperf: 127.0.0.1:11111)"},
-    {.name = "udp",
-     .arg = "ADDR:PORT",
-     LISTENER(udp),
-     .services = "udp",
-     .repeat = true,
+    {.name = "udp", .arg = "ADDR:PORT", LISTENER(udp), .services = "udp", .repeat = true,
      .set = set_udp,
      .help = "serve UDP, same address forms; a multicast group (239.1.2.3:7001, "
              "[ff02::1:2]:7001) is joined on join-iface and served by one worker, replies "
              "unicast"},
-    {.name = "body",
-     .arg = "TEXT",
-     LISTENER(body),
-     .services = "http",
-     .def = "hello\\n",
+    {.name = "body", .arg = "TEXT", LISTENER(body), .services = "http", .def = "hello\\n",
      .set = set_body,
      .help = "HTTP response body (\\n, \\r, \\t escapes)"},
-    {.name = "body-file",
-     .arg = "FILE",
-     LISTENER(body_file),
-     .services = "http",
-     .set = set_string,
+    {.name = "body-file", .arg = "FILE", LISTENER(body_file), .services = "http", .set = set_string,
      .help = "HTTP response body read from FILE at start"},
-    {.name = "max-bytes",
-     .arg = "SIZE",
-     LISTENER(max_bytes),
-     .services = "http",
-     .def = "1m",
-     .set = set_number,
-     .min = 0,
-     .max = 1ull << 30,
+    {.name = "max-bytes", .arg = "SIZE", LISTENER(max_bytes), .services = "http", .def = "1m",
+     .set = set_number, .min = 0, .max = 1ull << 30,
      .help = "largest N for /bytes/N"},
-    {.name = "max-body",
-     .arg = "SIZE",
-     LISTENER(max_body),
-     .services = "http",
-     .def = "1m",
-     .set = set_number,
-     .min = 0,
-     .max = 1ull << 40,
+    {.name = "max-body", .arg = "SIZE", LISTENER(max_body), .services = "http", .def = "1m",
+     .set = set_number, .min = 0, .max = 1ull << 40,
      .help = "larger request bodies get 413"},
-    {.name = "header-timeout",
-     .arg = "MS",
-     LISTENER(header_timeout_ms),
-     .services = "http",
-     .def = "10000",
-     .set = set_number,
-     .min = 1,
-     .max = MS_PER_DAY,
+    {.name = "header-timeout", .arg = "MS", LISTENER(header_timeout_ms), .services = "http",
+     .def = "10000", .set = set_number, .min = 1, .max = MS_PER_DAY,
      .help = "a request head not finished by then gets 408"},
-    {.name = "keepalive-timeout",
-     .arg = "MS",
-     LISTENER(keepalive_timeout_ms),
-     .services = "http",
-     .def = "60000",
-     .set = set_number,
-     .min = 1,
-     .max = MS_PER_DAY,
+    {.name = "keepalive-timeout", .arg = "MS", LISTENER(keepalive_timeout_ms), .services = "http",
+     .def = "60000", .set = set_number, .min = 1, .max = MS_PER_DAY,
      .help = "idle HTTP connections are closed after"},
-    {.name = "join-iface",
-     .arg = "IF",
-     LISTENER(join_iface),
-     .services = "udp",
-     .set = set_string,
+    {.name = "join-iface", .arg = "IF", LISTENER(join_iface), .services = "udp", .set = set_string,
      .help = "interface for multicast UDP groups (e.g. lo, eth0)"},
-    {.name = "udp-batch",
-     .arg = "N",
-     LISTENER(udp_batch),
-     .services = "udp",
-     .def = "32",
-     .set = set_number,
-     .min = 1,
-     .max = 1024,
+    {.name = "udp-batch", .arg = "N", LISTENER(udp_batch), .services = "udp", .def = "32",
+     .set = set_number, .min = 1, .max = 1024,
      .help = "datagrams per recvmmsg/sendmmsg"},
-    {.name = "udp-buf",
-     .arg = "SIZE",
-     LISTENER(udp_buf),
-     .services = "udp",
-     .def = "64k: any UDP datagram",
-     .set = set_number,
-     .min = 1,
-     .max = 65536,
+    {.name = "udp-buf", .arg = "SIZE", LISTENER(udp_buf), .services = "udp",
+     .def = "64k: any UDP datagram", .set = set_number, .min = 1, .max = 65536,
      .help = "largest datagram echoed; larger ones are counted as truncated and dropped"},
-    {.name = "udp-queue",
-     .arg = "N",
-     LISTENER(udp_queue),
-     .services = "udp",
-     .def = "256",
-     .set = set_number,
-     .min = 0,
-     .max = 1 << 20,
+    {.name = "udp-queue", .arg = "N", LISTENER(udp_queue), .services = "udp", .def = "256",
+     .set = set_number, .min = 0, .max = 1 << 20,
      .help = "replies per socket waiting for the kernel to take them; past it datagrams are "
              "dropped and counted"},
-    {.name = "udp-rcvbuf",
-     .arg = "SIZE",
-     LISTENER(udp_rcvbuf),
-     .services = "udp",
-     .def = "4m",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 30,
+    {.name = "udp-rcvbuf", .arg = "SIZE", LISTENER(udp_rcvbuf), .services = "udp", .def = "4m",
+     .set = set_number, .min = 1, .max = 1 << 30,
      .help = "SO_RCVBUF of UDP sockets"},
-    {.name = "udp-sndbuf",
-     .arg = "SIZE",
-     LISTENER(udp_sndbuf),
-     .services = "udp",
-     .def = "the kernel's",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 30,
+    {.name = "udp-sndbuf", .arg = "SIZE", LISTENER(udp_sndbuf), .services = "udp",
+     .def = "the kernel's", .set = set_number, .min = 1, .max = 1 << 30,
      .help = "SO_SNDBUF of UDP sockets"},
-    {.name = "udp-deny-ports",
-     .arg = "LIST",
-     LISTENER(udp_deny),
-     .services = "echo sockperf",
-     .def = "0,7,13,17,19,37,53,111,123,137,161,389,1900,5353,11211",
-     .set = set_deny_ports,
+    {.name = "udp-deny-ports", .arg = "LIST", LISTENER(udp_deny), .services = "echo sockperf",
+     .def = "0,7,13,17,19,37,53,111,123,137,161,389,1900,5353,11211", .set = set_deny_ports,
      .help = "answer no datagram from these source ports (reflection, echo loops): "
              "53,123,40000-40010, or none. Counted as dgram_denied"},
-    {.name = "udp-rate-per-source",
-     .arg = "N",
-     LISTENER(udp_rate),
-     .services = "echo sockperf",
-     .def = "no limit",
-     .set = set_number,
-     .min = 1,
-     .max = 100000000,
+    {.name = "udp-rate-per-source", .arg = "N", LISTENER(udp_rate), .services = "echo sockperf",
+     .def = "no limit", .set = set_number, .min = 1, .max = 100000000,
      .help = "answer each source address at most N times a second, bursts of N (a token bucket "
              "per address in a table of 16384 per worker, the stalest evicted); the rest are "
              "counted as dgram_rate_limited"},
-    {.name = "max-msg",
-     .arg = "SIZE",
-     LISTENER(max_msg),
-     .services = "sockperf",
-     .def = "64k",
-     .set = set_number,
-     .min = 14,
-     .max = 16 << 20,
+    {.name = "max-msg", .arg = "SIZE", LISTENER(max_msg), .services = "sockperf", .def = "64k",
+     .set = set_number, .min = 14, .max = 16 << 20,
      .help = "longest sockperf message (14..16m); a longer one closes its TCP connection, a "
              "datagram is dropped"},
-    {.name = "idle-timeout",
-     .arg = "T",
-     LISTENER(idle_timeout_ns),
-     .services = "echo discard sockperf",
-     .def = "300s",
-     .set = set_timeout,
-     .min = NS_PER_MS,
+    {.name = "idle-timeout", .arg = "T", LISTENER(idle_timeout_ns),
+     .services = "echo discard sockperf", .def = "300s", .set = set_timeout, .min = NS_PER_MS,
      .max = UINT64_MAX,
      .help = "close a TCP connection that moved no byte either way for T (30s, 500ms; 0 = "
              "never); one owing bytes its peer took none of for T is reset (send timeout). "
              "Counted: idle_timeouts, send_timeouts (sockperf_ prefixed for sockperf)"},
 
     /* The whole process. */
-    {.name = "threads",
-     .arg = "N",
-     GLOBAL(threads),
-     .def = "one per CPU",
-     .set = set_number,
-     .min = 1,
-     .max = 1024,
+    {.name = "threads", .arg = "N", GLOBAL(threads), .def = "one per CPU", .set = set_number,
+     .min = 1, .max = 1024,
      .help = "worker threads, each with its own loop and SO_REUSEPORT sockets"},
-    {.name = "backend",
-     .arg = "B",
-     GLOBAL(backend),
-     .def = "auto",
-     .set = set_backend,
+    {.name = "backend", .arg = "B", GLOBAL(backend), .def = "auto", .set = set_backend,
      .help = "auto, io_uring or epoll"},
-    {.name = "backlog",
-     .arg = "N",
-     GLOBAL(backlog),
-     .def = "net.core.somaxconn",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 20,
+    {.name = "backlog", .arg = "N", GLOBAL(backlog), .def = "net.core.somaxconn", .set = set_number,
+     .min = 1, .max = 1 << 20,
      .help = "listen backlog per worker socket (the kernel's maximum unless given)"},
-    {.name = "write-queue",
-     .arg = "SIZE",
-     GLOBAL(loop.write_queue),
-     .def = "256k",
-     .set = set_number,
-     .min = 1,
-     .max = 1ull << 30,
+    {.name = "write-queue", .arg = "SIZE", GLOBAL(loop.write_queue), .def = "256k",
+     .set = set_number, .min = 1, .max = 1ull << 30,
      .help = "bytes queued per connection before reading from it pauses (backpressure)"},
-    {.name = "buf-size",
-     .arg = "SIZE",
-     GLOBAL(loop.buf_size),
-     .def = "16k",
-     .set = set_number,
-     .min = 64,
-     .max = 1 << 20,
+    {.name = "buf-size", .arg = "SIZE", GLOBAL(loop.buf_size), .def = "16k", .set = set_number,
+     .min = 64, .max = 1 << 20,
      .help = "receive buffer size"},
-    {.name = "buf-count",
-     .arg = "N",
-     GLOBAL(loop.buf_count),
-     .def = "512",
-     .set = set_number,
-     .min = 1,
-     .max = 32768,
+    {.name = "buf-count", .arg = "N", GLOBAL(loop.buf_count), .def = "512", .set = set_number,
+     .min = 1, .max = 32768,
      .help = "io_uring provided receive buffers per worker"},
-    {.name = "sndbuf",
-     .arg = "SIZE",
-     GLOBAL(loop.sndbuf),
-     .def = "the kernel's",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 30,
+    {.name = "sndbuf", .arg = "SIZE", GLOBAL(loop.sndbuf), .def = "the kernel's", .set = set_number,
+     .min = 1, .max = 1 << 30,
      .help = "SO_SNDBUF for accepted sockets"},
-    {.name = "rcvbuf",
-     .arg = "SIZE",
-     GLOBAL(loop.rcvbuf),
-     .def = "the kernel's",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 30,
+    {.name = "rcvbuf", .arg = "SIZE", GLOBAL(loop.rcvbuf), .def = "the kernel's", .set = set_number,
+     .min = 1, .max = 1 << 30,
      .help = "SO_RCVBUF for accepted sockets"},
-    {.name = "max-conns",
-     .arg = "N",
-     GLOBAL(loop.max_conns),
-     .def = "100000",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 23,
+    {.name = "max-conns", .arg = "N", GLOBAL(loop.max_conns), .def = "100000", .set = set_number,
+     .min = 1, .max = 1 << 23,
      .help = "connections per worker; more are refused"},
-    {.name = "max-conns-per-ip",
-     .arg = "N",
-     GLOBAL(loop.max_conns_per_ip),
-     .def = "any",
-     .set = set_number,
-     .min = 1,
-     .max = 1 << 23,
+    {.name = "max-conns-per-ip", .arg = "N", GLOBAL(loop.max_conns_per_ip), .def = "any",
+     .set = set_number, .min = 1, .max = 1 << 23,
      .help = "TCP connections open per source address, over all listeners; past it a new one "
              "is reset at once and counted (conns_refused_per_ip). Each address is then served "
              "by one worker (SO_REUSEPORT steering)"},
-    {.name = "shutdown-timeout",
-     .arg = "MS",
-     GLOBAL(shutdown_ms),
-     .def = "2000",
-     .set = set_number,
-     .min = 0,
-     .max = 3600000,
+    {.name = "shutdown-timeout", .arg = "MS", GLOBAL(shutdown_ms), .def = "2000", .set = set_number,
+     .min = 0, .max = 3600000,
      .help = "on SIGINT/SIGTERM, time given to connections to finish before they are closed"},
-    {.name = "stats",
-     .arg = "T",
-     GLOBAL(stats_ns),
-     .def = "none",
-     .set = set_interval,
-     .min = 10 * NS_PER_MS,
-     .max = UINT64_MAX,
+    {.name = "stats", .arg = "T", GLOBAL(stats_ns), .def = "none", .set = set_interval,
+     .min = 10 * NS_PER_MS, .max = UINT64_MAX,
      .help = "every T seconds (2, 0.5, 500ms; at least 10ms) print one line per worker and one "
              "for all of them, 'ringsock: stats t=S w=N|all key=value ...': open connections; "
              "accepts in the interval and per second; msgs/s, where a message is a TCP receive "
@@ -435,43 +281,28 @@ const struct rs_optdef rs_optdefs[] = {
              "recvmmsg/sendmmsg batch; with HTTP, requests/s"},
 
     /* The command line only. */
-    {.name = "http",
-     .arg = "ADDR:PORT",
-     .scope = RS_OPT_CMDLINE,
-     .repeat = true,
-     .set = set_tcp,
+    {.name = "http", .arg = "ADDR:PORT", .scope = RS_OPT_CMDLINE, .repeat = true, .set = set_tcp,
      .action = RS_ACT_HTTP,
      .help = "an HTTP/1.1 listener beside the service's, with the same options: GET/HEAD/POST "
              "answer --body, /bytes/N answers N bytes, /healthz answers ok; keep-alive and "
              "pipelining"},
-    {.name = "config",
-     .arg = "FILE",
-     .scope = RS_OPT_CMDLINE,
-     .action = RS_ACT_CONFIG,
+    {.name = "config", .arg = "FILE", .scope = RS_OPT_CMDLINE, .action = RS_ACT_CONFIG,
      .help = "run the listeners FILE describes (INI: [global], [listener NAME]; see "
              "--help-config); no other option goes with it but --check"},
-    {.name = "check",
-     .alias = 't',
-     .scope = RS_OPT_CMDLINE,
-     .action = RS_ACT_CHECK,
+    {.name = "check", .alias = 't', .scope = RS_OPT_CMDLINE, .action = RS_ACT_CHECK,
      .help = "with --config: validate the file (syntax, keys, values, addresses that cannot be "
              "bound, conflicts), print FILE:LINE: message for each error and exit 1, or 'FILE: "
              "ok, N listeners' and exit 0"},
-    {.name = "help-config",
-     .scope = RS_OPT_CMDLINE,
-     .action = RS_ACT_HELP_CONFIG,
+    {.name = "help-config", .scope = RS_OPT_CMDLINE, .action = RS_ACT_HELP_CONFIG,
      .help = "print the config file's key reference"},
-    {.name = "counters",
-     .scope = RS_OPT_CMDLINE,
-     .action = RS_ACT_COUNTERS,
+    {.name = "counters", .scope = RS_OPT_CMDLINE, .action = RS_ACT_COUNTERS,
      .help = "list the counters of the totals, worker and --stats lines: block, name, counter "
              "or gauge, meaning"},
     {.name = "help", .scope = RS_OPT_CMDLINE, .action = RS_ACT_HELP, .help = "print this help"},
-    {.name = "version",
-     .scope = RS_OPT_CMDLINE,
-     .action = RS_ACT_VERSION,
+    {.name = "version", .scope = RS_OPT_CMDLINE, .action = RS_ACT_VERSION,
      .help = "print the version and the allocator"},
 };
+/* clang-format on */
 
 const unsigned rs_noptdefs = sizeof(rs_optdefs) / sizeof(rs_optdefs[0]);
 
@@ -555,133 +386,4 @@ void rs_listener_default(struct rs_listener_opts *l, unsigned svc)
     l->keepalive_timeout_ms = 60000;
     l->max_msg = 65536;
     l->idle_timeout_ns = 300ull * 1000000000;
-}
-
-/* Prints text word-wrapped to width columns, the first line starting at column col (already
- * printed), the others indented by indent. */
-static void print_wrapped(FILE *f, const char *text, unsigned col, unsigned indent, unsigned width)
-{
-    const char *p = text;
-    bool first = true;
-    while (*p) {
-        size_t n = strcspn(p, " ");
-        if (!first && col + 1 + n > width) {
-            fprintf(f, "\n%*s", (int)indent, "");
-            col = indent;
-            first = true;
-        }
-        fprintf(f, "%s%.*s", first ? "" : " ", (int)n, p);
-        col += (unsigned)n + (first ? 0 : 1);
-        first = false;
-        p += n;
-        p += strspn(p, " ");
-    }
-    fputc('\n', f);
-}
-
-/* One option's lines in --help: "  --name ARG" in a 20-column field, then its help and
- * default wrapped under column 23. */
-static void usage_option(FILE *f, const struct rs_optdef *d)
-{
-    char label[64], text[1024];
-    snprintf(label, sizeof(label), "--%s%s%s%s%c", d->name, d->arg ? " " : "", d->arg ? d->arg : "",
-             d->alias ? ", -" : "", d->alias ? d->alias : ' ');
-    size_t ln = strlen(label);
-    while (ln > 0 && label[ln - 1] == ' ')
-        label[--ln] = '\0';
-    char svcs[256] = "";
-    if (d->scope == RS_OPT_LISTENER && d->services)
-        rs_optdef_services(d, svcs, sizeof(svcs));
-    /* "help (SERVICES; default DEF; repeatable)", each part there when it applies. */
-    const char *parts[3] = {svcs[0] ? svcs : NULL, d->def, d->repeat ? "repeatable" : NULL};
-    size_t n = (size_t)snprintf(text, sizeof(text), "%s", d->help);
-    bool open = false;
-    for (unsigned k = 0; k < 3 && n < sizeof(text); k++) {
-        if (!parts[k])
-            continue;
-        n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%s%s", open ? "; " : " (",
-                              k == 1 ? "default " : "", parts[k]);
-        open = true;
-    }
-    if (open && n < sizeof(text))
-        snprintf(text + n, sizeof(text) - n, ")");
-    unsigned col;
-    if (ln < 20) { /* at least two spaces between the label and the text */
-        fprintf(f, "  %-20s ", label);
-        col = 23;
-    } else {
-        fprintf(f, "  %s  ", label);
-        col = 2 + (unsigned)ln + 2;
-    }
-    print_wrapped(f, text, col, 23, 92);
-}
-
-/* Prints each service's name and help, continuation lines indented under the first. */
-static void usage_services(FILE *f)
-{
-    for (unsigned i = 0; i < rs_nservices; i++) {
-        const char *h = rs_services[i]->help;
-        size_t n = strcspn(h, "\n");
-        fprintf(f, "  %-20s %.*s%s\n", rs_services[i]->name, (int)n, h,
-                i == RS_SVC_ECHO ? " (default)" : "");
-        while (h[n] == '\n') {
-            h += n + 1;
-            n = strcspn(h, "\n");
-            fprintf(f, "%23s%.*s\n", "", (int)n, h);
-        }
-    }
-}
-
-void rs_server_usage(FILE *f)
-{
-    static const char *const heads[] = {
-        [RS_OPT_LISTENER] = "listener options (with --config, keys of a [listener NAME]):",
-        [RS_OPT_GLOBAL] = "global options (with --config, keys of [global]):",
-        [RS_OPT_CMDLINE] = "other options:",
-    };
-    static const enum rs_opt_scope order[] = {RS_OPT_LISTENER, RS_OPT_GLOBAL, RS_OPT_CMDLINE};
-
-    fputs("usage: ringsock SERVICE [options]\n"
-          "       ringsock --config FILE [--check]\n"
-          "\n"
-          "services:\n",
-          f);
-    usage_services(f);
-    for (unsigned k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
-        fprintf(f, "\n%s\n", heads[order[k]]);
-        for (unsigned i = 0; i < rs_noptdefs; i++)
-            if (rs_optdefs[i].scope == order[k])
-                usage_option(f, &rs_optdefs[i]);
-    }
-    fputs("\nSIZE takes k, m or g (binary). SIGINT/SIGTERM stop the server and print totals.\n", f);
-}
-
-void rs_optdefs_reference(FILE *f)
-{
-    char svcs[256];
-    fputs("### [global]\n\n", f);
-    for (int pass = 0; pass < 2; pass++) {
-        enum rs_opt_scope scope = pass == 0 ? RS_OPT_GLOBAL : RS_OPT_LISTENER;
-        if (pass == 1)
-            fputs("\n### [listener NAME]\n\n"
-                  "- `service = NAME`: what the listener serves, one of the services above; "
-                  "required\n",
-                  f);
-        for (unsigned i = 0; i < rs_noptdefs; i++) {
-            const struct rs_optdef *d = &rs_optdefs[i];
-            if (d->scope != scope)
-                continue;
-            fprintf(f, "- `%s = %s`", d->name, d->arg);
-            if (scope == RS_OPT_LISTENER && d->services) {
-                rs_optdef_services(d, svcs, sizeof(svcs));
-                fprintf(f, " (%s)", svcs);
-            }
-            fprintf(f, ": %s", d->help);
-            if (d->def)
-                fprintf(f, ". Default: %s", d->def);
-            if (d->repeat)
-                fputs(". Repeatable: one key per value", f);
-            fputs("\n", f);
-        }
-    }
 }

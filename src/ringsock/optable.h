@@ -4,7 +4,15 @@
 /* The option table: every option of the server once, with what it takes, where it applies
  * (global, per listener, command line only), its default and help, and how it is set. The
  * command-line parser (opts.c), the config file reader (config.c), --help and --help-config all
- * read it, so they cannot drift. A new option is one entry in optable.c. */
+ * read it, so they cannot drift. A new option is one entry in optable.c:
+ *
+ *   {.name = "window", .arg = "SIZE", LISTENER(window), .services = "relay", .def = "256k",
+ *    .set = set_number, .min = 1, .max = 1 << 30, .help = "..."},
+ *
+ * with its field in struct rs_listener_opts (LISTENER) or struct rs_server_opts (GLOBAL) and,
+ * for a value the generic setters (number, duration, string) do not parse, a setter of its
+ * own. A service's listener options reach its workers through the struct rs_service_conf that
+ * server.c fills per listener. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,7 +84,7 @@ void rs_server_opts_default(struct rs_server_opts *o);
 /* Fills l with the defaults of every listener option, for service svc, and no address. */
 void rs_listener_default(struct rs_listener_opts *l, unsigned svc);
 
-/* Prints the config file's key reference (Markdown), generated from the table. */
+/* Prints the config file's key reference (Markdown), generated from the table (usage.c). */
 void rs_optdefs_reference(FILE *f);
 
 #endif
