@@ -171,6 +171,8 @@ static char *cfg_reader(char *str, int num, void *stream)
     if (!next_line(c, &too_long))
         return NULL;
     const char *p = c->buf;
+    if (c->line == 1 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte order mark */
     while (isspace((unsigned char)*p))
         p++;
     size_t len = strlen(p);
@@ -398,6 +400,7 @@ static void check_listeners(struct cfg *c, bool bind_check)
     }
     check_clashes(c, false);
     check_clashes(c, true);
+    /* Binding is tried once the file is otherwise valid: what it would bind is known then. */
     if (bind_check && c->nerrors == 0)
         check_binds(c);
 }

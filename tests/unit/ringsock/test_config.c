@@ -200,33 +200,33 @@ static void test_file(void)
     CHECK_EQ(a.lst[2].line, 21);
 
     /* Every error, with its line, in line order, parsing on past each. */
-    const char *bad = "threads = 2\n"                 /* 1 */
-                      "[global]\n"                    /* 2 */
-                      "threads = x\n"                 /* 3 */
-                      "threads = 4\n"                 /* 4 */
-                      "frob = 1\n"                    /* 5 */
-                      "body = x\n"                    /* 6 */
-                      "[listener a]\n"                /* 7 */
-                      "service = http\n"              /* 8 */
-                      "tcp = 127.0.0.1:7000\n"        /* 9 */
-                      "idle-timeout = 5s\n"           /* 10 */
-                      "threads = 1\n"                 /* 11 */
-                      "no equals sign\n"              /* 12 */
-                      "[listener b]\n"                /* 13 */
-                      "udp = 127.0.0.1:7000\n"        /* 14 */
-                      "tcp = 127.0.0.1:7000\n"        /* 15 */
-                      "[listener a]\n"                /* 16 */
-                      "[other]\n"                     /* 17 */
-                      "x = 1\n"                       /* 18 */
-                      "[listener c]\n"                /* 19 */
-                      "service = echo\n"              /* 20 */
-                      "service = http\n"              /* 21 */
-                      "tcp = 1.2.3.4\n"               /* 22 */
-                      "max-conns = 5\n"               /* 23 */
-                      "[listener d\n"                 /* 24 */
-                      "[listener e]\n"                /* 25 */
-                      "service = gopher\n"            /* 26 */
-                      "udp = 239.1.2.3:7001\n";       /* 27 */
+    const char *bad = "threads = 2\n"           /* 1 */
+                      "[global]\n"              /* 2 */
+                      "threads = x\n"           /* 3 */
+                      "threads = 4\n"           /* 4 */
+                      "frob = 1\n"              /* 5 */
+                      "body = x\n"              /* 6 */
+                      "[listener a]\n"          /* 7 */
+                      "service = http\n"        /* 8 */
+                      "tcp = 127.0.0.1:7000\n"  /* 9 */
+                      "idle-timeout = 5s\n"     /* 10 */
+                      "threads = 1\n"           /* 11 */
+                      "no equals sign\n"        /* 12 */
+                      "[listener b]\n"          /* 13 */
+                      "udp = 127.0.0.1:7000\n"  /* 14 */
+                      "tcp = 127.0.0.1:7000\n"  /* 15 */
+                      "[listener a]\n"          /* 16 */
+                      "[other]\n"               /* 17 */
+                      "x = 1\n"                 /* 18 */
+                      "[listener c]\n"          /* 19 */
+                      "service = echo\n"        /* 20 */
+                      "service = http\n"        /* 21 */
+                      "tcp = 1.2.3.4\n"         /* 22 */
+                      "max-conns = 5\n"         /* 23 */
+                      "[listener d\n"           /* 24 */
+                      "[listener e]\n"          /* 25 */
+                      "service = gopher\n"      /* 26 */
+                      "udp = 239.1.2.3:7001\n"; /* 27 */
     const char *want = "t.conf:1: 'threads' outside a section (put it under [global] or "
                        "[listener NAME])\n"
                        "t.conf:3: invalid value for threads: 'x'\n"
@@ -256,6 +256,12 @@ static void test_file(void)
         fprintf(stderr, "errors differ; got:\n%s", msgs);
         check_failures++;
     }
+    free(msgs);
+
+    /* A UTF-8 byte order mark before the first line; CRLF line ends. */
+    CHECK_EQ(load("\xEF\xBB\xBF[listener x]\r\nservice = echo\r\ntcp = :0\r\n", &a, &msgs), 0);
+    CHECK_EQ(a.nlisteners, 1);
+    CHECK_EQ(a.lst[0].ntcp, 1);
     free(msgs);
 
     /* Nothing to serve; a line too long for libinih. */
@@ -294,8 +300,8 @@ static void test_cli(void)
     CHECK_EQ(cli(&a, 2, c7, err), RS_OPTS_HELP_CONFIG);
 
     /* Flags: --http makes an http listener with the same listener options. */
-    const char *h1[] = {"ringsock", "--tcp", "127.0.0.1:1", "--http", "127.0.0.1:2",
-                        "--body", "x", "--http", "127.0.0.1:3", "--udp", "127.0.0.1:4"};
+    const char *h1[] = {"ringsock", "--tcp",  "127.0.0.1:1", "--http", "127.0.0.1:2", "--body",
+                        "x",        "--http", "127.0.0.1:3", "--udp",  "127.0.0.1:4"};
     CHECK_EQ(cli(&a, 11, h1, err), RS_OPTS_RUN);
     CHECK_EQ(a.nlisteners, 2);
     CHECK_EQ(a.lst[0].service, RS_SVC_ECHO);
