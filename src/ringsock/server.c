@@ -167,19 +167,30 @@ struct bound {
     struct rs_addr addr[RS_MAX_LISTENERS][2 * RS_MAX_ADDRS];
 };
 
+/* "FILE:LINE: listener NAME: " for an address of a listener from a config file, else "". */
+static const char *where(const struct rs_server_opts *o, const struct rs_listener_opts *lo,
+                         unsigned line, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (o->from_config)
+        snprintf(buf, cap, "%s:%u: listener %s: ", o->config, line, lo->name);
+    return buf;
+}
+
 /* Binds each address of listener li once per worker; port 0 is resolved by the first bind and
  * reused. */
 static int bind_listener(const struct rs_server_opts *o, unsigned li, struct worker *ws,
                          struct rs_addr *bound)
 {
-    char buf[RS_ADDR_STRLEN];
+    char buf[RS_ADDR_STRLEN], who[1200];
     const struct rs_listener_opts *lo = &o->lst[li];
     for (unsigned a = 0; a < lo->ntcp; a++) {
         struct rs_addr addr = lo->tcp[a];
         for (unsigned i = 0; i < o->threads; i++) {
             int fd = rs_net_listen_tcp(&addr, o->backlog);
             if (fd < 0) {
-                rs_log_error("cannot listen on tcp://%s: %s",
+                rs_log_error("%scannot listen on tcp://%s: %s",
+                             where(o, lo, lo->tcp_line[a], who, sizeof(who)),
                              rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
                 return fd;
             }
@@ -204,7 +215,8 @@ static int bind_listener(const struct rs_server_opts *o, unsigned li, struct wor
             int fd = rs_net_bind_udp(&addr, lo->udp_rcvbuf, lo->udp_sndbuf,
                                      lo->join_iface[0] ? lo->join_iface : NULL, &what);
             if (fd < 0) {
-                rs_log_error("cannot listen on udp://%s: %s: %s",
+                rs_log_error("%scannot listen on udp://%s: %s: %s",
+                             where(o, lo, lo->udp_line[a], who, sizeof(who)),
                              rs_addr_format(&addr, buf, sizeof(buf)), what, strerror(-fd));
                 return fd;
             }
