@@ -38,7 +38,7 @@ test-asan: asan
 # the --stats reporter reading the workers' counters).
 test-tsan: tsan
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats)\.|^integ\.cli$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|config)\.|^integ\.cli$$'
 
 # The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
 # run of each target from its seed corpus (docs/testing.md).
