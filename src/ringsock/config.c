@@ -422,6 +422,11 @@ static int load(struct cfg *c, bool bind_check, FILE *errf)
     o->config = config;
     o->from_config = from_config;
     c->section = SEC_NONE;
+    if (rs_noptdefs > MAX_KEYS) { /* the table outgrew c->seen: raise MAX_KEYS */
+        fprintf(errf, "%s: internal error: %u options, room for %d\n", c->name, rs_noptdefs,
+                MAX_KEYS);
+        return 1;
+    }
 
     int r = ini_parse_stream(cfg_reader, c, cfg_handler, c);
     if (r == -2)
