@@ -62,7 +62,7 @@ test-asan: asan test-deps
 # endpoint reading the workers' counters).
 test-tsan: tsan test-deps
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|admin)\.|^integ\.(cli|systemd)$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|admin|config)\.|^integ\.(cli|systemd)$$'
 
 # The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
 # run of each target from its seed corpus (docs/testing.md).

@@ -1,6 +1,7 @@
 #!/bin/bash
-# docs/server.md and docs/ringload.md quote each program's --help as their option reference:
-# fails when an option changes and the docs were not brought along.
+# docs/server.md and docs/ringload.md quote each program's --help as their option reference,
+# and docs/config.md the config file's key reference (ringsock --help-config): fails when an
+# option changes and the docs were not brought along.
 # usage: docs_help.sh SOURCE_DIR BUILD_DIR
 set -u
 src=$1 build=$2 fail=0
@@ -14,5 +15,12 @@ for pair in ringsock:docs/server.md ringload:docs/ringload.md; do
         fail=1
     fi
 done
-[ $fail = 0 ] && echo "docs_help: both option references match --help"
+want=$("$build/ringsock" --help-config 2>&1)
+have=$(awk '/^<!-- ringsock --help-config: end -->$/ {f=0} f; /^<!-- ringsock --help-config: begin -->$/ {f=1}' "$src/docs/config.md")
+if [ "$want" != "$have" ]; then
+    echo "$src/docs/config.md: the key reference differs from 'ringsock --help-config':"
+    diff <(echo "$have") <(echo "$want") | head -20
+    fail=1
+fi
+[ $fail = 0 ] && echo "docs_help: the option references match --help and --help-config"
 exit $fail

@@ -7,7 +7,7 @@
 # As root it runs apt-get; otherwise it prints the one apt-get line needed and fails.
 set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libjansson-dev
-            systemtap-sdt-dev)
+            libinih-dev systemtap-sdt-dev)
 TEST_PKGS=(python3 jq curl wrk slowhttptest nginx-light bc clang libclang-rt-14-dev
            linux-perf util-linux procps iproute2 valgrind socat sockperf gnuplot-nox bpftrace
            systemd man-db

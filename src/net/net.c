@@ -50,6 +50,21 @@ out_close_fd : {
 }
 }
 
+int rs_net_bind_probe(const struct rs_addr *addr, bool udp)
+{
+    int one = 1, err = 0;
+    int fd = socket(addr->ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if ((!udp && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+        (addr->ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+        bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0)
+        err = -errno;
+    close(fd);
+    return err;
+}
+
 int rs_net_local_addr(int fd, struct rs_addr *out)
 {
     out->len = sizeof(out->ss);

@@ -1,15 +1,17 @@
-/* ringsock: the server's command line. */
+/* ringsock: the server's command line, or its config file. */
 
 #include <stdio.h>
 
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
+#include "config.h"
+#include "optable.h"
 #include "opts.h"
 #include "server.h"
 
 int main(int argc, char **argv)
 {
-    struct rs_server_opts o;
+    static struct rs_server_opts o; /* large: listeners with their bodies */
     char err[256];
 
     rs_log_set_prog("ringsock");
@@ -21,15 +23,32 @@ int main(int argc, char **argv)
         rs_log_error("%s", err);
         return 2;
     }
-    if (r == RS_OPTS_HELP) {
+    switch (r) {
+    case RS_OPTS_HELP:
         rs_server_usage(stdout);
         return 0;
-    }
-    if (r == RS_OPTS_COUNTERS)
+    case RS_OPTS_HELP_CONFIG:
+        rs_optdefs_reference(stdout);
+        return 0;
+    case RS_OPTS_COUNTERS:
         return rs_server_list_counters(stdout);
-    if (r == RS_OPTS_VERSION) {
+    case RS_OPTS_VERSION:
         printf("ringsock %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
+    case RS_OPTS_CHECK:
+    case RS_OPTS_CONFIG: {
+        /* Every error, FILE:LINE: message, before anything is bound. */
+        int n = rs_config_load(o.config, &o, r == RS_OPTS_CHECK, stderr);
+        if (n != 0)
+            return 1;
+        if (r == RS_OPTS_CHECK) {
+            printf("%s: ok, %u listener%s\n", o.config, o.nlisteners, o.nlisteners == 1 ? "" : "s");
+            return 0;
+        }
+        break;
+    }
+    default:
+        break;
     }
     return rs_server_run(&o);
 }

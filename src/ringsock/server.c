@@ -32,14 +32,24 @@ static _Atomic bool server_draining;
 /* What every worker reads, set before they start. */
 struct server {
     const struct rs_server_opts *opts;
-    const struct rs_service_conf *conf;
+    struct rs_service_conf conf[RS_MAX_LISTENERS]; /* each listener's service configuration */
+    char *body_file[RS_MAX_LISTENERS];             /* each listener's body-file, read at start */
     struct rs_counter_set *counters;
-    bool used[RS_MAX_SERVICES]; /* the service, and those of --http listeners */
+    bool used[RS_MAX_SERVICES]; /* the services some listener serves */
     uint64_t heartbeat_ms;      /* each worker's heartbeat tick; 0: no heartbeat (no watchdog) */
     /* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (tests only): worker W's loop sleeps FOR, AFTER the start,
      * inside its heartbeat, as a wedged worker would; wedge_for_ns 0: off. */
     unsigned wedge_worker;
     uint64_t wedge_at_ns, wedge_for_ns;
+};
+
+/* One worker's part of one listener. */
+struct worker_listener {
+    void *svc; /* the service's state for this listener on this worker */
+    int fds[RS_MAX_ADDRS];
+    int ufds[RS_MAX_ADDRS];
+    struct rs_udp_sock *udp[RS_MAX_ADDRS];
+    struct rs_rate_table *udp_rate; /* udp-rate-per-source, shared by its sockets */
 };
 
 struct worker {
@@ -48,12 +58,8 @@ struct worker {
     const struct server *srv;
     struct rs_loop_config cfg;
     struct rs_loop *loop;
-    struct rs_stats *stats;     /* the loop's counters, in the registry's storage */
-    void *svc[RS_MAX_SERVICES]; /* each used service's state on this worker */
-    int fds[RS_MAX_ADDRS];
-    int ufds[RS_MAX_ADDRS];
-    struct rs_udp_sock *udp[RS_MAX_ADDRS];
-    struct rs_rate_table *udp_rate; /* --udp-rate-per-source, shared by this worker's sockets */
+    struct rs_stats *stats; /* the loop's counters, in the registry's storage */
+    struct worker_listener lst[RS_MAX_LISTENERS];
     int init_err;
     int run_err;
     _Atomic bool done;
@@ -99,61 +105,74 @@ static void heartbeat_tick(struct rs_timer *t, void *arg)
     rs_loop_timer_arm(w->loop, t, srv->heartbeat_ms);
 }
 
-/* Sets up each used service on this worker, then its TCP listeners and datagram sockets, and
- * the heartbeat timer if a watchdog reads it. */
-static int worker_serve(struct worker *w)
+/* Sets up one listener on this worker: its service's state (its own, with the listener's
+ * configuration), its TCP listeners and its datagram sockets. */
+static int worker_serve_listener(struct worker *w, unsigned li)
 {
     const struct server *srv = w->srv;
-    const struct rs_server_opts *o = srv->opts;
+    const struct rs_listener_opts *lo = &srv->opts->lst[li];
+    struct worker_listener *wl = &w->lst[li];
+    const struct rs_service *s = rs_services[lo->service];
     int err;
 
-    for (unsigned i = 0; i < rs_nservices; i++) {
-        const struct rs_service *s = rs_services[i];
-        if (!srv->used[i] || !s->worker_new)
-            continue;
+    if (s->worker_new) {
         struct rs_service_ctx ctx = {
             .loop = w->loop,
             .counters =
                 s->counters ? rs_counter_set_block(srv->counters, w->id, s->counters) : NULL,
-            .conf = srv->conf,
+            .conf = &srv->conf[li],
         };
-        err = s->worker_new(&ctx, &w->svc[i]);
+        err = s->worker_new(&ctx, &wl->svc);
         if (err < 0)
             return err;
     }
-    for (unsigned a = 0; a < o->ntcp; a++) {
-        unsigned i = o->tcp_service[a];
-        err = rs_loop_listen(w->loop, w->fds[a], rs_services[i]->accept, w->svc[i]);
+    for (unsigned a = 0; a < lo->ntcp; a++) {
+        err = rs_loop_listen(w->loop, wl->fds[a], s->accept, wl->svc);
         if (err < 0)
             return err;
-        w->fds[a] = -1; /* the loop owns it now */
+        wl->fds[a] = -1; /* the loop owns it now */
     }
-    const struct rs_service *s = rs_services[o->service];
+    if (!lo->nudp)
+        return 0;
     struct rs_udp_config ucfg = {
-        .batch = o->udp_batch,
-        .buf_size = o->udp_buf,
-        .queue = o->udp_queue,
-        .budget = o->udp_batch * 8,
+        .batch = lo->udp_batch,
+        .buf_size = lo->udp_buf,
+        .queue = lo->udp_queue,
+        .budget = lo->udp_batch * 8,
         .mode = s->udp_mode,
         .dgram = s->dgram,
-        .dgram_arg = w->svc[o->service],
-        .deny_ports = o->udp_deny_count ? o->udp_deny : NULL,
+        .dgram_arg = wl->svc,
+        .deny_ports = lo->udp_deny_count ? lo->udp_deny : NULL,
     };
-    if (o->nudp && o->udp_rate && s->udp_mode != RS_UDP_DISCARD) {
-        w->udp_rate = rs_rate_table_new(o->udp_rate, RS_UDP_RATE_ENTRIES);
-        if (!w->udp_rate)
+    if (lo->udp_rate && s->udp_mode != RS_UDP_DISCARD) {
+        wl->udp_rate = rs_rate_table_new(lo->udp_rate, RS_UDP_RATE_ENTRIES);
+        if (!wl->udp_rate)
             return -ENOMEM;
-        ucfg.rate = w->udp_rate;
+        ucfg.rate = wl->udp_rate;
     }
     _Atomic uint64_t *dgram = rs_counter_set_block(srv->counters, w->id, &rs_dgram_counter_block);
-    for (unsigned a = 0; a < o->nudp; a++) {
-        if (w->ufds[a] < 0)
+    for (unsigned a = 0; a < lo->nudp; a++) {
+        if (wl->ufds[a] < 0)
             continue; /* a multicast group is served by worker 0 only */
-        w->udp[a] = rs_udp_echo_new(w->loop, w->ufds[a], &ucfg, dgram, w->stats, &err);
-        if (!w->udp[a])
+        wl->udp[a] = rs_udp_echo_new(w->loop, wl->ufds[a], &ucfg, dgram, w->stats, &err);
+        if (!wl->udp[a])
             return err;
-        w->ufds[a] = -1;
+        wl->ufds[a] = -1;
     }
+    return 0;
+}
+
+/* Sets up every listener on this worker. */
+static int worker_serve(struct worker *w)
+{
+    const struct server *srv = w->srv;
+    int err;
+    for (unsigned li = 0; li < srv->opts->nlisteners; li++) {
+        err = worker_serve_listener(w, li);
+        if (err < 0)
+            return err;
+    }
+    /* The heartbeat timer, if a watchdog reads it. */
     if (srv->heartbeat_ms) {
         err = rs_loop_timer_reserve(w->loop, 1);
         if (err < 0)
@@ -187,20 +206,39 @@ static void *worker_main(void *p)
     return NULL;
 }
 
-/* Binds each address once per worker; port 0 is resolved by the first bind and reused. */
-static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs_addr *bound)
+/* Where each listener's sockets are bound: TCP, then UDP, with the ports port 0 picked. */
+struct bound {
+    struct rs_addr addr[RS_MAX_LISTENERS][2 * RS_MAX_ADDRS];
+};
+
+/* "FILE:LINE: listener NAME: " for an address of a listener from a config file, else "". */
+static const char *where(const struct rs_server_opts *o, const struct rs_listener_opts *lo,
+                         unsigned line, char *buf, size_t cap)
 {
-    char buf[RS_ADDR_STRLEN];
-    for (unsigned a = 0; a < o->ntcp; a++) {
-        struct rs_addr addr = o->tcp[a];
+    buf[0] = '\0';
+    if (o->from_config)
+        snprintf(buf, cap, "%s:%u: listener %s: ", o->config, line, lo->name);
+    return buf;
+}
+
+/* Binds each address of listener li once per worker; port 0 is resolved by the first bind and
+ * reused. */
+static int bind_listener(const struct rs_server_opts *o, unsigned li, struct worker *ws,
+                         struct rs_addr *bound)
+{
+    char buf[RS_ADDR_STRLEN], who[1200];
+    const struct rs_listener_opts *lo = &o->lst[li];
+    for (unsigned a = 0; a < lo->ntcp; a++) {
+        struct rs_addr addr = lo->tcp[a];
         for (unsigned i = 0; i < o->threads; i++) {
             int fd = rs_net_listen_tcp(&addr, o->backlog);
             if (fd < 0) {
-                rs_log_error("cannot listen on tcp://%s: %s",
+                rs_log_error("%scannot listen on tcp://%s: %s",
+                             where(o, lo, lo->tcp_line[a], who, sizeof(who)),
                              rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
                 return fd;
             }
-            ws[i].fds[a] = fd;
+            ws[i].lst[li].fds[a] = fd;
             if (i == 0) {
                 int err = rs_net_local_addr(fd, &addr);
                 if (err < 0) {
@@ -211,20 +249,22 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
             }
         }
     }
-    for (unsigned a = 0; a < o->nudp; a++) {
-        struct rs_addr addr = o->udp[a];
+    for (unsigned a = 0; a < lo->nudp; a++) {
+        struct rs_addr addr = lo->udp[a];
         /* Every socket bound to a group gets its own copy of each datagram, so a group is
          * served by one worker, or each datagram would be answered once per worker. */
         unsigned n = rs_addr_is_multicast(&addr) ? 1 : o->threads;
         for (unsigned i = 0; i < n; i++) {
             const char *what;
-            int fd = rs_net_bind_udp(&addr, o->udp_rcvbuf, o->udp_sndbuf, o->join_iface, &what);
+            int fd = rs_net_bind_udp(&addr, lo->udp_rcvbuf, lo->udp_sndbuf,
+                                     lo->join_iface[0] ? lo->join_iface : NULL, &what);
             if (fd < 0) {
-                rs_log_error("cannot listen on udp://%s: %s: %s",
+                rs_log_error("%scannot listen on udp://%s: %s: %s",
+                             where(o, lo, lo->udp_line[a], who, sizeof(who)),
                              rs_addr_format(&addr, buf, sizeof(buf)), what, strerror(-fd));
                 return fd;
             }
-            ws[i].ufds[a] = fd;
+            ws[i].lst[li].ufds[a] = fd;
             if (i == 0) {
                 struct rs_addr local;
                 int err = rs_net_local_addr(fd, &local);
@@ -240,40 +280,78 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
     return 0;
 }
 
+static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct bound *bound)
+{
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        int err = bind_listener(o, li, ws, bound->addr[li]);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
 /* --max-conns-per-ip: each worker counts the connections it accepts, so every source address
  * must reach one worker. Steers each TCP listener's SO_REUSEPORT group by source address (the
  * sockets joined it in worker order, in bind_all). Without steering (kernel < 4.5) the limit
  * holds per worker, which is said. */
 static void steer_all(const struct rs_server_opts *o, struct worker *ws)
 {
-    for (unsigned a = 0; a < o->ntcp; a++) {
-        int err = rs_net_reuseport_steer(ws[0].fds[a], o->threads);
-        if (err < 0) {
-            rs_log_warn("--max-conns-per-ip: cannot steer source addresses to workers (%s); "
-                        "the limit applies per worker, up to %u x %u per address",
-                        strerror(-err), o->loop.max_conns_per_ip, o->threads);
-            return;
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        for (unsigned a = 0; a < o->lst[li].ntcp; a++) {
+            int err = rs_net_reuseport_steer(ws[0].lst[li].fds[a], o->threads);
+            if (err < 0) {
+                rs_log_warn("--max-conns-per-ip: cannot steer source addresses to workers (%s); "
+                            "the limit applies per worker, up to %u x %u per address",
+                            strerror(-err), o->loop.max_conns_per_ip, o->threads);
+                return;
+            }
         }
     }
 }
 
-static void print_listening(const struct rs_server_opts *o, const struct rs_addr *bound,
+/* " tcp://1.2.3.4:7000 ..." for listeners [from, to): TCP addresses, then UDP ones. */
+static void print_addrs(const struct rs_server_opts *o, unsigned from, unsigned to,
+                        const struct bound *bound)
+{
+    char buf[RS_ADDR_STRLEN];
+    for (unsigned li = from; li < to; li++) {
+        const struct rs_listener_opts *lo = &o->lst[li];
+        const char *scheme = rs_services[lo->service]->scheme;
+        for (unsigned a = 0; a < lo->ntcp; a++)
+            printf(" %s://%s", scheme ? scheme : "tcp",
+                   rs_addr_format(&bound->addr[li][a], buf, sizeof(buf)));
+    }
+    for (unsigned li = from; li < to; li++) {
+        const struct rs_listener_opts *lo = &o->lst[li];
+        for (unsigned a = 0; a < lo->nudp; a++) {
+            bool mc = rs_addr_is_multicast(&lo->udp[a]);
+            printf(" udp://%s%s%s",
+                   rs_addr_format(&bound->addr[li][RS_MAX_ADDRS + a], buf, sizeof(buf)),
+                   mc ? "%" : "", mc ? lo->join_iface : "");
+        }
+    }
+}
+
+/* From flags, one line: "ringsock: SERVICE listening on ADDRS (threads, backend...)"; from a
+ * config file, that line for each listener, with "listener NAME: " before the service. */
+static void print_listening(const struct rs_server_opts *o, const struct bound *bound,
                             enum rs_backend_kind kind, const char *features, const char *why,
                             uint64_t fd_limit)
 {
-    char buf[RS_ADDR_STRLEN];
-    printf("ringsock: %s listening on", rs_services[o->service]->name);
-    for (unsigned a = 0; a < o->ntcp; a++) {
-        const char *scheme = rs_services[o->tcp_service[a]]->scheme;
-        printf(" %s://%s", scheme ? scheme : "tcp", rs_addr_format(&bound[a], buf, sizeof(buf)));
+    unsigned lines = o->from_config ? o->nlisteners : 1;
+    for (unsigned k = 0; k < lines; k++) {
+        if (o->from_config) {
+            printf("ringsock: listener %s: %s listening on", o->lst[k].name,
+                   rs_services[o->lst[k].service]->name);
+            print_addrs(o, k, k + 1, bound);
+        } else {
+            printf("ringsock: %s listening on", rs_services[o->service]->name);
+            print_addrs(o, 0, o->nlisteners, bound);
+        }
+        printf(" (%u thread%s, backend %s: %s; fd limit %llu)\n", o->threads,
+               o->threads == 1 ? "" : "s", rs_backend_name(kind), why[0] ? why : features,
+               (unsigned long long)fd_limit);
     }
-    for (unsigned a = 0; a < o->nudp; a++)
-        printf(" udp://%s%s%s", rs_addr_format(&bound[RS_MAX_ADDRS + a], buf, sizeof(buf)),
-               rs_addr_is_multicast(&o->udp[a]) ? "%" : "",
-               rs_addr_is_multicast(&o->udp[a]) ? o->join_iface : "");
-    printf(" (%u thread%s, backend %s: %s; fd limit %llu)\n", o->threads,
-           o->threads == 1 ? "" : "s", rs_backend_name(kind), why[0] ? why : features,
-           (unsigned long long)fd_limit);
     fflush(stdout);
 }
 
@@ -555,40 +633,52 @@ int rs_server_run(const struct rs_server_opts *o)
     char why[256];
     int rc = 1;
     unsigned started = 0;
-    struct rs_addr bound[2 * RS_MAX_ADDRS]; /* TCP, then UDP */
+    bool any_udp = false;
     struct startup st = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
-
-    struct rs_service_conf conf = {
-        .http =
-            {
-                .body = o->body,
-                .body_len = o->body_len,
-                .max_bytes = o->max_bytes,
-                .max_body = o->max_body,
-                .header_timeout_ms = o->header_timeout_ms,
-                .keepalive_timeout_ms = o->keepalive_timeout_ms,
-            },
-        .max_msg = o->max_msg,
-        .idle_timeout_ns = o->idle_timeout_ns,
-    };
-    rs_http_limits_default(&conf.http.limits);
-    char *body_file = NULL;
-    if (o->body_file) {
-        int err = read_file(o->body_file, &body_file, &conf.http.body_len);
-        if (err < 0) {
-            rs_log_error("cannot read --body-file %s: %s", o->body_file, strerror(-err));
-            return 1;
-        }
-        conf.http.body = body_file;
+    struct server *srv = rs_calloc(1, sizeof(*srv));
+    struct bound *bound = rs_calloc(1, sizeof(*bound));
+    struct worker *ws = NULL;
+    struct worker_arg *args = NULL;
+    struct rs_stats_live *live = NULL;
+    struct rs_admin *admin = NULL;
+    const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
+    struct rs_sd sd = {.fd = -1};
+    if (!srv || !bound) {
+        rs_log_error("out of memory");
+        goto out_free;
     }
-    struct server srv = {.opts = o, .conf = &conf};
-    srv.used[o->service] = true;
-    for (unsigned a = 0; a < o->ntcp; a++)
-        srv.used[o->tcp_service[a]] = true;
+    srv->opts = o;
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        const struct rs_listener_opts *lo = &o->lst[li];
+        struct rs_service_conf *conf = &srv->conf[li];
+        *conf = (struct rs_service_conf){
+            .http =
+                {
+                    .body = lo->body,
+                    .body_len = lo->body_len,
+                    .max_bytes = lo->max_bytes,
+                    .max_body = lo->max_body,
+                    .header_timeout_ms = lo->header_timeout_ms,
+                    .keepalive_timeout_ms = lo->keepalive_timeout_ms,
+                },
+            .max_msg = lo->max_msg,
+            .idle_timeout_ns = lo->idle_timeout_ns,
+        };
+        rs_http_limits_default(&conf->http.limits);
+        if (lo->body_file[0]) {
+            int err = read_file(lo->body_file, &srv->body_file[li], &conf->http.body_len);
+            if (err < 0) {
+                rs_log_error("cannot read --body-file %s: %s", lo->body_file, strerror(-err));
+                goto out_free;
+            }
+            conf->http.body = srv->body_file[li];
+        }
+        srv->used[lo->service] = true;
+        any_udp |= lo->nudp > 0;
+    }
 
     /* systemd: notify socket and watchdog. The heartbeat ticks 4 times per watchdog interval
      * (at most once a second); the watchdog is checked and pinged twice per interval. */
-    struct rs_sd sd;
     int sd_err = rs_sd_open(&sd, getenv("NOTIFY_SOCKET"));
     if (sd_err < 0)
         rs_log_warn("NOTIFY_SOCKET: %s; not notifying systemd", strerror(-sd_err));
@@ -598,62 +688,56 @@ int rs_server_run(const struct rs_server_opts *o)
     if (wd_usec > 86400ull * 1000000) /* a day: pinging twice a day is the same as never */
         wd_usec = 86400ull * 1000000;
     if (wd_usec) {
-        srv.heartbeat_ms = wd_usec / 4000;
-        srv.heartbeat_ms = srv.heartbeat_ms < 1      ? 1
-                           : srv.heartbeat_ms > 1000 ? 1000
-                                                     : srv.heartbeat_ms;
+        srv->heartbeat_ms = wd_usec / 4000;
+        srv->heartbeat_ms = srv->heartbeat_ms < 1      ? 1
+                            : srv->heartbeat_ms > 1000 ? 1000
+                                                       : srv->heartbeat_ms;
     }
     const char *wedge = getenv("RINGSOCK_TEST_WEDGE");
     if (wedge && wedge[0]) {
-        if (wedge_parse(wedge, &srv) < 0) {
+        if (wedge_parse(wedge, srv) < 0) {
             rs_log_error("RINGSOCK_TEST_WEDGE='%s': want WORKER:AFTER:FOR (1:2s:3s)", wedge);
-            rs_sd_close(&sd);
-            rs_free(body_file);
-            return 1;
+            goto out_free;
         }
-        if (!srv.heartbeat_ms)
-            srv.heartbeat_ms = 100;
+        if (!srv->heartbeat_ms)
+            srv->heartbeat_ms = 100;
     }
 
     int kind = rs_backend_choose(o->backend, why, sizeof(why));
     if (kind < 0) {
         rs_log_error("--backend io_uring: %s", why[0] ? why : strerror(-kind));
-        rs_sd_close(&sd);
-        rs_free(body_file);
-        return 1;
+        goto out_free;
     }
     /* Each connection is a descriptor: take what the hard limit allows before binding. */
     uint64_t fd_limit = 0;
     int fd_err = rs_fd_limit_raise(&fd_limit);
 
-    struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
-    struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
-    struct rs_stats_live *live = NULL;
-    struct rs_admin *admin = NULL;
-    const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
-    srv.counters = rs_server_counters_new(o->threads);
-    if (!ws || !args || !srv.counters) {
+    ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
+    args = rs_calloc(o->threads, sizeof(*args));
+    srv->counters = rs_server_counters_new(o->threads);
+    if (!ws || !args || !srv->counters) {
         rs_log_error("out of memory");
         goto out_free;
     }
     /* Active blocks: shown on the worker lines and in --stats. */
-    rs_counter_set_activate(srv.counters, &rs_loop_counter_block);
-    if (o->nudp)
-        rs_counter_set_activate(srv.counters, &rs_dgram_counter_block);
+    rs_counter_set_activate(srv->counters, &rs_loop_counter_block);
+    if (any_udp)
+        rs_counter_set_activate(srv->counters, &rs_dgram_counter_block);
     for (unsigned i = 0; i < rs_nservices; i++)
-        if (srv.used[i] && rs_services[i]->counters)
-            rs_counter_set_activate(srv.counters, rs_services[i]->counters);
+        if (srv->used[i] && rs_services[i]->counters)
+            rs_counter_set_activate(srv->counters, rs_services[i]->counters);
     memset(ws, 0, sizeof(*ws) * o->threads);
     for (unsigned i = 0; i < o->threads; i++) {
         ws[i].id = i;
-        ws[i].srv = &srv;
+        ws[i].srv = srv;
         ws[i].cfg = o->loop;
         ws[i].cfg.backend = (enum rs_backend_kind)kind;
         ws[i].cfg.id = i;
         ws[i].stats =
-            (struct rs_stats *)rs_counter_set_block(srv.counters, i, &rs_loop_counter_block);
-        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
-            ws[i].fds[a] = ws[i].ufds[a] = -1;
+            (struct rs_stats *)rs_counter_set_block(srv->counters, i, &rs_loop_counter_block);
+        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
+            for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+                ws[i].lst[li].fds[a] = ws[i].lst[li].ufds[a] = -1;
         args[i].w = &ws[i];
         args[i].st = &st;
     }
@@ -669,7 +753,7 @@ int rs_server_run(const struct rs_server_opts *o)
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (admin_start(&srv, admin_labels, &admin) < 0)
+    if (admin_start(srv, admin_labels, &admin) < 0)
         goto out_close_fds;
 
     for (; started < o->threads; started++) {
@@ -694,7 +778,7 @@ int rs_server_run(const struct rs_server_opts *o)
         }
     }
     bool pid_written = false;
-    if (ok && o->pid_file) {
+    if (ok && o->pid_file[0]) {
         int err = rs_pidfile_write(o->pid_file, getpid());
         if (err < 0) {
             rs_log_error("cannot write --pid-file %s: %s", o->pid_file, strerror(-err));
@@ -709,15 +793,20 @@ int rs_server_run(const struct rs_server_opts *o)
         print_listening(o, bound, (enum rs_backend_kind)kind, rs_backend_features(ws[0].loop), why,
                         fd_limit);
         char status[128];
-        snprintf(status, sizeof(status), "%s: listening, %u worker%s, backend %s",
-                 rs_services[o->service]->name, o->threads, o->threads == 1 ? "" : "s",
-                 rs_backend_name((enum rs_backend_kind)kind));
+        if (o->from_config)
+            snprintf(status, sizeof(status), "%u listener%s, %u worker%s, backend %s",
+                     o->nlisteners, o->nlisteners == 1 ? "" : "s", o->threads,
+                     o->threads == 1 ? "" : "s", rs_backend_name((enum rs_backend_kind)kind));
+        else
+            snprintf(status, sizeof(status), "%s: listening, %u worker%s, backend %s",
+                     rs_services[o->service]->name, o->threads, o->threads == 1 ? "" : "s",
+                     rs_backend_name((enum rs_backend_kind)kind));
         int err = rs_sd_ready(&sd, status);
         if (err < 0)
             rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
         if (admin)
             rs_admin_set_ready(admin);
-        live = live_start(o, srv.counters);
+        live = live_start(o, srv->counters);
         struct supervisor sv = {.o = o,
                                 .ws = ws,
                                 .n = started,
@@ -739,12 +828,14 @@ int rs_server_run(const struct rs_server_opts *o)
             rc = 1;
         }
         rs_loop_free(ws[i].loop);
-        for (unsigned k = 0; k < rs_nservices; k++)
-            if (ws[i].svc[k])
-                rs_services[k]->worker_free(ws[i].svc[k]);
-        for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
-            rs_udp_echo_free(ws[i].udp[a]);
-        rs_rate_table_free(ws[i].udp_rate);
+        for (unsigned li = 0; li < o->nlisteners; li++) {
+            struct worker_listener *wl = &ws[i].lst[li];
+            if (wl->svc)
+                rs_services[o->lst[li].service]->worker_free(wl->svc);
+            for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
+                rs_udp_echo_free(wl->udp[a]);
+            rs_rate_table_free(wl->udp_rate);
+        }
     }
     rs_admin_stop(admin); /* it reads the counters: stopped before they are freed */
     admin = NULL;
@@ -752,11 +843,11 @@ int rs_server_run(const struct rs_server_opts *o)
         /* One line per worker, so an uneven spread over workers shows, then the totals. */
         for (unsigned i = 0; i < started; i++) {
             printf("ringsock: worker %u: ", i);
-            rs_counter_set_print_worker(srv.counters, i, stdout);
+            rs_counter_set_print_worker(srv->counters, i, stdout);
             printf("\n");
         }
         printf("ringsock: totals ");
-        rs_counter_set_print_totals(srv.counters, stdout);
+        rs_counter_set_print_totals(srv->counters, stdout);
         printf("\n");
         fflush(stdout);
     }
@@ -768,19 +859,25 @@ int rs_server_run(const struct rs_server_opts *o)
 
 out_close_fds:
     for (unsigned i = 0; i < o->threads; i++)
-        for (unsigned a = 0; a < RS_MAX_ADDRS; a++) {
-            if (ws[i].fds[a] >= 0)
-                close(ws[i].fds[a]);
-            if (ws[i].ufds[a] >= 0)
-                close(ws[i].ufds[a]);
-        }
+        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
+            for (unsigned a = 0; a < RS_MAX_ADDRS; a++) {
+                if (ws[i].lst[li].fds[a] >= 0)
+                    close(ws[i].lst[li].fds[a]);
+                if (ws[i].lst[li].ufds[a] >= 0)
+                    close(ws[i].lst[li].ufds[a]);
+            }
 out_free:
     rs_admin_stop(admin);
     rs_stats_live_free(live);
-    rs_counter_set_free(srv.counters);
+    if (srv) {
+        rs_counter_set_free(srv->counters);
+        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
+            rs_free(srv->body_file[li]);
+    }
     rs_free(args);
     rs_free(ws);
-    rs_free(body_file);
+    rs_free(bound);
+    rs_free(srv);
     rs_sd_close(&sd);
     return rc;
 }

@@ -37,6 +37,9 @@ done
 expect_error "unknown flag" echo --no-such-flag --tcp 127.0.0.1:0
 expect_error "unknown command" no-such-command --tcp 127.0.0.1:0
 expect_error "missing flag value" echo --tcp
+expect_error "--check without --config" --check
+expect_error "-t without --config" echo -t
+expect_error "--config with a service" echo --config /dev/null
 
 # 192.0.2.1 (TEST-NET-1) is on no interface here: bind fails, nothing is sent.
 expect_error "address not on this machine" echo --tcp 192.0.2.1:7000

@@ -205,7 +205,7 @@ URING_REFUSED_RE='io_uring.*(not permitted|not implemented|EPERM|ENOSYS)'
 start_server() {
     local args=("$@") a has_tcp=0 i rc=0 addr addrs
     for a in "${args[@]}"; do
-        [[ $a == --tcp || $a == --tcp=* ]] && has_tcp=1
+        [[ $a == --tcp || $a == --tcp=* || $a == --config ]] && has_tcp=1
     done
     ((has_tcp)) || args+=(--tcp 127.0.0.1:0)
     [[ -z $SERVER_PID ]] || fail "start_server: a server is already running"

@@ -11,6 +11,11 @@
  * -errno. */
 int rs_net_listen_tcp(const struct rs_addr *addr, int backlog);
 
+/* Whether addr can be bound now, by a socket without SO_REUSEPORT, closed at once: an address
+ * not on this machine or taken by another process fails (TCP sets SO_REUSEADDR, so a port in
+ * TIME_WAIT does not). udp: a datagram socket, else a stream one. Returns 0 or -errno. */
+int rs_net_bind_probe(const struct rs_addr *addr, bool udp);
+
 /* Opens a non-blocking UDP socket bound to addr with SO_REUSEPORT (one per worker spreads
  * flows), SO_RXQ_OVFL (kernel drop counts) and the given buffer sizes (0 = kernel default).
  * A multicast addr joins that group on interface iface (required). Returns the fd or -errno;

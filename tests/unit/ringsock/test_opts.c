@@ -31,26 +31,26 @@ int main(void)
     CHECK_EQ(rs_parse_size("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
     CHECK_EQ(rs_parse_size("17179869184g", 0, UINT64_MAX, &v), -ERANGE);
 
-    struct rs_server_opts o;
+    static struct rs_server_opts o;
     char err[256];
 
     /* Embedded default: echo on 127.0.0.1:7000, backend auto. */
     const char *a0[] = {"ringsock", "echo"};
     CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
     CHECK_EQ(o.service, RS_SVC_ECHO);
-    CHECK_EQ(o.ntcp, 1);
-    CHECK_EQ(rs_addr_port(&o.tcp[0]), 7000);
+    CHECK_EQ(o.lst[0].ntcp, 1);
+    CHECK_EQ(rs_addr_port(&o.lst[0].tcp[0]), 7000);
     CHECK_EQ(o.backend, RS_BACKEND_AUTO);
     CHECK(o.threads >= 1);
     CHECK_EQ(o.loop.write_queue, 256 * 1024);
     CHECK_EQ(o.drain_delay_ns, 0);
-    CHECK(o.pid_file == NULL);
+    CHECK(o.pid_file[0] == '\0');
 
     /* --drain-delay and --pid-file (systemd): a duration, at most an hour; a file name. */
     const char *ad[] = {"ringsock", "--drain-delay", "1.5s", "--pid-file", "/run/rs.pid"};
     CHECK_EQ(parse(&o, err, 5, ad), RS_OPTS_RUN);
     CHECK_EQ(o.drain_delay_ns, 1500000000ull);
-    CHECK(o.pid_file && strcmp(o.pid_file, "/run/rs.pid") == 0);
+    CHECK(strcmp(o.pid_file, "/run/rs.pid") == 0);
     const char *ad2[] = {"ringsock", "--drain-delay", "2h"};
     CHECK_EQ(parse(&o, err, 3, ad2), -EINVAL);
     const char *ad3[] = {"ringsock", "--drain-delay", "soon"};
@@ -76,32 +76,32 @@ int main(void)
     CHECK_EQ(parse(&o, err, 16, a1), RS_OPTS_RUN);
     CHECK_EQ(o.service, RS_SVC_DISCARD);
     CHECK_EQ(o.threads, 3);
-    CHECK_EQ(o.ntcp, 2);
-    CHECK_EQ(rs_addr_port(&o.tcp[0]), 9000);
-    CHECK_EQ(o.tcp[1].ss.ss_family, AF_INET6);
+    CHECK_EQ(o.lst[0].ntcp, 2);
+    CHECK_EQ(rs_addr_port(&o.lst[0].tcp[0]), 9000);
+    CHECK_EQ(o.lst[0].tcp[1].ss.ss_family, AF_INET6);
     CHECK_EQ(o.backend, RS_BACKEND_EPOLL);
     CHECK_EQ(o.loop.write_queue, 1 << 20);
     CHECK_EQ(o.loop.buf_count, 4);
     CHECK_EQ(o.loop.sndbuf, 4096);
 
     /* With no listener given, TCP and UDP on 127.0.0.1:7000 together. */
-    CHECK_EQ(o.nudp, 0); /* a1 gave --tcp only: no UDP */
+    CHECK_EQ(o.lst[0].nudp, 0); /* a1 gave --tcp only: no UDP */
     CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
-    CHECK_EQ(o.nudp, 1);
-    CHECK_EQ(rs_addr_port(&o.udp[0]), 7000);
-    CHECK_EQ(o.udp_buf, 65536);
+    CHECK_EQ(o.lst[0].nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.lst[0].udp[0]), 7000);
+    CHECK_EQ(o.lst[0].udp_buf, 65536);
 
     const char *u1[] = {
         "ringsock", "echo",        "--udp", "[::1]:0",   "--udp", "239.1.2.3:5", "--join-iface",
         "lo",       "--udp-batch", "64",    "--udp-buf", "2k",    "--udp-queue", "0"};
     CHECK_EQ(parse(&o, err, 14, u1), RS_OPTS_RUN);
-    CHECK_EQ(o.ntcp, 0); /* --udp only: no TCP */
-    CHECK_EQ(o.nudp, 2);
-    CHECK_EQ(o.udp[0].ss.ss_family, AF_INET6);
-    CHECK(strcmp(o.join_iface, "lo") == 0);
-    CHECK_EQ(o.udp_batch, 64);
-    CHECK_EQ(o.udp_buf, 2048);
-    CHECK_EQ(o.udp_queue, 0);
+    CHECK_EQ(o.lst[0].ntcp, 0); /* --udp only: no TCP */
+    CHECK_EQ(o.lst[0].nudp, 2);
+    CHECK_EQ(o.lst[0].udp[0].ss.ss_family, AF_INET6);
+    CHECK(strcmp(o.lst[0].join_iface, "lo") == 0);
+    CHECK_EQ(o.lst[0].udp_batch, 64);
+    CHECK_EQ(o.lst[0].udp_buf, 2048);
+    CHECK_EQ(o.lst[0].udp_queue, 0);
 
     /* A multicast group without an interface to join it on is refused. */
     const char *u2[] = {"ringsock", "--udp", "239.1.2.3:5"};
@@ -132,15 +132,15 @@ int main(void)
     const char *p1[] = {"ringsock", "sockperf"};
     CHECK_EQ(parse(&o, err, 2, p1), RS_OPTS_RUN);
     CHECK_EQ(o.service, RS_SVC_SOCKPERF);
-    CHECK_EQ(o.ntcp, 1);
-    CHECK_EQ(o.nudp, 1);
-    CHECK_EQ(rs_addr_port(&o.tcp[0]), 11111);
-    CHECK_EQ(rs_addr_port(&o.udp[0]), 11111);
-    CHECK_EQ(o.max_msg, 65536);
+    CHECK_EQ(o.lst[0].ntcp, 1);
+    CHECK_EQ(o.lst[0].nudp, 1);
+    CHECK_EQ(rs_addr_port(&o.lst[0].tcp[0]), 11111);
+    CHECK_EQ(rs_addr_port(&o.lst[0].udp[0]), 11111);
+    CHECK_EQ(o.lst[0].max_msg, 65536);
     const char *p2[] = {"ringsock", "sockperf", "--udp", "127.0.0.1:0", "--max-msg", "1m"};
     CHECK_EQ(parse(&o, err, 6, p2), RS_OPTS_RUN);
-    CHECK_EQ(o.ntcp, 0);
-    CHECK_EQ(o.max_msg, 1 << 20);
+    CHECK_EQ(o.lst[0].ntcp, 0);
+    CHECK_EQ(o.lst[0].max_msg, 1 << 20);
     const char *p3[] = {"ringsock", "sockperf", "--max-msg", "13"};
     CHECK_EQ(parse(&o, err, 4, p3), -EINVAL);
     CHECK(strstr(err, "--max-msg") != NULL);
@@ -151,15 +151,15 @@ int main(void)
      * --max-conns-per-ip: off by default, at least 1. */
     const char *i1[] = {"ringsock", "echo"};
     CHECK_EQ(parse(&o, err, 2, i1), RS_OPTS_RUN);
-    CHECK_EQ(o.idle_timeout_ns, 300000000000ull);
+    CHECK_EQ(o.lst[0].idle_timeout_ns, 300000000000ull);
     CHECK_EQ(o.loop.max_conns_per_ip, 0);
     const char *i2[] = {"ringsock", "echo", "--idle-timeout", "0", "--max-conns-per-ip", "5"};
     CHECK_EQ(parse(&o, err, 6, i2), RS_OPTS_RUN);
-    CHECK_EQ(o.idle_timeout_ns, 0);
+    CHECK_EQ(o.lst[0].idle_timeout_ns, 0);
     CHECK_EQ(o.loop.max_conns_per_ip, 5);
     const char *i3[] = {"ringsock", "echo", "--idle-timeout", "1500ms"};
     CHECK_EQ(parse(&o, err, 4, i3), RS_OPTS_RUN);
-    CHECK_EQ(o.idle_timeout_ns, 1500000000ull);
+    CHECK_EQ(o.lst[0].idle_timeout_ns, 1500000000ull);
     const char *i4[] = {"ringsock", "echo", "--idle-timeout", "500us"};
     CHECK_EQ(parse(&o, err, 4, i4), -EINVAL);
     CHECK(strstr(err, "--idle-timeout") != NULL);
@@ -170,20 +170,20 @@ int main(void)
     CHECK(strstr(err, "--max-conns-per-ip") != NULL);
     /* UDP reflection defences: the default deny list, a list that replaces it, none, a rate. */
     CHECK_EQ(parse(&o, err, 2, a0), RS_OPTS_RUN);
-    CHECK_EQ(o.udp_deny_count, 15);
-    CHECK(rs_port_set_has(o.udp_deny, 0) && rs_port_set_has(o.udp_deny, 53));
-    CHECK(rs_port_set_has(o.udp_deny, 11211) && !rs_port_set_has(o.udp_deny, 7000));
-    CHECK_EQ(o.udp_rate, 0);
+    CHECK_EQ(o.lst[0].udp_deny_count, 15);
+    CHECK(rs_port_set_has(o.lst[0].udp_deny, 0) && rs_port_set_has(o.lst[0].udp_deny, 53));
+    CHECK(rs_port_set_has(o.lst[0].udp_deny, 11211) && !rs_port_set_has(o.lst[0].udp_deny, 7000));
+    CHECK_EQ(o.lst[0].udp_rate, 0);
     const char *d1[] = {"ringsock", "--udp-deny-ports", "40000-40010,9", "--udp-rate-per-source",
                         "100"};
     CHECK_EQ(parse(&o, err, 5, d1), RS_OPTS_RUN);
-    CHECK_EQ(o.udp_deny_count, 12);
-    CHECK(!rs_port_set_has(o.udp_deny, 53) && rs_port_set_has(o.udp_deny, 40010));
-    CHECK_EQ(o.udp_rate, 100);
+    CHECK_EQ(o.lst[0].udp_deny_count, 12);
+    CHECK(!rs_port_set_has(o.lst[0].udp_deny, 53) && rs_port_set_has(o.lst[0].udp_deny, 40010));
+    CHECK_EQ(o.lst[0].udp_rate, 100);
     const char *d2[] = {"ringsock", "--udp-deny-ports", "none"};
     CHECK_EQ(parse(&o, err, 3, d2), RS_OPTS_RUN);
-    CHECK_EQ(o.udp_deny_count, 0);
-    CHECK(!rs_port_set_has(o.udp_deny, 53));
+    CHECK_EQ(o.lst[0].udp_deny_count, 0);
+    CHECK(!rs_port_set_has(o.lst[0].udp_deny, 53));
     const char *d3[] = {"ringsock", "--udp-deny-ports", "70000"};
     CHECK_EQ(parse(&o, err, 3, d3), -EINVAL);
     CHECK(strstr(err, "--udp-deny-ports") != NULL);
