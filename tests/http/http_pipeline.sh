@@ -13,6 +13,8 @@
 #  3. --header-timeout 1000: 8 pipelined 1 MiB answers and an unfinished head after them,
 #     read only after 2.5 s. The server itself stopped reading meanwhile, so no 408 may cut
 #     into the answers: all 8 come whole, then the 408 for the unfinished head.
+#  4, 5: below.
+# shellcheck source=http_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 backend_setup "${1:-}"
 
@@ -52,6 +54,21 @@ expect_total http_requests $((20 * 400))
 start_http "${BACKEND_ARGS[@]}" --header-timeout 1000 --keepalive-timeout 10000 --write-queue 4k \
     --body 'hi\n'
 pipe --conns 4 --requests 8 --size 1048576 --partial --stall 2.5 --read-all 4 --timeout 30
+stop_server
+expect_total http_timeouts 4
+
+# 4. The client's FIN comes while its requests wait (4 KiB write queue): every answer first,
+#    then the server closes.
+start_http "${BACKEND_ARGS[@]}" --write-queue 4k --body 'hi\n'
+pipe --conns 10 --requests 50 --mix 100000 --body "$BODY" --shut --stall 1 --read-all 10 \
+    --timeout 30
+stop_server
+expect_total http_requests $((10 * 50))
+
+# 5. --keepalive-timeout 1000 and nothing read for 2.5 s: a peer that takes none of the answers
+#    it is owed for the keep-alive time is cut off (reset), counted as a timeout.
+start_http "${BACKEND_ARGS[@]}" --keepalive-timeout 1000 --header-timeout 10000 --body 'hi\n'
+pipe --conns 4 --requests 8 --size 1048576 --stall 2.5 --read-all 4 --expect-cut --timeout 30
 stop_server
 expect_total http_timeouts 4
 pass

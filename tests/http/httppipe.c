@@ -13,6 +13,10 @@
  *     --body STR       the server's fixed body (--body), for GET / and POST / (default "hi\n")
  *     --close-last     the last request asks Connection: close: EOF must follow its answer
  *     --partial        after the requests, an unfinished head: a 408 must follow the answers
+ *     --shut           half-close after the requests: EOF must follow the last answer
+ *     --expect-cut     the server must end every connection (EOF or reset) before all its
+ *                      answers came (a keep-alive timeout while nothing is read); the answers
+ *                      that did come are still checked
  *     --read N         answers read per connection before closing it (default: all)
  *     --read-all N     but the first N connections read all of theirs (default 1)
  *     --stall S        seconds without reading (default 3)
@@ -55,7 +59,7 @@ struct conn {
     struct expect *exp;
     unsigned nexp, got, want;
     bool eof_due; /* the last expected answer closes: EOF follows it */
-    bool done;
+    bool done, shut;
     char buf[RBUF];
     size_t blen;
     bool in_body;
@@ -63,6 +67,8 @@ struct conn {
 };
 
 static const char *g_body = "hi\n";
+static bool g_shut, g_expect_cut;
+static unsigned g_cut;
 static size_t g_body_len = 3;
 static uint64_t g_bytes_read, g_answers;
 
@@ -176,7 +182,7 @@ static void build(struct conn *c, unsigned ci, unsigned nreq, uint64_t size, lon
     }
     c->req = b;
     c->req_len = len;
-    c->eof_due = c->nexp > 0 && c->exp[c->nexp - 1].closes;
+    c->eof_due = g_shut || (c->nexp > 0 && c->exp[c->nexp - 1].closes);
 }
 
 /* Writes what the socket takes of c's requests. */
@@ -190,6 +196,10 @@ static void write_some(struct conn *c, unsigned ci)
             die(1, "conn %u: send: %s", ci, strerror(errno));
         }
         c->req_off += (size_t)n;
+    }
+    if (g_shut && !c->shut) {
+        shutdown(c->fd, SHUT_WR);
+        c->shut = true;
     }
 }
 
@@ -284,6 +294,13 @@ static bool read_some(struct conn *c, unsigned ci)
 {
     for (;;) {
         ssize_t n = recv(c->fd, c->buf + c->blen, RBUF - c->blen, 0);
+        if (g_expect_cut && (n == 0 || (n < 0 && errno == ECONNRESET))) {
+            if (c->got == c->nexp)
+                die(1, "conn %u: all %u answers came, and no cut", ci, c->nexp);
+            g_cut++;
+            c->done = true;
+            return false;
+        }
         if (n == 0) {
             if (c->got == c->nexp && c->eof_due && c->blen == 0 && !c->in_body) {
                 c->done = true;
@@ -331,6 +348,10 @@ int main(int argc, char **argv)
             close_last = true;
         else if (!strcmp(a, "--partial"))
             partial = true;
+        else if (!strcmp(a, "--shut"))
+            g_shut = true;
+        else if (!strcmp(a, "--expect-cut"))
+            g_expect_cut = true;
         else if (!strcmp(a, "--read") && has)
             read_n = (unsigned)atoi(argv[++i]);
         else if (!strcmp(a, "--read-all") && has)
@@ -431,8 +452,9 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("httppipe: ok: %u connections, %llu answers checked, %llu bytes read\n", nconns,
-           (unsigned long long)g_answers, (unsigned long long)g_bytes_read);
+    printf("httppipe: ok: %u connections (%u cut short by the server), %llu answers checked, "
+           "%llu bytes read\n",
+           nconns, g_cut, (unsigned long long)g_answers, (unsigned long long)g_bytes_read);
     for (unsigned ci = 0; ci < nconns; ci++) {
         free(cs[ci].req);
         free(cs[ci].exp);
