@@ -2,11 +2,16 @@
  * --max-bytes), "ok" on /healthz, HEAD without a body, always Content-Length, a Date header
  * refreshed once a second per worker, and Server: ringsock/VERSION. Keep-alive by default for
  * HTTP/1.1, close for HTTP/1.0 unless it asks; pipelined requests are answered in order, many
- * per read and many responses per send. Requests are parsed straight out of the receive data;
- * only a head split across reads is buffered (at most max_head), and an idle connection holds
- * no buffer. Bad input gets 400/414/431/501/505 and the connection is closed; a head not
- * finished within --header-timeout gets 408; an idle keep-alive connection is closed after
- * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded.
+ * per read and many responses per send, but only while the write queue has room: at the cap
+ * parsing stops, the rest of the read is kept and reading stops until on_drain, and a /bytes/N
+ * (or large fixed) body is produced as the queue drains, the next request parsed only once it
+ * is whole. So pipelined requests queue no more than --write-queue (plus one head). Requests
+ * are parsed straight out of the receive data; only a head split across reads, or input that
+ * waits for room, is kept, and an idle connection holds no buffer. Bad input gets
+ * 400/414/431/501/505 and the connection is closed; a head not finished within
+ * --header-timeout of the server reading it gets 408; a connection that moved no byte either
+ * way for --keepalive-timeout is closed (reset if its peer took none of what it is owed).
+ * Request bodies (Content-Length or chunked) are read and discarded.
  * Each connection has one timer for whichever limit applies to it now; receiving bytes only
  * notes the time, and a timer that fires before the moved limit is re-armed for the rest. */
 
