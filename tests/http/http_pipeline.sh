@@ -13,7 +13,7 @@
 #  3. --header-timeout 1000: 8 pipelined 1 MiB answers and an unfinished head after them,
 #     read only after 2.5 s. The server itself stopped reading meanwhile, so no 408 may cut
 #     into the answers: all 8 come whole, then the 408 for the unfinished head.
-#  4, 5: below.
+#  4-6: below.
 # shellcheck source=http_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 backend_setup "${1:-}"
@@ -71,4 +71,14 @@ start_http "${BACKEND_ARGS[@]}" --keepalive-timeout 1000 --header-timeout 10000 
 pipe --conns 4 --requests 8 --size 1048576 --stall 2.5 --read-all 4 --expect-cut --timeout 30
 stop_server
 expect_total http_timeouts 4
+
+# 6. A --body-file too large to prebuild (100000 bytes) is produced as the queue drains too:
+#    mixed pipelined requests, every GET / and POST / answered with the whole file, in order.
+awk 'BEGIN { for (i = 0; i < 100000; i++) printf "%c", 97 + (i * 7) % 26 }' >"$TEST_TMP/big"
+start_http "${BACKEND_ARGS[@]}" --write-queue 4k --body-file "$TEST_TMP/big"
+pipe --conns 10 --requests 100 --mix 30000 --body "$(cat "$TEST_TMP/big")" --close-last \
+    --stall 1 --read-all 10 --timeout 30
+# And a Connection: close answer whose body is produced: the lingering close waits for it.
+pipe --conns 2 --requests 3 --size 300000 --close-last --stall 1 --read-all 2 --timeout 30
+stop_server
 pass

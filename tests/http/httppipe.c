@@ -417,9 +417,12 @@ int main(int argc, char **argv)
     size_t unsent = 0;
     for (unsigned ci = 0; ci < nconns; ci++)
         unsent += cs[ci].req_len - cs[ci].req_off;
-    printf("httppipe: stall %.1f s: server RSS %ld -> peak %ld KiB (+%ld KiB); %zu request bytes "
-           "not yet taken\n",
-           stall, base, peak, peak - base, unsent);
+    if (pid > 0)
+        printf("httppipe: stall %.1f s: server RSS %ld -> peak %ld KiB (+%ld KiB); %zu request "
+               "bytes not yet taken\n",
+               stall, base, peak, peak - base, unsent);
+    else
+        printf("httppipe: stall %.1f s: %zu request bytes not yet taken\n", stall, unsent);
     fflush(stdout);
     if (rss_max >= 0 && peak - base > rss_max)
         die(1, "server RSS grew by %ld KiB during the stall, bound %ld KiB", peak - base, rss_max);
