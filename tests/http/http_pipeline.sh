@@ -10,7 +10,7 @@
 #     POST / with a body, HEAD, /healthz; the last with Connection: close) against a 4 KiB
 #     write queue and 4 KiB send buffer, reading nothing for 1 s, then read everything: every
 #     answer exact and in order, then the server's FIN.
-#  3. --header-timeout 1000: 8 pipelined 1 MiB answers and an unfinished head after them,
+#  3. --header-timeout 1000, --write-queue 4k: 8 pipelined 1 MiB answers and an unfinished head,
 #     read only after 2.5 s. The server itself stopped reading meanwhile, so no 408 may cut
 #     into the answers: all 8 come whole, then the 408 for the unfinished head.
 #  4-6: below.
