@@ -453,8 +453,11 @@ static int tcp_noread_main(const struct opts *o)
         sent += ps[i].sent;
         total += ps[i].out.len;
     }
-    printf("stall: server RSS %ld -> peak %ld KiB (+%ld KiB); %zu of %zu bytes taken\n", base, peak,
-           peak - base, sent, total);
+    if (o->pid)
+        printf("stall: server RSS %ld -> peak %ld KiB (+%ld KiB); %zu of %zu bytes taken\n", base,
+               peak, peak - base, sent, total);
+    else
+        printf("stall: %zu of %zu bytes taken\n", sent, total);
     fflush(stdout);
     if (o->rss_max_kb >= 0 && peak - base > o->rss_max_kb)
         die(1, "server RSS grew by %ld KiB while nothing was read, bound %ld KiB", peak - base,
