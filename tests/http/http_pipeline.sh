@@ -10,9 +10,11 @@
 #     POST / with a body, HEAD, /healthz; the last with Connection: close) against a 4 KiB
 #     write queue and 4 KiB send buffer, reading nothing for 1 s, then read everything: every
 #     answer exact and in order, then the server's FIN.
-#  3. --header-timeout 1000, --write-queue 4k: 8 pipelined 1 MiB answers and an unfinished head,
-#     read only after 2.5 s. The server itself stopped reading meanwhile, so no 408 may cut
-#     into the answers: all 8 come whole, then the 408 for the unfinished head.
+#  3. --header-timeout 1000, --write-queue 4k, --sndbuf 4k: 8 pipelined 1 MiB answers and an
+#     unfinished head, read only after 2.5 s. The server itself stopped reading meanwhile, so
+#     the head's time has not begun: all 8 answers come whole, then the 408 for the head.
+#     (Timed from its arrival, the 408 came at 1 s and its lingering close cut the answers
+#     still owed 2 s later: the small send buffer keeps them owed that long.)
 #  4-6: below.
 # shellcheck source=http_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
@@ -52,7 +54,7 @@ stop_server
 expect_total http_requests $((20 * 400))
 
 start_http "${BACKEND_ARGS[@]}" --header-timeout 1000 --keepalive-timeout 10000 --write-queue 4k \
-    --body 'hi\n'
+    --sndbuf 4k --body 'hi\n'
 pipe --conns 4 --requests 8 --size 1048576 --partial --stall 2.5 --read-all 4 --timeout 30
 stop_server
 expect_total http_timeouts 4
