@@ -2,11 +2,16 @@
  * --max-bytes), "ok" on /healthz, HEAD without a body, always Content-Length, a Date header
  * refreshed once a second per worker, and Server: ringsock/VERSION. Keep-alive by default for
  * HTTP/1.1, close for HTTP/1.0 unless it asks; pipelined requests are answered in order, many
- * per read and many responses per send. Requests are parsed straight out of the receive data;
- * only a head split across reads is buffered (at most max_head), and an idle connection holds
- * no buffer. Bad input gets 400/414/431/501/505 and the connection is closed; a head not
- * finished within --header-timeout gets 408; an idle keep-alive connection is closed after
- * --keepalive-timeout. Request bodies (Content-Length or chunked) are read and discarded.
+ * per read and many responses per send, but only while the write queue has room: at the cap
+ * parsing stops, the rest of the read is kept and reading stops until on_drain, and a /bytes/N
+ * (or large fixed) body is produced as the queue drains, the next request parsed only once it
+ * is whole. So pipelined requests queue no more than --write-queue (plus one head). Requests
+ * are parsed straight out of the receive data; only a head split across reads, or input that
+ * waits for room, is kept, and an idle connection holds no buffer. Bad input gets
+ * 400/414/431/501/505 and the connection is closed; a head not finished within
+ * --header-timeout of the server reading it gets 408; a connection that moved no byte either
+ * way for --keepalive-timeout is closed (reset if its peer took none of what it is owed).
+ * Request bodies (Content-Length or chunked) are read and discarded.
  * Each connection has one timer for whichever limit applies to it now; receiving bytes only
  * notes the time, and a timer that fires before the moved limit is re-armed for the rest. */
 
@@ -54,9 +59,17 @@ static const struct rs_counter_block http_block = RS_COUNTER_BLOCK(
 struct http_conn {
     struct rs_conn *c;
     struct http_worker *w;
-    char *in; /* buffered partial head, NULL when there is none */
-    size_t in_len;
-    size_t last_len;    /* parser hint: bytes of in already scanned */
+    char *in; /* input kept for later (a partial head, or the rest of a read that came while
+               * answers could not be queued), NULL when there is none */
+    size_t in_len, in_cap;
+    size_t last_len; /* parser hint: bytes of in already scanned */
+    /* The body being produced (a /bytes answer, or a fixed body too large to prebuild): sent
+     * as the queue has room, continued on on_drain; the next request waits for it. */
+    const char *gen_body; /* NULL: /bytes, the worker's fill */
+    uint64_t gen_left, gen_off;
+    bool gen_close;     /* the answer closes: linger once its body is queued */
+    bool stopped;       /* reading stopped by the service, until the queue drains */
+    bool peer_eof;      /* the peer's FIN came while input or a body waited */
     uint64_t body_left; /* Content-Length bytes of a request body still to skip */
     bool in_chunked;    /* skipping a chunked request body */
     bool closing;       /* answered with an error or Connection: close: ignore the rest */
@@ -96,6 +109,8 @@ struct http_worker {
 };
 
 static const char *reason(int status);
+static void produce(struct http_conn *hc);
+static void linger(struct http_conn *hc);
 
 /* Writes an answer's head into buf (at least 512 bytes); returns its length. */
 static size_t format_head(const struct http_worker *w, char *buf, size_t cap, int status,
@@ -190,33 +205,67 @@ static void respond(struct http_conn *hc, int status, bool keep_alive, bool http
         return;
     if (head_only)
         return;
-    if (!repeat_fill) {
-        rs_conn_send(hc->c, body, len);
+    if (!repeat_fill && body != w->cfg->body) {
+        rs_conn_send(hc->c, body, len); /* short: an error, /healthz, the /bytes 400 */
         return;
     }
-    while (len > 0) {
-        size_t k = len < HTTP_FILL ? len : HTTP_FILL;
-        if (rs_conn_send(hc->c, w->fill, k) < 0)
+    hc->gen_body = repeat_fill ? NULL : body;
+    hc->gen_left = len;
+    hc->gen_off = 0;
+    produce(hc);
+}
+
+/* Queues as much of the body being produced as the write-queue cap has room for; the rest
+ * follows on on_drain. Once it is all queued, the lingering close it waited for, if any. */
+static void produce(struct http_conn *hc)
+{
+    while (hc->gen_left > 0) {
+        size_t room = rs_conn_room(hc->c);
+        if (room == 0)
+            return; /* full: on_drain follows */
+        size_t k = hc->gen_left < room ? (size_t)hc->gen_left : room;
+        const char *src = hc->gen_body ? hc->gen_body + hc->gen_off : hc->w->fill;
+        if (!hc->gen_body && k > HTTP_FILL)
+            k = HTTP_FILL;
+        if (rs_conn_send(hc->c, src, k) < 0) {
+            hc->gen_left = 0; /* closed (no memory): nothing more goes out */
             return;
-        len -= k;
+        }
+        hc->gen_left -= k;
+        hc->gen_off += k;
+    }
+    if (hc->gen_close) {
+        hc->gen_close = false;
+        linger(hc);
     }
 }
 
 /* The time at which the limit that applies now runs out: the linger time once lingering, else
- * the header timeout while a head is partial, else the keep-alive (idle) timeout counted from
- * the last bytes received. False once closing without lingering: nothing is left to time. */
+ * the header timeout while a head is partial (and the server is reading), else the keep-alive
+ * timeout counted from the last bytes either way: received, or taken by the peer's kernel
+ * (while the server waits for the peer to take its answers, that is the only progress). False
+ * once closing without lingering: nothing is left to time. */
 static bool conn_deadline(const struct http_conn *hc, uint64_t *due)
 {
     const struct rs_http_config *cfg = hc->w->cfg;
-    if (hc->linger_ns)
+    if (hc->linger_ns) {
         *due = hc->linger_ns + HTTP_LINGER_NS;
-    else if (hc->closing)
+    } else if (hc->closing) {
         return false;
-    else if (hc->head_ns)
+    } else if (hc->head_ns) {
         *due = hc->head_ns + cfg->header_timeout_ms * 1000000ull;
-    else
-        *due = hc->last_ns + cfg->keepalive_timeout_ms * 1000000ull;
+    } else {
+        uint64_t sent = rs_conn_sent_ns(hc->c);
+        *due = (hc->last_ns > sent ? hc->last_ns : sent) + cfg->keepalive_timeout_ms * 1000000ull;
+    }
     return true;
+}
+
+/* True while the next request must wait: its predecessor's body is still being produced, or
+ * the write queue is at its cap. */
+static bool blocked(const struct http_conn *hc)
+{
+    return hc->gen_left > 0 || rs_conn_full(hc->c);
 }
 
 /* Makes the timer fire no later than the deadline. A deadline that moved later (more bytes,
@@ -235,7 +284,13 @@ static void linger(struct http_conn *hc)
 {
     hc->closing = true;
     hc->linger_ns = rs_now_ns();
+    if (hc->stopped) { /* a lingering close reads (and drops) until the peer's FIN */
+        hc->stopped = false;
+        rs_conn_read_start(hc->c);
+    }
     rs_conn_shutdown_after_flush(hc->c);
+    if (hc->peer_eof) /* the FIN came while the answer was produced: nothing more to read */
+        rs_conn_close_after_flush(hc->c);
     timer_sync(hc);
 }
 
@@ -279,8 +334,12 @@ static void send_answer(struct http_conn *hc, const struct answer *a)
     else
         RS_STAT_INC(st, http_5xx);
     respond(hc, a->status, a->keep_alive, a->http10, a->body, a->len, a->head_only, a->repeat_fill);
-    if (!a->keep_alive)
-        linger(hc);
+    if (!a->keep_alive) {
+        if (hc->gen_left > 0)
+            hc->gen_close = true; /* once the body is queued (produce) */
+        else
+            linger(hc);
+    }
 }
 
 /* Decides the answer to one parsed request (sent now, or after its body). Returns false if
@@ -397,7 +456,8 @@ static size_t skip_body(struct http_conn *hc, const char *p, size_t len)
     return 0;
 }
 
-/* Parses and answers what it can at p; returns the bytes used (the rest is a partial head). */
+/* Parses and answers what it can at p, stopping while blocked (the next request waits for
+ * room); returns the bytes used (the rest is a partial head, or waits for room). */
 static size_t process(struct http_conn *hc, const char *p, size_t len, size_t last_len)
 {
     const struct rs_http_config *cfg = hc->w->cfg;
@@ -406,7 +466,7 @@ static size_t process(struct http_conn *hc, const char *p, size_t len, size_t la
     _Static_assert(RS_HTTP_MAX_HEADERS_DEFAULT == 64, "hdrs must hold limits.max_headers");
     size_t off = 0;
 
-    while (off < len && !hc->closing) {
+    while (off < len && !hc->closing && !blocked(hc)) {
         if (hc->body_left || hc->in_chunked) {
             off += skip_body(hc, p + off, len - off);
             last_len = 0;
@@ -447,71 +507,140 @@ static size_t process(struct http_conn *hc, const char *p, size_t len, size_t la
     return off;
 }
 
+/* Keeps len bytes at p after what hc->in holds, growing it (at least max_head). False if
+ * memory ran out: the connection is then closed. */
+static bool keep_input(struct http_conn *hc, const char *p, size_t len)
+{
+    size_t need = hc->in_len + len;
+    if (need > hc->in_cap) {
+        size_t cap = need > hc->w->cfg->limits.max_head ? need : hc->w->cfg->limits.max_head;
+        char *in = rs_malloc(cap);
+        if (!in) {
+            hc->closing = true;
+            rs_conn_close(hc->c);
+            return false;
+        }
+        if (hc->in_len)
+            memcpy(in, hc->in, hc->in_len);
+        rs_free(hc->in);
+        hc->in = in;
+        hc->in_cap = cap;
+    }
+    memcpy(hc->in + hc->in_len, p, len);
+    hc->in_len += len;
+    return true;
+}
+
+static void drop_input(struct http_conn *hc)
+{
+    rs_free(hc->in); /* an idle connection holds no buffer */
+    hc->in = NULL;
+    hc->in_len = hc->in_cap = 0;
+    hc->last_len = 0;
+}
+
+/* Parses what hc->in holds, as far as it goes: up to a partial head, or until blocked. */
+static void parse_kept(struct http_conn *hc, uint64_t now)
+{
+    if (hc->in_len == 0 || hc->closing || blocked(hc))
+        return;
+    size_t used = process(hc, hc->in, hc->in_len, hc->last_len);
+    if (hc->closing)
+        return;
+    hc->in_len -= used;
+    if (hc->in_len == 0) {
+        drop_input(hc);
+        return;
+    }
+    if (used)
+        memmove(hc->in, hc->in + used, hc->in_len);
+    if (blocked(hc)) {
+        hc->last_len = 0; /* the rest starts a request: nothing of it is scanned */
+        return;
+    }
+    if (hc->in_len >= hc->w->cfg->limits.max_head) {
+        RS_STAT_INC(hc->w->stats, http_err_431);
+        respond_error(hc, 431);
+        return;
+    }
+    hc->last_len = hc->in_len; /* scanned, found incomplete: the next parse starts there */
+    if (used || !hc->head_ns)
+        hc->head_ns = now; /* a new head started (or the server reads it again) */
+}
+
+/* After input was handled or the queue drained: while blocked, stop reading (the header
+ * timeout does not run: the server, not the peer, is the one waiting); else read again, time a
+ * partial head, and close once the peer's FIN has come and nothing is left to parse. */
+static void settle(struct http_conn *hc, uint64_t now)
+{
+    if (hc->closing)
+        return;
+    if (blocked(hc)) {
+        hc->head_ns = 0;
+        if (!hc->stopped) {
+            hc->stopped = true;
+            rs_conn_read_stop(hc->c);
+        }
+    } else {
+        if (hc->stopped) {
+            hc->stopped = false;
+            rs_conn_read_start(hc->c);
+        }
+        if (hc->in_len == 0)
+            hc->head_ns = 0;
+        else if (!hc->head_ns)
+            hc->head_ns = now;
+        if (hc->peer_eof) {
+            hc->peer_eof = false;
+            rs_conn_close_after_flush(hc->c);
+        }
+    }
+    timer_sync(hc);
+}
+
 static void http_on_data(struct rs_conn *c, const void *data, size_t len)
 {
     struct http_conn *hc = rs_conn_udata(c);
-    const struct rs_http_config *cfg = hc->w->cfg;
     const char *p = data;
     uint64_t now = rs_now_ns();
 
     hc->last_ns = now;
     if (hc->closing)
         return;
-    while (len > 0 && !hc->closing) {
-        if (hc->in_len == 0) {
-            /* Zero copy: parse the loop's buffer; keep only a trailing partial head. */
-            size_t used = process(hc, p, len, 0);
-            p += used;
-            len -= used;
-            if (len == 0 || hc->closing)
-                break;
-            if (len >= cfg->limits.max_head) {
+    if (hc->in_len == 0 && !hc->stopped && !blocked(hc)) {
+        /* Zero copy: parse the loop's buffer; keep only what is left (a partial head, or
+         * requests that wait for room). */
+        size_t used = process(hc, p, len, 0);
+        p += used;
+        len -= used;
+        if (len > 0 && !hc->closing) {
+            if (!blocked(hc) && len >= hc->w->cfg->limits.max_head) {
                 RS_STAT_INC(hc->w->stats, http_err_431);
                 respond_error(hc, 431);
-                break;
+            } else if (keep_input(hc, p, len)) {
+                hc->last_len = blocked(hc) ? 0 : len;
+                hc->head_ns = blocked(hc) ? 0 : now;
             }
-            hc->in = rs_malloc(cfg->limits.max_head);
-            if (!hc->in) {
-                rs_conn_close(c);
-                return;
-            }
-            memcpy(hc->in, p, len);
-            hc->in_len = len;
-            hc->last_len = len; /* scanned already, found incomplete */
-            hc->head_ns = now;
-            break;
         }
-        /* A head continues from an earlier read: add what fits, parse, shift what is left. */
-        size_t room = cfg->limits.max_head - hc->in_len;
-        size_t k = len < room ? len : room;
-        memcpy(hc->in + hc->in_len, p, k);
-        hc->in_len += k;
-        p += k;
-        len -= k;
-        size_t used = process(hc, hc->in, hc->in_len, hc->last_len);
-        if (hc->closing)
-            break;
-        if (used == 0) {
-            if (hc->in_len == cfg->limits.max_head) {
-                RS_STAT_INC(hc->w->stats, http_err_431);
-                respond_error(hc, 431);
-                break;
-            }
-            hc->last_len = hc->in_len; /* scanned: the next parse starts from here */
-            continue;
-        }
-        hc->in_len -= used;
-        hc->last_len = 0;
-        if (hc->in_len == 0) {
-            rs_free(hc->in); /* an idle connection holds no buffer */
-            hc->in = NULL;
-            hc->head_ns = 0;
-        } else {
-            memmove(hc->in, hc->in + used, hc->in_len);
-            hc->head_ns = now;
-        }
+    } else if (keep_input(hc, p, len)) {
+        /* A head continues, or bytes came after reading stopped (io_uring hands over what
+         * it already received): parse on from what is kept. */
+        parse_kept(hc, now);
     }
-    timer_sync(hc);
+    settle(hc, now);
+}
+
+/* The queue fell to half after reaching the cap: go on with the body being produced, then
+ * with the requests that waited, then read again. */
+static void http_on_drain(struct rs_conn *c)
+{
+    struct http_conn *hc = rs_conn_udata(c);
+    uint64_t now = rs_now_ns();
+    if (hc->closing)
+        return;
+    produce(hc);
+    parse_kept(hc, now);
+    settle(hc, now);
 }
 
 /* The connection's timer: re-arms if the limit moved on, else applies it. */
@@ -535,12 +664,21 @@ static void http_conn_timeout(struct rs_timer *t, void *arg)
         respond_error(hc, 408); /* lingers, which arms the linger limit */
     } else {
         hc->closing = true;
-        rs_conn_close(hc->c); /* idle between requests: nothing is owed */
+        if (rs_conn_queued(hc->c) > 0)
+            rs_conn_reset(hc->c); /* the peer took nothing: the kernel drops what it holds */
+        else
+            rs_conn_close(hc->c); /* idle between requests: nothing is owed */
     }
 }
 
 static void http_on_eof(struct rs_conn *c)
 {
+    struct http_conn *hc = rs_conn_udata(c);
+    /* Requests kept or a body being produced are answered first (settle closes then). */
+    if (!hc->closing && (hc->stopped || hc->gen_left > 0 || blocked(hc))) {
+        hc->peer_eof = true;
+        return;
+    }
     /* Whether lingering or not, what is owed is sent before the close (the peer's FIN may
      * come in the same read as its last request). */
     rs_conn_close_after_flush(c);
@@ -564,6 +702,7 @@ static const struct rs_conn_ops http_ops = {
     .on_data = http_on_data,
     .on_eof = http_on_eof,
     .on_close = http_on_close,
+    .on_drain = http_on_drain,
 };
 
 static void http_accept(struct rs_conn *c, void *arg)

@@ -3,11 +3,14 @@
  * frames the stream. Whole messages are answered straight out of the receive data; only a
  * message split across reads is reassembled, in a buffer of its size class from a per-worker
  * cache, given back once the message is complete: an idle connection holds no buffer, a busy
- * one at most --max-msg bytes. Replies go out in order through rs_conn_send, so the loop's
- * write queue cap and backpressure apply as for echo. A length outside 14..--max-msg closes the
- * connection once what is owed has been sent, counted as malformed and logged at most once a
- * second; a message cut short by EOF is counted the same way. Over UDP (the datagram layer
- * calls sockperf_dgram) one datagram must be one whole message; it is answered in place. */
+ * one at most --max-msg bytes. Replies go out in order through rs_conn_send; while the write
+ * queue is at its cap (a peer that pipelines messages and does not read), the service stops
+ * answering, keeps the rest of the read, stops reading, and goes on when the queue drains
+ * (on_drain): what a peer's messages queue is bounded by the cap plus one message. A length
+ * outside 14..--max-msg closes the connection once what is owed has been sent, counted as malformed
+ * and logged at most once a second; a message cut short by EOF is counted the same way. Over UDP
+ * (the datagram layer calls sockperf_dgram) one datagram must be one whole message; it is answered
+ * in place. */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -46,11 +49,15 @@ struct sp_conn {
     struct rs_conn *c;
     struct sockperf_worker *w;
     unsigned char hdr[RS_SOCKPERF_HDR_LEN]; /* a header split across reads */
-    char *buf;            /* a message split across reads, header included; NULL when none */
-    uint32_t have;        /* bytes of the split message so far; 0 when there is none */
-    uint32_t mlen;        /* its length, once its header is complete */
-    unsigned cls;         /* buf's size class */
-    bool done;            /* refused: the rest of the input is ignored */
+    char *buf;     /* a message split across reads, header included; NULL when none */
+    uint32_t have; /* bytes of the split message so far; 0 when there is none */
+    uint32_t mlen; /* its length, once its header is complete */
+    unsigned cls;  /* buf's size class */
+    bool done;     /* refused: the rest of the input is ignored */
+    bool stopped;  /* reading stopped: the queue is full and kept[] waits */
+    bool peer_eof; /* the peer's FIN came while kept[] waited */
+    char *kept;    /* input that came while the queue was full, NULL when none */
+    size_t kept_len, kept_cap;
     struct sp_conn *next; /* free list */
 };
 
@@ -210,6 +217,67 @@ static size_t feed_split(struct sp_conn *sc, const char *p, size_t len)
     return used;
 }
 
+/* Answers the messages at p until the write queue is full; returns the bytes used (all of
+ * them once the connection is refused). */
+static size_t sp_feed(struct sp_conn *sc, const char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len && !sc->done && !rs_conn_full(sc->c)) {
+        if (sc->have == 0 && len - off >= RS_SOCKPERF_HDR_LEN) {
+            /* Zero copy: a whole message in the receive data is answered from there. */
+            uint32_t mlen = rs_sockperf_msg_len(p + off);
+            if (!check_len(sc, mlen))
+                return len;
+            if (len - off >= mlen) {
+                answer(sc, p + off, mlen);
+                off += mlen;
+                continue;
+            }
+        }
+        off += feed_split(sc, p + off, len - off);
+    }
+    return sc->done ? len : off;
+}
+
+/* Keeps len bytes at p after kept[], growing it. False if memory ran out (closed then). */
+static bool sp_keep(struct sp_conn *sc, const char *p, size_t len)
+{
+    size_t need = sc->kept_len + len;
+    if (need > sc->kept_cap) {
+        char *k = rs_malloc(need);
+        if (!k) {
+            sc->done = true;
+            rs_conn_close(sc->c);
+            return false;
+        }
+        if (sc->kept_len)
+            memcpy(k, sc->kept, sc->kept_len);
+        rs_free(sc->kept);
+        sc->kept = k;
+        sc->kept_cap = need;
+    }
+    memcpy(sc->kept + sc->kept_len, p, len);
+    sc->kept_len += len;
+    return true;
+}
+
+static void sp_drop_kept(struct sp_conn *sc)
+{
+    rs_free(sc->kept);
+    sc->kept = NULL;
+    sc->kept_len = sc->kept_cap = 0;
+}
+
+static void sp_eof(struct sp_conn *sc)
+{
+    if (sc->have > 0 && !sc->done)
+        refuse(sc, "the peer closed inside a message (%u of its %s%u bytes received)", sc->have,
+               sc->have < RS_SOCKPERF_HDR_LEN ? "header's " : "",
+               sc->have < RS_SOCKPERF_HDR_LEN ? RS_SOCKPERF_HDR_LEN : sc->mlen);
+    else
+        rs_conn_close_after_flush(sc->c);
+}
+
 static void sp_on_data(struct rs_conn *c, const void *data, size_t len)
 {
     struct sp_conn *sc = rs_conn_udata(c);
@@ -217,34 +285,51 @@ static void sp_on_data(struct rs_conn *c, const void *data, size_t len)
 
     if (sc->w->idle.timeout_ns)
         rs__idle_rx(&sc->idle);
-    while (len > 0 && !sc->done) {
-        if (sc->have == 0 && len >= RS_SOCKPERF_HDR_LEN) {
-            /* Zero copy: a whole message in the receive data is answered from there. */
-            uint32_t mlen = rs_sockperf_msg_len(p);
-            if (!check_len(sc, mlen))
-                return;
-            if (len >= mlen) {
-                answer(sc, p, mlen);
-                p += mlen;
-                len -= mlen;
-                continue;
-            }
-        }
-        size_t used = feed_split(sc, p, len);
+    if (sc->done)
+        return;
+    if (!sc->stopped) {
+        size_t used = sp_feed(sc, p, len);
+        if (used == len)
+            return;
         p += used;
         len -= used;
     }
+    /* The queue is full: keep the rest (and what io_uring hands over after the stop) for
+     * on_drain. */
+    if (sp_keep(sc, p, len) && !sc->stopped) {
+        sc->stopped = true;
+        rs_conn_read_stop(c);
+    }
+}
+
+/* The queue fell to half after reaching its cap: answer what was kept, then read again. */
+static void sp_on_drain(struct rs_conn *c)
+{
+    struct sp_conn *sc = rs_conn_udata(c);
+    if (sc->done || !sc->stopped)
+        return;
+    size_t used = sp_feed(sc, sc->kept, sc->kept_len);
+    if (sc->done)
+        return;
+    sc->kept_len -= used;
+    if (sc->kept_len > 0) {
+        memmove(sc->kept, sc->kept + used, sc->kept_len);
+        return; /* full again: on_drain follows */
+    }
+    sp_drop_kept(sc);
+    sc->stopped = false;
+    rs_conn_read_start(c);
+    if (sc->peer_eof)
+        sp_eof(sc);
 }
 
 static void sp_on_eof(struct rs_conn *c)
 {
     struct sp_conn *sc = rs_conn_udata(c);
-    if (sc->have > 0 && !sc->done)
-        refuse(sc, "the peer closed inside a message (%u of its %s%u bytes received)", sc->have,
-               sc->have < RS_SOCKPERF_HDR_LEN ? "header's " : "",
-               sc->have < RS_SOCKPERF_HDR_LEN ? RS_SOCKPERF_HDR_LEN : sc->mlen);
+    if (sc->stopped && !sc->done)
+        sc->peer_eof = true; /* after what was kept is answered */
     else
-        rs_conn_close_after_flush(c);
+        sp_eof(sc);
 }
 
 static void sp_on_close(struct rs_conn *c, int err)
@@ -255,6 +340,7 @@ static void sp_on_close(struct rs_conn *c, int err)
     if (w->idle.timeout_ns)
         rs__idle_stop(&sc->idle);
     drop_split(sc);
+    sp_drop_kept(sc);
     memset(sc, 0, sizeof(*sc));
     sc->next = w->free_conns;
     w->free_conns = sc;
@@ -264,6 +350,7 @@ static const struct rs_conn_ops sp_ops = {
     .on_data = sp_on_data,
     .on_eof = sp_on_eof,
     .on_close = sp_on_close,
+    .on_drain = sp_on_drain,
 };
 
 static void sp_accept(struct rs_conn *c, void *arg)

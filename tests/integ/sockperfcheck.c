@@ -15,6 +15,13 @@
  *       N good messages, then one protocol error K: short-len (length field 5), huge-len
  *       (0xfffffff0), over-max (--max-msg + 1), eof-header (FIN inside a header) or
  *       eof-payload (FIN inside a payload). The N answers must come back exact, then EOF.
+ *   sockperfcheck tcp-noread HOST PORT [--conns N] [--count N] [--max-size N] [--stall S]
+ *                 [--pid PID] [--rss-max-kb KB] [--seed N] [--timeout S]
+ *       --conns connections each pipeline N messages asking for an answer (random sizes up to
+ *       max-size) and read nothing for --stall seconds (default 3), writing what their sockets
+ *       take, while the server's RSS (VmRSS of --pid) is sampled every 100 ms: it may grow by
+ *       at most --rss-max-kb. Then all read (and write the rest): every answer exact and in
+ *       order, then FIN and the server's close.
  *   sockperfcheck udp-bad HOST PORT [--max-msg N] [--timeout S]
  *       Malformed datagrams (empty, shorter than a header, length field not the datagram's
  *       length, longer than --max-msg), messages that ask for no answer, and messages that
@@ -53,6 +60,10 @@ struct opts {
     const char *kind;
     unsigned max_msg;
     size_t *ends; /* --write msg: where each message ends in the output */
+    unsigned conns;
+    double stall;
+    int pid;
+    long rss_max_kb;
 };
 
 static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -337,6 +348,158 @@ static int tcp_bad_main(const struct opts *o)
     return rc;
 }
 
+static long rss_kb(int pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+/* One pipelining connection of tcp-noread. */
+struct piper {
+    int fd;
+    struct bytes out, want;
+    size_t sent, got;
+    bool shut, done;
+};
+
+/* Writes what p's socket takes; shuts down writing once all is sent if fin. */
+static void piper_write(struct piper *p, bool fin, unsigned i)
+{
+    while (p->sent < p->out.len) {
+        ssize_t w =
+            send(p->fd, p->out.p + p->sent, p->out.len - p->sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return;
+            die(1, "conn %u: send: %s after %zu bytes", i, strerror(errno), p->sent);
+        }
+        p->sent += (size_t)w;
+    }
+    if (fin && !p->shut) {
+        shutdown(p->fd, SHUT_WR);
+        p->shut = true;
+    }
+}
+
+/* Reads what p has, checking it; done once the server closed after every answer. */
+static void piper_read(struct piper *p, unsigned i)
+{
+    static unsigned char buf[1 << 16];
+    for (;;) {
+        ssize_t r = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r <= 0) {
+            if (p->got != p->want.len || !p->shut)
+                die(1, "conn %u: server %s after %zu of %zu answer bytes (%zu of %zu sent)", i,
+                    r == 0 ? "closed" : strerror(errno), p->got, p->want.len, p->sent, p->out.len);
+            p->done = true;
+            return;
+        }
+        if (p->got + (size_t)r > p->want.len)
+            die(1, "conn %u: %zu bytes more than the answers due", i,
+                p->got + (size_t)r - p->want.len);
+        if (memcmp(buf, p->want.p + p->got, (size_t)r) != 0) {
+            size_t k = 0;
+            while (buf[k] == p->want.p[p->got + k])
+                k++;
+            die(1, "conn %u: answer byte %zu is 0x%02x, expected 0x%02x", i, p->got + k, buf[k],
+                p->want.p[p->got + k]);
+        }
+        p->got += (size_t)r;
+    }
+}
+
+static int tcp_noread_main(const struct opts *o)
+{
+    uint64_t rng = o->seed | 1;
+    unsigned answered = 0, unanswered = 0;
+    struct piper *ps = calloc(o->conns, sizeof(*ps));
+    struct pollfd *pf = calloc(o->conns, sizeof(*pf));
+    if (!ps || !pf)
+        die(1, "out of memory");
+    for (unsigned i = 0; i < o->conns; i++) {
+        for (unsigned m = 0; m < o->count; m++)
+            add_msg(&ps[i].out, &ps[i].want, m + 1, 0x3,
+                    HDR + (uint32_t)rng_below(&rng, o->max_size - HDR + 1), &rng, &answered,
+                    &unanswered);
+        ps[i].fd = tcp_connect(o);
+    }
+    usleep(200000); /* accepted before the first sample */
+    long base = o->pid ? rss_kb(o->pid) : 0, peak = base;
+    double t0 = now_s();
+    while (now_s() - t0 < o->stall) {
+        for (unsigned i = 0; i < o->conns; i++)
+            piper_write(&ps[i], false, i);
+        usleep(100000);
+        if (o->pid) {
+            long r = rss_kb(o->pid);
+            if (r < 0)
+                die(1, "server pid %d: no VmRSS (gone?)", o->pid);
+            peak = r > peak ? r : peak;
+        }
+    }
+    size_t sent = 0, total = 0;
+    for (unsigned i = 0; i < o->conns; i++) {
+        sent += ps[i].sent;
+        total += ps[i].out.len;
+    }
+    if (o->pid)
+        printf("stall: server RSS %ld -> peak %ld KiB (+%ld KiB); %zu of %zu bytes taken\n", base,
+               peak, peak - base, sent, total);
+    else
+        printf("stall: %zu of %zu bytes taken\n", sent, total);
+    fflush(stdout);
+    if (o->rss_max_kb >= 0 && peak - base > o->rss_max_kb)
+        die(1, "server RSS grew by %ld KiB while nothing was read, bound %ld KiB", peak - base,
+            o->rss_max_kb);
+    unsigned open = o->conns;
+    double deadline = now_s() + o->timeout;
+    while (open > 0) {
+        if (now_s() > deadline)
+            die(1, "%u connections unfinished after %.0f s", open, o->timeout);
+        unsigned n = 0;
+        for (unsigned i = 0; i < o->conns; i++)
+            if (!ps[i].done)
+                pf[n++] = (struct pollfd){
+                    .fd = ps[i].fd,
+                    .events = (short)(POLLIN | (ps[i].sent < ps[i].out.len ? POLLOUT : 0))};
+        if (poll(pf, n, 100) < 0 && errno != EINTR)
+            die(1, "poll: %s", strerror(errno));
+        for (unsigned i = 0; i < o->conns; i++) {
+            if (ps[i].done)
+                continue;
+            piper_write(&ps[i], true, i);
+            piper_read(&ps[i], i);
+            if (ps[i].done) {
+                close(ps[i].fd);
+                open--;
+            }
+        }
+    }
+    size_t received = 0;
+    for (unsigned i = 0; i < o->conns; i++) {
+        received += ps[i].got;
+        free(ps[i].out.p);
+        free(ps[i].want.p);
+    }
+    printf("sent=%u answered=%u unanswered=%u malformed=0 bytes_sent=%zu bytes_received=%zu "
+           "result=ok\n",
+           o->conns * o->count, answered, unanswered, total, received);
+    free(ps);
+    free(pf);
+    return 0;
+}
+
 struct dgram {
     unsigned char b[2048];
     size_t len;
@@ -445,7 +608,8 @@ static int udp_bad_main(const struct opts *o)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sockperfcheck tcp|tcp-bad|udp-bad HOST PORT [--count N] [--max-size N]\n"
+            "usage: sockperfcheck tcp|tcp-bad|tcp-noread|udp-bad HOST PORT [--count N]\n"
+            "       [--max-size N] [--conns N] [--stall S] [--pid PID] [--rss-max-kb KB]\n"
             "       [--write 1|random|whole|msg] [--pace-us N] [--seed N] [--timeout S]\n"
             "       [--kind short-len|huge-len|over-max|eof-header|eof-payload] [--max-msg N]\n");
     exit(2);
@@ -469,7 +633,10 @@ int main(int argc, char **argv)
                      .seed = 1,
                      .timeout = 30,
                      .kind = "",
-                     .max_msg = 0};
+                     .max_msg = 0,
+                     .conns = 1,
+                     .stall = 3,
+                     .rss_max_kb = -1};
     if (argc < 4)
         usage();
     o.mode = argv[1];
@@ -510,6 +677,14 @@ int main(int argc, char **argv)
             o.kind = v;
         else if (strcmp(f, "--max-msg") == 0)
             o.max_msg = (unsigned)parse_num(v, f);
+        else if (strcmp(f, "--conns") == 0)
+            o.conns = (unsigned)parse_num(v, f);
+        else if (strcmp(f, "--stall") == 0)
+            o.stall = (double)parse_num(v, f);
+        else if (strcmp(f, "--pid") == 0)
+            o.pid = (int)parse_num(v, f);
+        else if (strcmp(f, "--rss-max-kb") == 0)
+            o.rss_max_kb = (long)parse_num(v, f);
         else
             usage();
     }
@@ -525,6 +700,8 @@ int main(int argc, char **argv)
             die(2, "--kind over-max needs --max-msg");
         return tcp_bad_main(&o);
     }
+    if (strcmp(o.mode, "tcp-noread") == 0)
+        return tcp_noread_main(&o);
     if (strcmp(o.mode, "udp-bad") == 0)
         return udp_bad_main(&o);
     usage();
