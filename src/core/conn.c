@@ -284,6 +284,20 @@ uint64_t rs_conn_sent_ns(const struct rs_conn *c)
     return c->sent_ns;
 }
 
+int rs_conn_addrs(const struct rs_conn *c, struct rs_addr *peer, struct rs_addr *local)
+{
+    if (peer) {
+        memset(peer, 0, sizeof(*peer));
+        socklen_t len = sizeof(peer->ss);
+        if (getpeername(c->fd, (struct sockaddr *)&peer->ss, &len) < 0)
+            return -errno;
+        peer->len = len;
+    }
+    if (local)
+        return rs_net_local_addr(c->fd, local);
+    return 0;
+}
+
 static void mark_dirty(struct rs_conn *c)
 {
     if (c->on_dirty)

@@ -209,6 +209,11 @@ size_t rs_conn_queued(const struct rs_conn *c);
 /* When the kernel last took bytes of c's queue (rs_now_ns clock), 0 if it never did: send
  * progress, for a service's send timeout. */
 uint64_t rs_conn_sent_ns(const struct rs_conn *c);
+/* The addresses of c's socket: the peer's and this end's (for an accepted connection, the
+ * listener's address), either may be NULL. Returns 0 or -errno (-ENOTCONN once the peer is
+ * gone). A system call each: for services that need them (a relay's PROXY header, hashing
+ * on the client's address), not for every connection. */
+int rs_conn_addrs(const struct rs_conn *c, struct rs_addr *peer, struct rs_addr *local);
 struct rs_loop *rs_conn_loop(const struct rs_conn *c);
 
 #endif
