@@ -1,4 +1,5 @@
 #include "opts.h"
+#include "opts_relay.h"
 
 #include "ringsock/util/parse.h"
 #include "ringsock/net/net.h"
@@ -82,6 +83,31 @@ static const char *usage_options(void)
            "                       300s); one owing bytes its peer took none of for T is\n"
            "                       reset (send timeout). Counted: idle_timeouts,\n"
            "                       send_timeouts (sockperf_ prefixed for sockperf)\n"
+           "\n"
+           "relay (ringsock relay; docs/relay.md):\n"
+           "  --upstream ADDR[,weight=N][,backup][,down][,max-conns=N]  a server to relay\n"
+           "                       to (repeatable, at least one; IPv4 or [IPv6]:PORT)\n"
+           "  --balance B          rr (smooth weighted round robin, default), least-conn,\n"
+           "                       random2, hash-src or chash-src (client address)\n"
+           "  --connect-timeout T  per upstream connect (default 5s); on refusal, timeout or\n"
+           "                       unreachable the next untried upstream, the client's bytes\n"
+           "                       kept meanwhile; never once a byte went upstream\n"
+           "  --connect-tries N    distinct upstreams tried per client (default 3)\n"
+           "  --connect-budget T   time for all tries (default 10s); past it, or with no\n"
+           "                       usable upstream, the client is closed at once\n"
+           "  --max-fails N        failed connects within --fail-timeout that take an\n"
+           "                       upstream out for --fail-timeout (default 1; 0 = never)\n"
+           "  --fail-timeout T     (default 10s)\n"
+           "  --window SIZE        bytes queued towards either side before the other is no\n"
+           "                       longer read (default 256k; sets --write-queue)\n"
+           "  --idle-timeout T     relay: close a session with no byte either way for T\n"
+           "                       (default 10m; 0 = never)\n"
+           "  --fin-timeout T      close a half-closed session after T (default 30s; 0 = never)\n"
+           "  --max-duration T     close any session after T (default 0: never)\n"
+           "  --send-proxy v1|v2   start each upstream connection with a PROXY header\n"
+           "  --accept-proxy       read a PROXY header (v1 or v2) from each client first;\n"
+           "                       invalid or late (--proxy-timeout, 5s): closed, counted\n"
+           "\n"
            "  --threads N          worker threads, each with its own loop and SO_REUSEPORT\n"
            "                       sockets (default: one per CPU)\n"
            "  --backend B          auto, io_uring or epoll (default auto)\n"
@@ -162,6 +188,7 @@ enum {
     OPT_COUNTERS,
     OPT_HELP,
     OPT_VERSION,
+    OPT_RELAY, /* every relay option: opts_relay.c parses it by name */
 };
 
 static const struct option long_opts[] = {
@@ -199,6 +226,19 @@ static const struct option long_opts[] = {
     {"counters", no_argument, NULL, OPT_COUNTERS},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"upstream", required_argument, NULL, OPT_RELAY},
+    {"balance", required_argument, NULL, OPT_RELAY},
+    {"connect-timeout", required_argument, NULL, OPT_RELAY},
+    {"connect-tries", required_argument, NULL, OPT_RELAY},
+    {"connect-budget", required_argument, NULL, OPT_RELAY},
+    {"max-fails", required_argument, NULL, OPT_RELAY},
+    {"fail-timeout", required_argument, NULL, OPT_RELAY},
+    {"window", required_argument, NULL, OPT_RELAY},
+    {"fin-timeout", required_argument, NULL, OPT_RELAY},
+    {"max-duration", required_argument, NULL, OPT_RELAY},
+    {"send-proxy", required_argument, NULL, OPT_RELAY},
+    {"accept-proxy", no_argument, NULL, OPT_RELAY},
+    {"proxy-timeout", required_argument, NULL, OPT_RELAY},
     {NULL, 0, NULL, 0},
 };
 
@@ -248,6 +288,8 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->max_msg = 65536;
     o->idle_timeout_ns = 300ull * 1000000000;
     rs_loop_config_default(&o->loop);
+    rs_relay_conf_default(&o->relay);
+    bool relay_opts = false;
     err[0] = '\0';
 
     opterr = 0;
@@ -319,6 +361,12 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if (v > 0 && v < 1000000) /* under a millisecond is a mistake, not a timeout */
                 return bad_value(err, errlen, name, optarg, -ERANGE);
             o->idle_timeout_ns = v;
+            o->relay.idle_timeout_ns = v;
+            break;
+        case OPT_RELAY:
+            if (rs__relay_opt(long_opts[lidx].name, optarg, &o->relay, err, errlen) < 0)
+                return -EINVAL;
+            relay_opts = true;
             break;
         case OPT_UDP:
             if (o->nudp >= RS_MAX_ADDRS) {
@@ -468,6 +516,14 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
         }
     }
     const struct rs_service *s = rs_services[o->service];
+    if ((int)o->service == rs_service_index("relay")) {
+        if (rs_relay_conf_check(&o->relay, err, errlen) < 0)
+            return -EINVAL;
+        o->loop.write_queue = o->relay.window; /* the relay's backpressure is the loop's */
+    } else if (relay_opts) {
+        snprintf(err, errlen, "--upstream and the other relay options are for 'ringsock relay'");
+        return -EINVAL;
+    }
     for (unsigned i = 0; i < o->ntcp; i++)
         if (o->tcp_service[i] == MAIN_SERVICE)
             o->tcp_service[i] = o->service;

@@ -67,6 +67,7 @@ struct rs_server_opts {
     unsigned shutdown_ms;
     uint64_t stats_ns; /* --stats: interval of the live per-worker lines, 0 = none */
     struct rs_loop_config loop;
+    struct rs_relay_conf relay; /* ringsock relay: --upstream, --balance, ... (opts_relay.c) */
 };
 
 enum rs_opts_result {

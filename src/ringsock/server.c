@@ -363,6 +363,7 @@ int rs_server_run(const struct rs_server_opts *o)
             },
         .max_msg = o->max_msg,
         .idle_timeout_ns = o->idle_timeout_ns,
+        .relay = o->relay,
     };
     rs_http_limits_default(&conf.http.limits);
     char *body_file = NULL;
