@@ -435,8 +435,17 @@ static void conn_backpressure(struct rs_conn *c)
     conn_read_off(c, RS_READ_OFF_QUEUE);
 }
 
+void rs_conn_read_cross(struct rs_conn *c)
+{
+    c->cross = true;
+    if (c->read_off & RS_READ_OFF_QUEUE)
+        conn_read_on(c, RS_READ_OFF_QUEUE);
+}
+
 size_t rs__conn_read_room(struct rs_conn *c)
 {
+    if (c->cross)
+        return c->loop->wq_limit; /* a read's size; the service bounds the total */
     size_t room = rs_conn_room(c);
     if (room == 0)
         conn_backpressure(c); /* filled by a send outside on_data (a timer, on_drain) */
@@ -452,7 +461,7 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
     if (rs__conn_closing(c))
         return;
     c->ops->on_data(c, data, len);
-    if (rs_conn_full(c))
+    if (!c->cross && rs_conn_full(c))
         conn_backpressure(c);
 }
 

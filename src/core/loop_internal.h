@@ -148,6 +148,7 @@ struct rs_conn {
                          which the states describe (a FIN may come in any of them) */
     bool drain_armed; /* the queue reached the cap: on_drain when it falls to half; a fact
                          about the queue, which may fill in CONNECTING and OPEN alike */
+    bool cross;       /* rs_conn_read_cross: reads are not held to this queue's room */
     /* Operations in flight: a closing connection waits for them, whatever its state. */
     bool recv_armed;   /* a receive is in flight (io_uring) */
     bool recv_ms;      /* ... and it is multishot (io_uring) */

@@ -199,6 +199,12 @@ void rs_conn_reset(struct rs_conn *c);
  * cancelled once it is half full). A FIN is not read either while stopped. Nothing once c is
  * closing. */
 void rs_conn_read_stop(struct rs_conn *c);
+/* Declares that what c receives is not answered on c but sent elsewhere (a relay): reads from
+ * c are no longer held to the room in c's own queue, nor stopped while it is full (that would
+ * deadlock a relay whose two peers both wait for it to read), and are sized as if the queue
+ * were empty. The service then bounds what it takes with rs_conn_read_stop while the queue it
+ * feeds is full, and on_drain of c still comes when c's own queue falls to half. */
+void rs_conn_read_cross(struct rs_conn *c);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */
 void rs_conn_read_start(struct rs_conn *c);

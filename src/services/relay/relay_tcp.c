@@ -372,6 +372,7 @@ static void sess_connect(struct relay_sess *s)
         struct rs_conn *c = rs_loop_connect(
             w->loop, &rs_upstream_conf_at(w->ups, (unsigned)i)->addr, NULL, &up_ops, s, &err);
         if (c) {
+            rs_conn_read_cross(c);
             rs_upstream_conn_begin(w->ups, (unsigned)i);
             s->up = c;
             s->up_idx = i;
@@ -673,6 +674,7 @@ static void relay_accept(struct rs_conn *c, void *arg)
     w->active++;
     RS_STAT_SET(w->ctr, relay_active, w->active);
     rs_conn_set_ops(c, &cli_ops, s);
+    rs_conn_read_cross(c);
     if (needs_addrs(w->conf) && !w->conf->accept_proxy)
         s->have_addrs = rs_conn_addrs(c, &s->client, &s->local) == 0;
     if (w->conf->accept_proxy) {
