@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# relay_edges.sh BACKEND: the session's ends, with relaypeer.py upstreams: a server that speaks
+# first (its banner reaches a client that has sent nothing); an upstream that writes 100 KiB and
+# closes (the client gets exactly those bytes, then EOF); a client that sends 1 MiB and FIN and
+# then gets the upstream's reply written after that FIN; an upstream that writes and shuts its
+# write side, after which the client's 1 MiB still reaches it in full; and --idle-timeout
+# (through an echo upstream: closed between 0.9 and 3 s after the last byte, counted).
+# shellcheck source=relay_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
+backend_setup "${1:-}"
+
+relay_to() {
+    start_server relay --threads 1 --upstream "127.0.0.1:$1" "${@:2}" "${BACKEND_ARGS[@]}"
+}
+
+peer_start banner "hello from upstream"
+relay_to "$PEER_PORT"
+peer_client banner "hello from upstream" || fail "the upstream's banner did not arrive"
+stop_server
+
+peer_start closeafter 102400
+relay_to "$PEER_PORT"
+peer_client closeafter 102400 || fail "upstream close after writing"
+stop_server
+expect_total relay_half_closes_u2c 1
+expect_total relay_bytes_u2c 102400
+
+peer_start replyafterfin
+relay_to "$PEER_PORT"
+peer_client replyafterfin $((1 * MIB)) || fail "the reply after the client's FIN was lost"
+stop_server
+expect_total relay_half_closes_c2u 1
+expect_total relay_bytes_c2u $((1 * MIB))
+
+peer_start upfin 4096
+upfin_out=$PEER_OUT
+relay_to "$PEER_PORT"
+peer_client upfin 4096 $((1 * MIB)) || fail "client to upstream after the upstream's FIN"
+have_recv() {
+    grep -q '^recv ' "$upfin_out"
+}
+wait_until 5 have_recv || fail "the upstream never saw the client's FIN"
+got=$(awk '/^recv / { print $2; exit }' "$upfin_out")
+((got == 1 * MIB)) || fail "the upstream got $got bytes after its FIN, expected $((1 * MIB))"
+stop_server
+expect_total relay_half_closes_u2c 1
+expect_total relay_half_closes_c2u 1
+
+echo_upstream_start
+relay_to "$ECHO_PORT" --idle-timeout 1s
+run_bounded 30 "$TEST_TMP/idle.out" "$TEST_TMP/idle.err" python3 "$CONNCHECK" idle "$HOST" \
+    "$PORT" 0.9 3 || { cat "$TEST_TMP/idle.err" >&2; fail "idle timeout"; }
+stop_server
+expect_total relay_idle_closes 1
+pass

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# relay_fail.sh BACKEND: upstream failures and balancing. A refused first upstream: the client
+# is served by the next one (refusals and retries counted, no client lost); every upstream
+# dead: the client is closed within 100 ms, counted as no_upstream; round robin over two
+# upstreams: 30 clients in turn, 15 reach each (seen end to end from the upstream's id line).
+# shellcheck source=relay_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
+backend_setup "${1:-}"
+
+dead=$(dead_port)
+dead2=$(dead_port)
+echo_upstream_start
+start_server relay --threads 1 --upstream "127.0.0.1:$dead" --upstream "127.0.0.1:$ECHO_PORT" \
+    "${BACKEND_ARGS[@]}"
+run_client stream --count 10 --bytes 65536 --timeout 30 "$HOST" "$PORT" ||
+    fail "clients were lost behind a refused upstream"
+stop_server
+refused=$(total_field relay_connect_refused)
+((refused >= 1)) || fail "no refused connect was counted"
+expect_total relay_retries "$refused"
+expect_total relay_connect_ok 10
+expect_total relay_no_upstream 0
+
+start_server relay --threads 1 --upstream "127.0.0.1:$dead" --upstream "127.0.0.1:$dead2" \
+    "${BACKEND_ARGS[@]}"
+for i in 1 2 3; do
+    peer_client closed 100 || fail "client $i was not closed within 100 ms with no upstream"
+done
+stop_server
+expect_total relay_no_upstream 3
+expect_total relay_connect_ok 0
+
+peer_start id A
+a=$PEER_PORT
+peer_start id B
+b=$PEER_PORT
+start_server relay --threads 1 --upstream "127.0.0.1:$a" --upstream "127.0.0.1:$b" \
+    "${BACKEND_ARGS[@]}"
+peer_client ids 30 || fail "round robin clients"
+[[ $PEER_LINE == "ids A=15 B=15" ]] || fail "round robin: $PEER_LINE, expected A=15 B=15"
+stop_server
+expect_total relay_connect_ok 30
+pass

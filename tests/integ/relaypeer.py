@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""relaypeer.py: the upstreams and clients of the relay tests (relay_edges.sh, relay_fail.sh).
+Every wait is bounded; a failed check exits 1 with one line on stderr.
+
+  serve MODE [ARG]   listens on 127.0.0.1:0, prints "port N", serves each connection in a thread:
+      banner TEXT    writes TEXT at once (the server speaks first), then echoes until EOF
+      closeafter N   writes N pattern bytes, then closes
+      replyafterfin  reads until EOF, then writes "got N\\n" and closes
+      upfin N        writes N pattern bytes and shuts its write side, then reads until EOF and
+                     prints "recv M" (flushed)
+      id NAME        writes "NAME\\n", then echoes until EOF
+  client CHECK HOST PORT [ARGS]
+      banner TEXT    reads TEXT before sending anything, then one echoed round trip
+      closeafter N   reads exactly the N pattern bytes, then EOF
+      replyafterfin N  sends N bytes, shuts its write side, reads "got N\\n" then EOF
+      upfin N M      reads exactly the N pattern bytes then EOF, then sends M bytes and shuts its
+                     write side; the relay must then close within 5 s
+      ids COUNT      COUNT connections one after another, each reading its upstream's id line;
+                     prints "ids NAME=K ..."
+      closed MAXMS   connects; the relay must close (EOF or reset) within MAXMS ms; prints
+                     "closed after X ms"
+"""
+
+import socket
+import sys
+import threading
+import time
+
+
+def die(msg):
+    print("relaypeer: FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def pattern(n):
+    return bytes((i * 7 + 3) % 251 for i in range(n))
+
+
+def read_all(s, limit=30.0):
+    s.settimeout(limit)
+    out = bytearray()
+    while True:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            die("no EOF within %.0f s (got %d bytes)" % (limit, len(out)))
+        if not b:
+            return bytes(out)
+        out += b
+
+
+def read_exact(s, n, limit=10.0):
+    s.settimeout(limit)
+    out = bytearray()
+    while len(out) < n:
+        try:
+            b = s.recv(n - len(out))
+        except socket.timeout:
+            die("only %d of %d bytes within %.0f s" % (len(out), n, limit))
+        if not b:
+            die("EOF after %d of %d bytes" % (len(out), n))
+        out += b
+    return bytes(out)
+
+
+def echo_until_eof(c):
+    while True:
+        b = c.recv(65536)
+        if not b:
+            return
+        c.sendall(b)
+
+
+def handle(c, mode, arg):
+    try:
+        if mode == "banner":
+            c.sendall(arg.encode())
+            echo_until_eof(c)
+        elif mode == "closeafter":
+            c.sendall(pattern(int(arg)))
+        elif mode == "replyafterfin":
+            n = 0
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            c.sendall(b"got %d\n" % n)
+        elif mode == "upfin":
+            c.sendall(pattern(int(arg)))
+            c.shutdown(socket.SHUT_WR)
+            n = 0
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                n += len(b)
+            print("recv %d" % n, flush=True)
+        elif mode == "id":
+            c.sendall(arg.encode() + b"\n")
+            echo_until_eof(c)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+
+def serve(mode, arg):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(128)
+    print("port %d" % ls.getsockname()[1], flush=True)
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=handle, args=(c, mode, arg), daemon=True).start()
+
+
+def connect(host, port):
+    return socket.create_connection((host, port), timeout=5)
+
+
+def client(check, host, port, args):
+    if check == "banner":
+        text = args[0].encode()
+        s = connect(host, port)
+        got = read_exact(s, len(text))
+        if got != text:
+            die("banner %r, expected %r" % (got, text))
+        s.sendall(b"ping")
+        if read_exact(s, 4) != b"ping":
+            die("no echo after the banner")
+        s.close()
+    elif check == "closeafter":
+        n = int(args[0])
+        s = connect(host, port)
+        got = read_all(s)
+        if got != pattern(n):
+            die("got %d bytes, expected the %d pattern bytes" % (len(got), n))
+    elif check == "replyafterfin":
+        n = int(args[0])
+        s = connect(host, port)
+        s.sendall(pattern(n))
+        s.shutdown(socket.SHUT_WR)
+        got = read_all(s)
+        if got != b"got %d\n" % n:
+            die("reply after FIN %r, expected %r" % (got[:64], b"got %d\n" % n))
+    elif check == "upfin":
+        n, m = int(args[0]), int(args[1])
+        s = connect(host, port)
+        got = read_all(s)
+        if got != pattern(n):
+            die("got %d bytes before EOF, expected the %d pattern bytes" % (len(got), n))
+        s.sendall(pattern(m))  # the other direction still flows after the upstream's FIN
+        s.shutdown(socket.SHUT_WR)
+        rest = read_all(s, 5.0)
+        if rest:
+            die("%d bytes after EOF" % len(rest))
+    elif check == "ids":
+        counts = {}
+        for _ in range(int(args[0])):
+            s = connect(host, port)
+            s.settimeout(5)
+            line = b""
+            while not line.endswith(b"\n"):
+                b = s.recv(64)
+                if not b:
+                    die("EOF before the id line")
+                line += b
+            name = line.strip().decode()
+            counts[name] = counts.get(name, 0) + 1
+            s.close()
+        print("ids " + " ".join("%s=%d" % kv for kv in sorted(counts.items())))
+    elif check == "closed":
+        limit = float(args[0]) / 1000.0
+        t0 = time.monotonic()
+        s = connect(host, port)
+        s.settimeout(limit + 2)
+        try:
+            b = s.recv(1)
+            if b:
+                die("got data, expected a close")
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            die("not closed within %.0f ms" % ((limit + 2) * 1000))
+        ms = (time.monotonic() - t0) * 1000
+        print("closed after %.1f ms" % ms)
+        if ms > limit * 1000:
+            die("closed after %.1f ms, limit %.0f ms" % (ms, limit * 1000))
+    else:
+        die("unknown check " + check)
+
+
+def main():
+    if len(sys.argv) >= 3 and sys.argv[1] == "serve":
+        serve(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
+    elif len(sys.argv) >= 5 and sys.argv[1] == "client":
+        client(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:])
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
