@@ -2,7 +2,9 @@
 # relay_fail.sh BACKEND: upstream failures and balancing. A refused first upstream: the client
 # is served by the next one (refusals and retries counted, no client lost); every upstream
 # dead: the client is closed within 100 ms, counted as no_upstream; round robin over two
-# upstreams: 30 clients in turn, 15 reach each (seen end to end from the upstream's id line).
+# upstreams: 30 clients in turn, 15 reach each (seen end to end from the upstream's id line);
+# a blackholed first upstream (its accept queue full, so SYNs are dropped): --connect-timeout
+# 300ms passes, counted, and the next upstream serves the client (round trip 0.29..2 s).
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -40,4 +42,13 @@ peer_client ids 30 || fail "round robin clients"
 [[ $PEER_LINE == "ids A=15 B=15" ]] || fail "round robin: $PEER_LINE, expected A=15 B=15"
 stop_server
 expect_total relay_connect_ok 30
+
+peer_start blackhole
+start_server relay --threads 1 --upstream "127.0.0.1:$PEER_PORT" \
+    --upstream "127.0.0.1:$ECHO_PORT" --connect-timeout 300ms "${BACKEND_ARGS[@]}"
+peer_client timed 0.29 2 || fail "blackholed upstream: connect timeout and the next upstream"
+stop_server
+expect_total relay_connect_timeout 1
+expect_total relay_retries 1
+expect_total relay_connect_ok 1
 pass

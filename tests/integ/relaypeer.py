@@ -9,6 +9,9 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       upfin N        writes N pattern bytes and shuts its write side, then reads until EOF and
                      prints "recv M" (flushed)
       id NAME        writes "NAME\\n", then echoes until EOF
+      proxyecho      reads a PROXY header (v1 line or v2 binary), writes it back as hex and
+                     "\\n", then echoes until EOF
+      blackhole      never accepts, its backlog kept full: SYNs to it are dropped
   client CHECK HOST PORT [ARGS]
       banner TEXT    reads TEXT before sending anything, then one echoed round trip
       closeafter N   reads exactly the N pattern bytes, then EOF
@@ -17,6 +20,11 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
                      write side; the relay must then close within 5 s
       ids COUNT      COUNT connections one after another, each reading its upstream's id line;
                      prints "ids NAME=K ..."
+      proxy V        the header the upstream got must be the v1 line or v2 bytes for this
+                     client's address and port and the relay's
+      sendproxy LINE  sends the v1 LINE (CRLF added) and "hello"; the upstream (proxyecho
+                     behind --accept-proxy --send-proxy v1) must have got LINE, then "hello"
+      timed MIN MAX  one echoed round trip, which must take between MIN and MAX seconds
       closed MAXMS   connects; the relay must close (EOF or reset) within MAXMS ms; prints
                      "closed after X ms"
 """
@@ -96,6 +104,15 @@ def handle(c, mode, arg):
                     break
                 n += len(b)
             print("recv %d" % n, flush=True)
+        elif mode == "proxyecho":
+            hdr = read_exact(c, 16)
+            if hdr.startswith(b"PROXY "):
+                while not hdr.endswith(b"\r\n"):
+                    hdr += read_exact(c, 1)
+            else:
+                hdr += read_exact(c, int.from_bytes(hdr[14:16], "big"))
+            c.sendall(hdr.hex().encode() + b"\n")
+            echo_until_eof(c)
         elif mode == "id":
             c.sendall(arg.encode() + b"\n")
             echo_until_eof(c)
@@ -109,6 +126,20 @@ def serve(mode, arg):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", 0))
+    if mode == "blackhole":
+        ls.listen(0)
+        held = []
+        for _ in range(4):  # fill the accept queue: later SYNs are dropped
+            h = socket.socket()
+            h.setblocking(False)
+            try:
+                h.connect(ls.getsockname())
+            except BlockingIOError:
+                pass
+            held.append(h)
+        time.sleep(0.5)
+        print("port %d" % ls.getsockname()[1], flush=True)
+        time.sleep(3600)
     ls.listen(128)
     print("port %d" % ls.getsockname()[1], flush=True)
     while True:
@@ -120,8 +151,54 @@ def connect(host, port):
     return socket.create_connection((host, port), timeout=5)
 
 
+def read_line(s, limit=5.0):
+    s.settimeout(limit)
+    line = b""
+    while not line.endswith(b"\n"):
+        b = s.recv(1)
+        if not b:
+            die("EOF before a whole line (%r)" % line)
+        line += b
+    return line
+
+
 def client(check, host, port, args):
-    if check == "banner":
+    if check == "proxy":
+        s = connect(host, port)
+        cport = s.getsockname()[1]
+        got = bytes.fromhex(read_line(s).strip().decode())
+        if args[0] == "v1":
+            want = b"PROXY TCP4 127.0.0.1 %s %d %d\r\n" % (host.encode(), cport, port)
+        else:
+            want = bytes([0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
+                          0x21, 0x11, 0x00, 12])
+            want += socket.inet_aton("127.0.0.1") + socket.inet_aton(host)
+            want += cport.to_bytes(2, "big") + port.to_bytes(2, "big")
+        if got != want:
+            die("upstream got header %r, expected %r" % (got, want))
+        s.sendall(b"ping")
+        if read_exact(s, 4) != b"ping":
+            die("no echo after the header")
+    elif check == "sendproxy":
+        line = args[0].encode() + b"\r\n"
+        s = connect(host, port)
+        s.sendall(line + b"hello")
+        got = bytes.fromhex(read_line(s).strip().decode())
+        if got != line:
+            die("upstream got header %r, expected %r" % (got, line))
+        if read_exact(s, 5) != b"hello":
+            die("the bytes after the client's header did not follow")
+    elif check == "timed":
+        t0 = time.monotonic()
+        s = connect(host, port)
+        s.sendall(b"ping")
+        if read_exact(s, 4) != b"ping":
+            die("no echo")
+        secs = time.monotonic() - t0
+        print("round trip %.3f s" % secs)
+        if not float(args[0]) <= secs <= float(args[1]):
+            die("round trip took %.3f s, expected %s..%s" % (secs, args[0], args[1]))
+    elif check == "banner":
         text = args[0].encode()
         s = connect(host, port)
         got = read_exact(s, len(text))

@@ -675,7 +675,7 @@ static void relay_accept(struct rs_conn *c, void *arg)
     RS_STAT_SET(w->ctr, relay_active, w->active);
     rs_conn_set_ops(c, &cli_ops, s);
     rs_conn_read_cross(c);
-    if (needs_addrs(w->conf) && !w->conf->accept_proxy)
+    if (needs_addrs(w->conf)) /* with --accept-proxy, unless its header says otherwise */
         s->have_addrs = rs_conn_addrs(c, &s->client, &s->local) == 0;
     if (w->conf->accept_proxy) {
         s->proxy_wait = true;
@@ -718,7 +718,7 @@ static void relay_worker_free(void *state)
 
 const struct rs_service rs_relay_service = {
     .name = "relay",
-    .help = "pass each TCP connection on to an --upstream (layer-4 proxy; docs/relay.md)",
+    .help = "pass TCP connections on to --upstream servers (layer-4 proxy)",
     .listen = "127.0.0.1:9000",
     .counters = &relay_block,
     .worker_new = relay_worker_new,
