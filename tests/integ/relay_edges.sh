@@ -4,7 +4,10 @@
 # closes (the client gets exactly those bytes, then EOF); a client that sends 1 MiB and FIN and
 # then gets the upstream's reply written after that FIN; an upstream that writes and shuts its
 # write side, after which the client's 1 MiB still reaches it in full; and --idle-timeout
-# (through an echo upstream: closed between 0.9 and 3 s after the last byte, counted).
+# (through an echo upstream: closed between 0.9 and 3 s after the last byte, counted); an
+# upstream that writes 64 KiB and resets: the client gets the 64 KiB, then a reset; an
+# upstream's FIN the client never answers: --fin-timeout 1s closes the session, counted;
+# --max-duration 1s closes a silent session, counted.
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -52,4 +55,21 @@ run_bounded 30 "$TEST_TMP/idle.out" "$TEST_TMP/idle.err" python3 "$CONNCHECK" id
     "$PORT" 0.9 3 || { cat "$TEST_TMP/idle.err" >&2; fail "idle timeout"; }
 stop_server
 expect_total relay_idle_closes 1
+
+peer_start rstafter 65536
+relay_to "$PEER_PORT"
+peer_client rstafter 65536 || fail "the upstream's reset was not passed on after its bytes"
+stop_server
+expect_total relay_resets_upstream 1
+
+peer_start closeafter 10
+relay_to "$PEER_PORT" --fin-timeout 1s
+peer_client linger 2.5 || fail "linger client"
+stop_server
+expect_total relay_fin_timeouts 1
+
+relay_to "$ECHO_PORT" --max-duration 1s
+peer_client closed 3000 || fail "--max-duration 1s did not close a silent session"
+stop_server
+expect_total relay_max_duration_closes 1
 pass

@@ -5,6 +5,7 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
   serve MODE [ARG]   listens on 127.0.0.1:0, prints "port N", serves each connection in a thread:
       banner TEXT    writes TEXT at once (the server speaks first), then echoes until EOF
       closeafter N   writes N pattern bytes, then closes
+      rstafter N     writes N pattern bytes, waits 0.3 s, then resets (RST)
       replyafterfin  reads until EOF, then writes "got N\\n" and closes
       upfin N        writes N pattern bytes and shuts its write side, then reads until EOF and
                      prints "recv M" (flushed)
@@ -15,6 +16,8 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
   client CHECK HOST PORT [ARGS]
       banner TEXT    reads TEXT before sending anything, then one echoed round trip
       closeafter N   reads exactly the N pattern bytes, then EOF
+      rstafter N     reads exactly the N pattern bytes, then must see a reset (not EOF)
+      linger SECS    reads until EOF without closing, then stays SECS before closing
       replyafterfin N  sends N bytes, shuts its write side, reads "got N\\n" then EOF
       upfin N M      reads exactly the N pattern bytes then EOF, then sends M bytes and shuts its
                      write side; the relay must then close within 5 s
@@ -30,6 +33,7 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
 """
 
 import socket
+import struct
 import sys
 import threading
 import time
@@ -86,6 +90,10 @@ def handle(c, mode, arg):
             echo_until_eof(c)
         elif mode == "closeafter":
             c.sendall(pattern(int(arg)))
+        elif mode == "rstafter":
+            c.sendall(pattern(int(arg)))
+            time.sleep(0.3)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         elif mode == "replyafterfin":
             n = 0
             while True:
@@ -214,6 +222,23 @@ def client(check, host, port, args):
         got = read_all(s)
         if got != pattern(n):
             die("got %d bytes, expected the %d pattern bytes" % (len(got), n))
+    elif check == "rstafter":
+        n = int(args[0])
+        s = connect(host, port)
+        got = read_exact(s, n)
+        if got != pattern(n):
+            die("the %d bytes before the reset differ" % n)
+        s.settimeout(5)
+        try:
+            b = s.recv(1)
+            die("EOF or data (%r) where a reset was expected" % b)
+        except ConnectionResetError:
+            pass
+    elif check == "linger":
+        s = connect(host, port)
+        read_all(s)
+        time.sleep(float(args[0]))
+        s.close()
     elif check == "replyafterfin":
         n = int(args[0])
         s = connect(host, port)
