@@ -7,7 +7,9 @@
 # (through an echo upstream: closed between 0.9 and 3 s after the last byte, counted); an
 # upstream that writes 64 KiB and resets: the client gets the 64 KiB, then a reset; an
 # upstream's FIN the client never answers: --fin-timeout 1s closes the session, counted;
-# --max-duration 1s closes a silent session, counted.
+# --max-duration 1s closes a silent session, counted; both sides sent FIN but the upstream
+# never reads the client's last 512 KiB: --fin-timeout 1s still ends the session (the relay
+# lets go of its descriptors).
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -72,4 +74,15 @@ relay_to "$ECHO_PORT" --max-duration 1s
 peer_client closed 3000 || fail "--max-duration 1s did not close a silent session"
 stop_server
 expect_total relay_max_duration_closes 1
+
+peer_start finnoread 10
+relay_to "$PEER_PORT" --fin-timeout 1s --window 1m --sndbuf 4k
+base_fds=$(server_fd_count)
+peer_client sendfin 524288 5 || fail "a session closing towards a stuck upstream outlived --fin-timeout"
+fds_at_baseline() {
+    (($(server_fd_count) <= base_fds))
+}
+wait_until 3 fds_at_baseline || fail "relay fds $(server_fd_count) > $base_fds after --fin-timeout"
+stop_server
+expect_total relay_fin_timeouts 1
 pass

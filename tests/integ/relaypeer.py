@@ -6,6 +6,8 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       banner TEXT    writes TEXT at once (the server speaks first), then echoes until EOF
       closeafter N   writes N pattern bytes, then closes
       rstafter N     writes N pattern bytes, waits 0.3 s, then resets (RST)
+      finnoread N    writes N pattern bytes and shuts its write side, then never reads (a
+                     4 KiB receive buffer) for 60 s
       replyafterfin  reads until EOF, then writes "got N\\n" and closes
       upfin N        writes N pattern bytes and shuts its write side, then reads until EOF and
                      prints "recv M" (flushed)
@@ -18,6 +20,8 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       closeafter N   reads exactly the N pattern bytes, then EOF
       rstafter N     reads exactly the N pattern bytes, then must see a reset (not EOF)
       linger SECS    reads until EOF without closing, then stays SECS before closing
+      sendfin N MAX  reads until EOF, sends N bytes and FIN; the relay must then close within
+                     MAX seconds (EOF or reset)
       replyafterfin N  sends N bytes, shuts its write side, reads "got N\\n" then EOF
       upfin N M      reads exactly the N pattern bytes then EOF, then sends M bytes and shuts its
                      write side; the relay must then close within 5 s
@@ -94,6 +98,10 @@ def handle(c, mode, arg):
             c.sendall(pattern(int(arg)))
             time.sleep(0.3)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif mode == "finnoread":
+            c.sendall(pattern(int(arg)))
+            c.shutdown(socket.SHUT_WR)
+            time.sleep(60)
         elif mode == "replyafterfin":
             n = 0
             while True:
@@ -148,6 +156,8 @@ def serve(mode, arg):
         time.sleep(0.5)
         print("port %d" % ls.getsockname()[1], flush=True)
         time.sleep(3600)
+    if mode == "finnoread":
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     ls.listen(128)
     print("port %d" % ls.getsockname()[1], flush=True)
     while True:
@@ -232,6 +242,15 @@ def client(check, host, port, args):
         try:
             b = s.recv(1)
             die("EOF or data (%r) where a reset was expected" % b)
+        except ConnectionResetError:
+            pass
+    elif check == "sendfin":
+        s = connect(host, port)
+        read_all(s)
+        s.sendall(pattern(int(args[0])))
+        s.shutdown(socket.SHUT_WR)
+        try:
+            read_all(s, float(args[1]))
         except ConnectionResetError:
             pass
     elif check == "linger":

@@ -142,16 +142,17 @@ static void conn_end(struct rs_conn *c, bool reset)
         rs_conn_close(c);
 }
 
-/* Ends the whole session now (timeouts, no upstream). */
+/* Ends the whole session now (timeouts): also a side already closing after its flush, whose
+ * peer may never take the rest (a close already under way makes this a no-op). */
 static void sess_abort(struct relay_sess *s, bool reset)
 {
-    if (s->cli && !s->cli_closing) {
+    if (s->cli) {
         s->cli_closing = true;
         conn_end(s->cli, reset);
     }
     if (s->up && !s->connected) {
         up_forget(s, true);
-    } else if (s->up && !s->up_closing) {
+    } else if (s->up) {
         s->up_closing = true;
         conn_end(s->up, reset);
     }
