@@ -22,13 +22,14 @@ peer_start() {
     PEER_PORT=$(awk '/^port / { print $2; exit }' "$PEER_OUT")
 }
 
-# echo_upstream_start: a one-thread ringsock echo on the test's backend; sets ECHO_PORT.
+# echo_upstream_start [ADDR]: a one-thread ringsock echo on the test's backend, on ADDR
+# (default 127.0.0.1:0); sets ECHO_PORT.
 echo_upstream_start() {
     local out="$TEST_TMP/echo_up.$RANDOM.out"
-    "$RINGSOCK" echo --tcp 127.0.0.1:0 --threads 1 "${BACKEND_ARGS[@]}" >"$out" 2>&1 &
+    "$RINGSOCK" echo --tcp "${1:-127.0.0.1:0}" --threads 1 "${BACKEND_ARGS[@]}" >"$out" 2>&1 &
     track_pid $!
     wait_until 5 grep -q 'listening on' "$out" || fail "echo upstream did not start"
-    ECHO_PORT=$(grep -m 1 -oE 'tcp://127\.0\.0\.1:[0-9]+' "$out" | sed 's/.*://')
+    ECHO_PORT=$(grep -m 1 -oE 'tcp://[^ ]*:[0-9]+' "$out" | sed 's/.*://')
 }
 
 # dead_port: a loopback port nothing listens on (bound without listening, then released).
