@@ -72,7 +72,8 @@ static void test_parse(void)
     rejects(",weight=2", "missing address");
     rejects("10.0.0.2:80,weight=0", "weight must be 1..1000");
     rejects("10.0.0.2:80,weight=1001", "weight must be 1..1000");
-    rejects("10.0.0.2:80,weight=", "unknown flag 'weight='");
+    rejects("10.0.0.2:80,weight=", "weight must be 1..1000");
+    rejects("10.0.0.2:80,max-conns=", "max-conns must be 0..");
     rejects("10.0.0.2:80,weight=2x", "weight must be");
     rejects("10.0.0.2:80,weight=-1", "weight must be");
     rejects("10.0.0.2:80,weight=99999999999", "weight must be");
