@@ -374,6 +374,27 @@ static void test_passive_health(void)
     CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);  /* still used: nothing else exists */
     CHECK_EQ(rs_upstream_pick(u, &cl, 1, t), -1); /* but not twice for one client */
     rs_upstreams_free(u);
+
+    /* nup == 1: the same */
+    conf_make(&c, RS_BAL_LEAST_CONN, (const char *[]){"[::1]:80", NULL});
+    u = rs_upstreams_new(&c, 1);
+    rs_upstream_fail(u, 0, t);
+    CHECK_EQ(rs_upstream_state(u, 0, t), RS_UP_UP);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);
+    rs_upstreams_free(u);
+
+    /* one primary with a backup is not alone: it goes out and the backup takes over */
+    conf_make(&c, RS_BAL_RR, (const char *[]){"10.0.0.1:80", "10.0.0.2:80,backup", NULL});
+    u = rs_upstreams_new(&c, 1);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);
+    rs_upstream_fail(u, 0, t);
+    CHECK_EQ(rs_upstream_state(u, 0, t), RS_UP_OUT);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 1);
+    rs_upstreams_free(u);
+
+    /* no upstreams: no set */
+    conf_make(&c, RS_BAL_RR, (const char *[]){NULL});
+    CHECK(rs_upstreams_new(&c, 1) == NULL);
 }
 
 static void test_active_health(void)
