@@ -133,13 +133,13 @@ int rs_upstream_parse(const char *spec, struct rs_upstream_conf *out, char *err,
         const char *what;
         if (n == 0)
             return fail(err, errlen, "bad upstream '%s': empty flag (stray comma)", spec);
-        if (n > 7 && memcmp(tok, "weight=", 7) == 0) {
+        if (n >= 7 && memcmp(tok, "weight=", 7) == 0) {
             seen = &seen_weight;
             what = "weight";
             if (parse_num(tok + 7, n - 7, 1, MAX_WEIGHT, &u.weight) < 0)
                 return fail(err, errlen, "bad upstream '%s': weight must be 1..%d", spec,
                             MAX_WEIGHT);
-        } else if (n > 10 && memcmp(tok, "max-conns=", 10) == 0) {
+        } else if (n >= 10 && memcmp(tok, "max-conns=", 10) == 0) {
             seen = &seen_max;
             what = "max-conns";
             if (parse_num(tok + 10, n - 10, 0, MAX_CONNS_LIMIT, &u.max_conns) < 0)

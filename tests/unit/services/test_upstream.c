@@ -72,7 +72,8 @@ static void test_parse(void)
     rejects(",weight=2", "missing address");
     rejects("10.0.0.2:80,weight=0", "weight must be 1..1000");
     rejects("10.0.0.2:80,weight=1001", "weight must be 1..1000");
-    rejects("10.0.0.2:80,weight=", "unknown flag 'weight='");
+    rejects("10.0.0.2:80,weight=", "weight must be 1..1000");
+    rejects("10.0.0.2:80,max-conns=", "max-conns must be 0..");
     rejects("10.0.0.2:80,weight=2x", "weight must be");
     rejects("10.0.0.2:80,weight=-1", "weight must be");
     rejects("10.0.0.2:80,weight=99999999999", "weight must be");
@@ -373,6 +374,27 @@ static void test_passive_health(void)
     CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);  /* still used: nothing else exists */
     CHECK_EQ(rs_upstream_pick(u, &cl, 1, t), -1); /* but not twice for one client */
     rs_upstreams_free(u);
+
+    /* nup == 1: the same */
+    conf_make(&c, RS_BAL_LEAST_CONN, (const char *[]){"[::1]:80", NULL});
+    u = rs_upstreams_new(&c, 1);
+    rs_upstream_fail(u, 0, t);
+    CHECK_EQ(rs_upstream_state(u, 0, t), RS_UP_UP);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);
+    rs_upstreams_free(u);
+
+    /* one primary with a backup is not alone: it goes out and the backup takes over */
+    conf_make(&c, RS_BAL_RR, (const char *[]){"10.0.0.1:80", "10.0.0.2:80,backup", NULL});
+    u = rs_upstreams_new(&c, 1);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 0);
+    rs_upstream_fail(u, 0, t);
+    CHECK_EQ(rs_upstream_state(u, 0, t), RS_UP_OUT);
+    CHECK_EQ(rs_upstream_pick(u, &cl, 0, t), 1);
+    rs_upstreams_free(u);
+
+    /* no upstreams: no set */
+    conf_make(&c, RS_BAL_RR, (const char *[]){NULL});
+    CHECK(rs_upstreams_new(&c, 1) == NULL);
 }
 
 static void test_active_health(void)
@@ -623,8 +645,199 @@ static void test_chash_src(void)
     rs_upstreams_free(w);
 }
 
+/* ---- every balancer against a model of what may be picked ---- */
+
+/* The rules of relay.h restated: passive failures, trials, active rise/fall, limits. */
+struct model {
+    const struct rs_relay_conf *c;
+    bool lone;
+    struct {
+        uint32_t active, fails, rise, fall;
+        uint64_t fail_start, out_until;
+        bool out, trial, dead;
+    } s[RS_RELAY_MAX_UPSTREAMS];
+};
+
+static bool model_usable(const struct model *m, unsigned i, uint64_t tried, uint64_t now)
+{
+    const struct rs_upstream_conf *uc = &m->c->up[i];
+    if (uc->down || (tried >> i & 1) || (uc->max_conns && m->s[i].active >= uc->max_conns))
+        return false;
+    if (m->lone)
+        return true;
+    return !m->s[i].dead && !(m->s[i].out && (now < m->s[i].out_until || m->s[i].trial));
+}
+
+static enum rs_upstream_state model_state(const struct model *m, unsigned i)
+{
+    return m->c->up[i].down ? RS_UP_DOWN
+           : m->s[i].dead   ? RS_UP_DEAD
+           : m->s[i].out    ? RS_UP_OUT
+                            : RS_UP_UP;
+}
+
+static void model_fail(struct model *m, unsigned i, uint64_t now)
+{
+    uint64_t ft = m->c->fail_timeout_ns;
+    if (m->c->max_fails == 0 || m->lone)
+        return;
+    if (m->s[i].out) {
+        if (m->s[i].trial) {
+            m->s[i].trial = false;
+            m->s[i].out_until = now + ft;
+        }
+        return;
+    }
+    if (m->s[i].fails == 0 || now - m->s[i].fail_start >= ft) {
+        m->s[i].fails = 0;
+        m->s[i].fail_start = now;
+    }
+    if (++m->s[i].fails >= m->c->max_fails) {
+        m->s[i].out = true;
+        m->s[i].out_until = now + ft;
+    }
+}
+
+static void model_health(struct model *m, unsigned i, bool ok)
+{
+    if (ok) {
+        m->s[i].fall = 0;
+        if (m->s[i].dead && ++m->s[i].rise >= m->c->health_rise) {
+            m->s[i].dead = false;
+            m->s[i].rise = 0;
+        }
+    } else {
+        m->s[i].rise = 0;
+        if (!m->s[i].dead && ++m->s[i].fall >= m->c->health_fall) {
+            m->s[i].dead = true;
+            m->s[i].fall = 0;
+        }
+    }
+}
+
+static uint64_t rnd_state = 0x1234567;
+
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return (uint32_t)(rnd_state % n);
+}
+
+/* Random picks, connections, failures, successes and health checks over time, on the upstream
+ * set and on the model side by side: the states agree at every step, and every pick is one the
+ * rules allow (never down, tried, full, dead, out before its time or while its trial runs; a
+ * backup only when no primary is usable) and -1 only when none is. */
+static void test_model(enum rs_balance b, const char *const *specs)
+{
+    struct rs_relay_conf c;
+    conf_make(&c, b, specs);
+    c.max_fails = 2;
+    c.fail_timeout_ns = 5 * S;
+    c.health_rise = 2;
+    c.health_fall = 2;
+    struct rs_upstreams *u = rs_upstreams_new(&c, 3);
+    CHECK(u != NULL);
+    if (!u)
+        return;
+    struct model m = {.c = &c};
+    unsigned live = 0;
+    for (unsigned i = 0; i < c.nup; i++)
+        live += !c.up[i].down;
+    m.lone = live == 1;
+    uint64_t now = 1000 * S;
+    unsigned bad = 0, picks = 0, none = 0, backups = 0, trials = 0;
+    for (int step = 0; step < 30000 && bad < 5; step++) {
+        now += rnd(400) * (S / 1000);
+        unsigned i = rnd(c.nup);
+        switch (rnd(8)) {
+        case 0:
+        case 1: { /* a connection: pick (sometimes with one tried), check, maybe begin */
+            uint64_t tried = rnd(4) == 0 ? 1ull << rnd(c.nup) : 0;
+            struct rs_addr cl = client4(0x0a000000 + rnd(1000), 1);
+            int r = rs_upstream_pick(u, &cl, tried, now);
+            bool any = false, prim = false;
+            for (unsigned k = 0; k < c.nup; k++) {
+                bool ok = model_usable(&m, k, tried, now);
+                any |= ok;
+                prim |= ok && !c.up[k].backup;
+            }
+            picks++;
+            none += r < 0;
+            backups += r >= 0 && c.up[r].backup;
+            bool good =
+                r < 0 ? !any
+                      : model_usable(&m, (unsigned)r, tried, now) && (!c.up[r].backup || !prim);
+            if (!good) {
+                fprintf(stderr, "%s step %d: picked %d (usable: any %d, primary %d)\n",
+                        rs_balance_name(b), step, r, any, prim);
+                bad++;
+            }
+            if (r >= 0 && rnd(3)) {
+                rs_upstream_conn_begin(u, (unsigned)r);
+                m.s[r].active++;
+                if (m.s[r].out && !m.lone) {
+                    m.s[r].trial = true;
+                    trials++;
+                }
+            }
+            break;
+        }
+        case 2:
+            if (m.s[i].active) {
+                rs_upstream_conn_end(u, i);
+                m.s[i].active--;
+                m.s[i].trial = false;
+            }
+            break;
+        case 3:
+        case 4:
+            rs_upstream_fail(u, i, now);
+            model_fail(&m, i, now);
+            break;
+        case 5:
+            rs_upstream_ok(u, i, now);
+            m.s[i].fails = 0;
+            m.s[i].out = m.s[i].trial = false;
+            break;
+        default: {
+            bool ok = rnd(3) != 0;
+            rs_upstream_health(u, i, ok);
+            model_health(&m, i, ok);
+            break;
+        }
+        }
+        if (rs_upstream_state(u, i, now) != model_state(&m, i) ||
+            rs_upstream_active(u, i) != m.s[i].active) {
+            fprintf(stderr, "%s step %d: upstream %u state %d active %u, model %d %u\n",
+                    rs_balance_name(b), step, i, rs_upstream_state(u, i, now),
+                    rs_upstream_active(u, i), model_state(&m, i), m.s[i].active);
+            bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    /* the interesting cases were reached */
+    CHECK(none > 0 && none < picks);
+    CHECK(m.lone || (backups > 0 && trials > 0));
+    rs_upstreams_free(u);
+}
+
 int main(void)
 {
+    static const char *const mixed[] = {"10.0.0.1:80,weight=3",
+                                        "10.0.0.2:80,max-conns=3",
+                                        "10.0.0.3:80,down",
+                                        "[::1]:80",
+                                        "10.0.0.5:80,weight=2,max-conns=5",
+                                        "10.0.0.6:80,backup",
+                                        "[::2]:80,backup,weight=4",
+                                        NULL};
+    static const char *const lone[] = {"10.0.0.1:80,max-conns=4", "10.0.0.2:80,down", NULL};
+    for (int b = RS_BAL_RR; b <= RS_BAL_CHASH_SRC; b++) {
+        test_model((enum rs_balance)b, mixed);
+        test_model((enum rs_balance)b, lone);
+    }
     test_parse();
     test_conf_check();
     test_rr();
