@@ -21,7 +21,10 @@ run_client stream --count 10 --bytes "$MIB" --timeout 30 "$HOST" "$PORT" ||
     fail "the relay no longer relays after the resets"
 stop_server
 expect_total relay_accepted 1010
-expect_total relay_connect_ok 1010
+# A client that resets before its upstream is connected abandons the connect: not every
+# session reaches connect_ok, the last 10 (streams) do.
+ok=$(total_field relay_connect_ok)
+((ok >= 10 && ok <= 1010)) || fail "relay_connect_ok=$ok, expected 10..1010"
 expect_total relay_active 0
 (($(total_field relay_resets_client) >= 1)) || fail "no client reset was counted"
 pass
