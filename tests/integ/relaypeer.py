@@ -6,6 +6,8 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       banner TEXT    writes TEXT at once (the server speaks first), then echoes until EOF
       closeafter N   writes N pattern bytes, then closes
       rstafter N     writes N pattern bytes, waits 0.3 s, then resets (RST)
+      slowsink SECS  reads nothing for SECS, then everything until EOF, checking the pattern;
+                     prints "recv N ok" or "recv N bad", then closes
       finnoread N    writes N pattern bytes and shuts its write side, then never reads (a
                      4 KiB receive buffer) for 60 s
       replyafterfin  reads until EOF, then writes "got N\\n" and closes
@@ -19,6 +21,7 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       banner TEXT    reads TEXT before sending anything, then one echoed round trip
       closeafter N   reads exactly the N pattern bytes, then EOF
       rstafter N     reads exactly the N pattern bytes, then must see a reset (not EOF)
+      send N         sends N pattern bytes and FIN, then reads until EOF (expects nothing)
       linger SECS    reads until EOF without closing, then stays SECS before closing
       sendfin N MAX  reads until EOF, sends N bytes and FIN; the relay must then close within
                      MAX seconds (EOF or reset)
@@ -48,8 +51,14 @@ def die(msg):
     sys.exit(1)
 
 
-def pattern(n):
-    return bytes((i * 7 + 3) % 251 for i in range(n))
+CYCLE = bytes((i * 7 + 3) % 251 for i in range(251))
+
+
+def pattern(n, off=0):
+    """n bytes of the test pattern (a 251-byte cycle) from offset off."""
+    off %= 251
+    reps = (off + n) // 251 + 1
+    return (CYCLE * reps)[off:off + n]
 
 
 def read_all(s, limit=30.0):
@@ -98,6 +107,17 @@ def handle(c, mode, arg):
             c.sendall(pattern(int(arg)))
             time.sleep(0.3)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif mode == "slowsink":
+            time.sleep(float(arg))
+            n, ok = 0, True
+            while True:
+                b = c.recv(1 << 20)
+                if not b:
+                    break
+                if ok and b != pattern(len(b), n):
+                    ok = False
+                n += len(b)
+            print("recv %d %s" % (n, "ok" if ok else "bad"), flush=True)
         elif mode == "finnoread":
             c.sendall(pattern(int(arg)))
             c.shutdown(socket.SHUT_WR)
@@ -253,6 +273,19 @@ def client(check, host, port, args):
             read_all(s, float(args[1]))
         except ConnectionResetError:
             pass
+    elif check == "send":
+        n = int(args[0])
+        s = connect(host, port)
+        s.settimeout(120)
+        off = 0
+        while off < n:
+            k = min(1 << 20, n - off)
+            s.sendall(pattern(k, off))
+            off += k
+        s.shutdown(socket.SHUT_WR)
+        rest = read_all(s, 60)
+        if rest:
+            die("%d unexpected bytes back" % len(rest))
     elif check == "linger":
         s = connect(host, port)
         read_all(s)
