@@ -9,7 +9,8 @@
 # upstream's FIN the client never answers: --fin-timeout 1s closes the session, counted;
 # --max-duration 1s closes a silent session, counted; both sides sent FIN but the upstream
 # never reads the client's last 512 KiB: --fin-timeout 1s still ends the session (the relay
-# lets go of its descriptors).
+# lets go of its descriptors); SIGTERM with a session open: the relay closes it after
+# --shutdown-timeout and exits cleanly with its totals.
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -85,4 +86,18 @@ fds_at_baseline() {
 wait_until 3 fds_at_baseline || fail "relay fds $(server_fd_count) > $base_fds after --fin-timeout"
 stop_server
 expect_total relay_fin_timeouts 1
+
+relay_to "$ECHO_PORT" --shutdown-timeout 500
+hold_out="$TEST_TMP/hold.out"
+python3 "$RELAYPEER" client closed "$HOST" "$PORT" 10000 >"$hold_out" 2>&1 &
+hold=$!
+track_pid "$hold"
+sleep 0.5
+stop_server
+rc=0
+wait_pid "$hold" 15 || rc=$?
+cat "$hold_out"
+((rc == 0)) || fail "the session open at SIGTERM was not closed"
+expect_total relay_accepted 1
+expect_total relay_active 0
 pass

@@ -5,7 +5,8 @@
 # no_upstream; round robin over two upstreams: 30 clients in turn, 15 reach each (seen end to
 # end from the upstream's id line); a blackholed first upstream (its accept queue full, so SYNs
 # are dropped): --connect-timeout 300ms passes, counted, and the next upstream serves the
-# client (round trip 0.29..2 s).
+# client (round trip 0.29..2 s); --balance hash-src: 10 clients from 127.0.0.1 all reach one
+# upstream.
 # shellcheck source=relay_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/relay_lib.sh"
 backend_setup "${1:-}"
@@ -49,6 +50,13 @@ peer_client ids 30 || fail "round robin clients"
 [[ $PEER_LINE == "ids A=15 B=15" ]] || fail "round robin: $PEER_LINE, expected A=15 B=15"
 stop_server
 expect_total relay_connect_ok 30
+
+start_server relay --threads 1 --upstream "127.0.0.1:$a" --upstream "127.0.0.1:$b" \
+    --balance hash-src "${BACKEND_ARGS[@]}"
+peer_client ids 10 || fail "hash-src clients"
+[[ $PEER_LINE == "ids A=10" || $PEER_LINE == "ids B=10" ]] ||
+    fail "hash-src: $PEER_LINE, expected all 10 on one upstream"
+stop_server
 
 peer_start blackhole
 start_server relay --threads 1 --upstream "127.0.0.1:$PEER_PORT" \
