@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # (globals here are read by the sourcing scripts)
 # relay_lib.sh: helpers for the relay tests, on top of lib.sh (source this instead). The relay is
 # lib.sh's server (start_server relay ..., totals from stop_server); its upstreams are a ringsock
 # echo (echo_upstream_start) or relaypeer.py servers (peer_start), tracked and killed by pid.
