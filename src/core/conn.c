@@ -104,8 +104,24 @@ static struct rs_conn *conn_alloc(struct rs_loop *l)
     c->idx = idx;
     c->gen = gen;
     c->fd = -1;
+    c->wq_limit = l->wq_limit;
+    c->wq_span = l->wq_span;
     l->nconns++;
     return c;
+}
+
+size_t rs__wq_cap(const struct rs_loop *l, size_t bytes, bool *span)
+{
+    /* With room for two chunks or more, the memory of whole chunks (16 KiB pages, header
+     * included); below that, bytes owed. */
+    size_t whole = bytes / LOOP_CHUNK_BYTES;
+    *span = whole >= 2;
+    return *span ? whole * l->chunks.chunk_size : bytes;
+}
+
+void rs_conn_set_write_queue(struct rs_conn *c, size_t bytes)
+{
+    c->wq_limit = rs__wq_cap(c->loop, bytes, &c->wq_span);
 }
 
 static void default_on_data(struct rs_conn *c, const void *data, size_t len)
@@ -262,15 +278,15 @@ size_t rs_conn_queued(const struct rs_conn *c)
     return c->outq.bytes;
 }
 
-/* c's queue as the cap counts it: its span over whole chunks, or its bytes (loop->wq_span). */
+/* c's queue as the cap counts it: its span over whole chunks, or its bytes (c->wq_span). */
 static inline size_t conn_queue_size(const struct rs_conn *c)
 {
-    return c->loop->wq_span ? rs_outq_span(&c->outq) : c->outq.bytes;
+    return c->wq_span ? rs_outq_span(&c->outq) : c->outq.bytes;
 }
 
 size_t rs_conn_room(const struct rs_conn *c)
 {
-    size_t used = conn_queue_size(c), limit = c->loop->wq_limit;
+    size_t used = conn_queue_size(c), limit = c->wq_limit;
     return used < limit ? limit - used : 0;
 }
 
@@ -282,6 +298,20 @@ struct rs_loop *rs_conn_loop(const struct rs_conn *c)
 uint64_t rs_conn_sent_ns(const struct rs_conn *c)
 {
     return c->sent_ns;
+}
+
+int rs_conn_addrs(const struct rs_conn *c, struct rs_addr *peer, struct rs_addr *local)
+{
+    if (peer) {
+        memset(peer, 0, sizeof(*peer));
+        socklen_t len = sizeof(peer->ss);
+        if (getpeername(c->fd, (struct sockaddr *)&peer->ss, &len) < 0)
+            return -errno;
+        peer->len = len;
+    }
+    if (local)
+        return rs_net_local_addr(c->fd, local);
+    return 0;
 }
 
 static void mark_dirty(struct rs_conn *c)
@@ -407,7 +437,7 @@ void rs_conn_read_start(struct rs_conn *c)
 
 bool rs_conn_full(const struct rs_conn *c)
 {
-    return conn_queue_size(c) >= c->loop->wq_limit;
+    return conn_queue_size(c) >= c->wq_limit;
 }
 
 /* c's queue is full: the loop's backpressure stops reading c until it drains to half. */
@@ -421,8 +451,17 @@ static void conn_backpressure(struct rs_conn *c)
     conn_read_off(c, RS_READ_OFF_QUEUE);
 }
 
+void rs_conn_read_cross(struct rs_conn *c)
+{
+    c->cross = true;
+    if (c->read_off & RS_READ_OFF_QUEUE)
+        conn_read_on(c, RS_READ_OFF_QUEUE);
+}
+
 size_t rs__conn_read_room(struct rs_conn *c)
 {
+    if (c->cross)
+        return c->wq_limit; /* a read's size; the service bounds the total */
     size_t room = rs_conn_room(c);
     if (room == 0)
         conn_backpressure(c); /* filled by a send outside on_data (a timer, on_drain) */
@@ -438,7 +477,7 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len)
     if (rs__conn_closing(c))
         return;
     c->ops->on_data(c, data, len);
-    if (rs_conn_full(c))
+    if (!c->cross && rs_conn_full(c))
         conn_backpressure(c);
 }
 
@@ -478,7 +517,7 @@ void rs__conn_sent(struct rs_conn *c, size_t n)
     /* Low water at half the cap, so a slow reader does not toggle reading every send. One
      * branch on the hot path, as before on_drain: both waiters are tested at once (bitwise). */
     if (((c->read_off & RS_READ_OFF_QUEUE) | c->drain_armed) &&
-        conn_queue_size(c) <= l->wq_limit / 2) {
+        conn_queue_size(c) <= c->wq_limit / 2) {
         conn_low_water(c);
         if (rs__conn_closing(c))
             return;

@@ -9,8 +9,6 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/probes.h"
 
-#define LOOP_CHUNK_BYTES 16384u /* memory per output queue chunk */
-
 void rs_loop_config_default(struct rs_loop_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -82,9 +80,7 @@ struct rs_loop *rs__loop_new_with_backend(const struct rs_loop_config *cfg, stru
     l->rl_conn = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     /* 16 KiB chunks, header included: whole pages, so the cap can count them exactly. */
     rs_chunk_cache_init(&l->chunks, LOOP_CHUNK_BYTES - sizeof(struct rs_chunk), 64);
-    size_t whole = cfg->write_queue / LOOP_CHUNK_BYTES;
-    l->wq_span = whole >= 2;
-    l->wq_limit = l->wq_span ? whole * l->chunks.chunk_size : cfg->write_queue;
+    l->wq_limit = rs__wq_cap(l, cfg->write_queue, &l->wq_span);
     rs_timer_init(&l->grace_timer, grace_expired, l);
     /* Room for the stop deadline; listeners reserve their back-off timer's in rs_loop_listen. */
     if (rs_timer_heap_reserve(&l->timers, 1) < 0) {

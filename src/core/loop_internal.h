@@ -148,6 +148,8 @@ struct rs_conn {
                          which the states describe (a FIN may come in any of them) */
     bool drain_armed; /* the queue reached the cap: on_drain when it falls to half; a fact
                          about the queue, which may fill in CONNECTING and OPEN alike */
+    bool cross;       /* rs_conn_read_cross: reads are not held to this queue's room */
+    bool wq_span;     /* the cap counts memory of whole chunks, not bytes (wq_cap) */
     /* Operations in flight: a closing connection waits for them, whatever its state. */
     bool recv_armed;   /* a receive is in flight (io_uring) */
     bool recv_ms;      /* ... and it is multishot (io_uring) */
@@ -170,6 +172,7 @@ struct rs_conn {
     struct rs_conn *pend_next;                   /* backend retry list */
     struct rs_conn *starved_next, *starved_prev; /* io_uring's starved list */
     size_t send_len;                             /* bytes handed to the in-flight send */
+    size_t wq_limit; /* this connection's write-queue cap: the loop's, or rs_conn_set_write_queue */
     uint64_t bytes_in; /* received and sent over the connection's life: probes */
     uint64_t bytes_out;
     void *send_state; /* io_uring: the in-flight sendmsg's msghdr and iovecs */
@@ -230,7 +233,7 @@ struct rs_loop {
     /* The write-queue cap in the queue's terms (conn.c): with room for two chunks or more, the
      * memory of whole chunks (wq_span: a queue counts as its rs_outq_span, limited to the data
      * of the chunks the cap holds); below that, bytes owed (wq_limit is the cap). */
-    size_t wq_limit;
+    size_t wq_limit; /* a new connection's cap (rs__wq_cap of cfg.write_queue) */
     bool wq_span;
     struct rs_conn **slabs;
     uint32_t nslabs, max_slabs;
@@ -287,6 +290,10 @@ void rs__conn_deliver(struct rs_conn *c, const void *data, size_t len);
  * (rs_conn_room), so that a read cannot take the queue past the cap. At 0 the loop's
  * backpressure is on (reading resumes once the queue drains to half): read nothing. */
 size_t rs__conn_read_room(struct rs_conn *c);
+#define LOOP_CHUNK_BYTES 16384u /* memory per output queue chunk */
+/* The write-queue cap of bytes in the queue's terms: the memory of whole chunks when bytes
+ * holds two or more (*span set), else bytes owed. */
+size_t rs__wq_cap(const struct rs_loop *l, size_t bytes, bool *span);
 void rs__conn_eof(struct rs_conn *c);
 /* A connect finished (0 or -errno): tells the service, then starts receiving or closes. */
 void rs__conn_connected(struct rs_conn *c, int err);

@@ -385,6 +385,10 @@ static void check_listeners(struct cfg *c, bool bind_check)
         }
         if (l->ntcp == 0 && l->nudp == 0)
             cfg_error(c, l->line, "listener %s has no 'tcp =' or 'udp =' address", l->name);
+        char why[256];
+        if (l->has_service && (int)l->service == rs_service_index("relay") &&
+            rs_relay_conf_check(&l->relay, why, sizeof(why)) < 0)
+            cfg_error(c, l->line, "listener %s: %s", l->name, why);
         for (unsigned a = 0; a < l->nudp; a++)
             if (rs_addr_is_multicast(&l->udp[a]) && !l->join_iface[0])
                 cfg_error(c, l->udp_line[a], "a multicast group needs 'join-iface ='");

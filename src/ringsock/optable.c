@@ -1,6 +1,7 @@
 /* The server's option table, its setters and the defaults; usage.c prints it. */
 
 #include "optable.h"
+#include "opts_relay.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -186,12 +187,45 @@ static int set_admin(const struct rs_optdef *d, void *target, const char *val, c
     return 0;
 }
 
+/* --idle-timeout: the services' idle and send timeout, and the relay's session idle timeout. */
+static int set_idle(const struct rs_optdef *d, void *target, const char *val, const char *what,
+                    char *err, size_t errlen)
+{
+    struct rs_listener_opts *l = target;
+    int e = set_timeout(d, target, val, what, err, errlen);
+    if (e == 0)
+        l->relay.idle_timeout_ns = l->idle_timeout_ns;
+    return e;
+}
+
+/* A relay option: opts_relay.c parses it by name into the listener's relay configuration. A
+ * flag (no value on the command line) is a yes or no in a config file. */
+static int set_relay(const struct rs_optdef *d, void *target, const char *val, const char *what,
+                     char *err, size_t errlen)
+{
+    struct rs_listener_opts *l = target;
+    if (!d->arg && val) {
+        if (!strcmp(val, "no") || !strcmp(val, "false") || !strcmp(val, "off") ||
+            !strcmp(val, "0")) {
+            l->relay.accept_proxy = false;
+            return 0;
+        }
+        if (strcmp(val, "yes") && strcmp(val, "true") && strcmp(val, "on") && strcmp(val, "1")) {
+            snprintf(err, errlen, "invalid value for %s: '%s' (want yes or no)", what, val);
+            return -EINVAL;
+        }
+        val = NULL;
+    }
+    return rs__relay_opt(d->name, val, &l->relay, err, errlen) < 0 ? -EINVAL : 0;
+}
+
 #define GLOBAL(field)                                                                              \
     .scope = RS_OPT_GLOBAL, .off = offsetof(struct rs_server_opts, field),                         \
     .width = sizeof(((struct rs_server_opts *)0)->field)
 #define LISTENER(field)                                                                            \
     .scope = RS_OPT_LISTENER, .off = offsetof(struct rs_listener_opts, field),                     \
     .width = sizeof(((struct rs_listener_opts *)0)->field)
+#define RELAY      .scope = RS_OPT_LISTENER, .services = "relay", .set = set_relay
 #define MS_PER_DAY 86400000
 #define NS_PER_MS  1000000ull
 
@@ -257,11 +291,46 @@ const struct rs_optdef rs_optdefs[] = {
      .help = "longest sockperf message (14..16m); a longer one closes its TCP connection, a "
              "datagram is dropped"},
     {.name = "idle-timeout", .arg = "T", LISTENER(idle_timeout_ns),
-     .services = "echo discard sockperf", .def = "300s", .set = set_timeout, .min = NS_PER_MS,
+     .services = "echo discard sockperf relay", .def = "300s", .set = set_idle, .min = NS_PER_MS,
      .max = UINT64_MAX,
      .help = "close a TCP connection that moved no byte either way for T (30s, 500ms; 0 = "
              "never); one owing bytes its peer took none of for T is reset (send timeout). "
-             "Counted: idle_timeouts, send_timeouts (sockperf_ prefixed for sockperf)"},
+             "Counted: idle_timeouts, send_timeouts (sockperf_ prefixed for sockperf). relay: "
+             "a session with no byte either way (default 10m)"},
+
+    /* The relay (docs/relay.md). */
+    {.name = "upstream", .arg = "SPEC", RELAY, .repeat = true,
+     .help = "a server to relay to (repeatable, at least one): ADDR[,weight=N][,backup][,down]"
+             "[,max-conns=N], ADDR as 1.2.3.4:PORT or [::1]:PORT"},
+    {.name = "balance", .arg = "NAME", RELAY, .def = "rr",
+     .help = "rr (smooth weighted round robin), least-conn, random2, hash-src or chash-src "
+             "(client address)"},
+    {.name = "connect-timeout", .arg = "T", RELAY, .def = "5s",
+     .help = "per upstream connect; on refusal, timeout or unreachable the next untried "
+             "upstream, the client's bytes kept meanwhile; never once a byte went upstream"},
+    {.name = "connect-tries", .arg = "N", RELAY, .def = "3",
+     .help = "distinct upstreams tried per client"},
+    {.name = "connect-budget", .arg = "T", RELAY, .def = "10s",
+     .help = "time for all tries; past it, or with no usable upstream, the client is closed at "
+             "once"},
+    {.name = "max-fails", .arg = "N", RELAY, .def = "1",
+     .help = "failed connects within --fail-timeout that take an upstream out for "
+             "--fail-timeout (0 = never)"},
+    {.name = "fail-timeout", .arg = "T", RELAY, .def = "10s",
+     .help = "the window of --max-fails, and how long an upstream stays out"},
+    {.name = "window", .arg = "SIZE", RELAY, .def = "256k", .min = 4096, .max = 1 << 30,
+     .help = "bytes queued towards either side of a session before the other is no longer read"},
+    {.name = "fin-timeout", .arg = "T", RELAY, .def = "30s",
+     .help = "close a half-closed session after T (0 = never)"},
+    {.name = "max-duration", .arg = "T", RELAY, .def = "0",
+     .help = "close any session after T (0 = never)"},
+    {.name = "send-proxy", .arg = "v1|v2", RELAY,
+     .help = "start each upstream connection with a PROXY protocol header"},
+    {.name = "accept-proxy", RELAY,
+     .help = "read a PROXY header (v1 or v2) from each client first; invalid or late "
+             "(--proxy-timeout): closed, counted. In a config file: accept-proxy = yes"},
+    {.name = "proxy-timeout", .arg = "T", RELAY, .def = "5s",
+     .help = "time a client has to send its PROXY header"},
 
     /* The whole process. */
     {.name = "threads", .arg = "N", GLOBAL(threads), .def = "one per CPU", .set = set_number,
@@ -426,4 +495,5 @@ void rs_listener_default(struct rs_listener_opts *l, unsigned svc)
     l->keepalive_timeout_ms = 60000;
     l->max_msg = 65536;
     l->idle_timeout_ns = 300ull * 1000000000;
+    rs_relay_conf_default(&l->relay);
 }

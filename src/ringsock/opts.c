@@ -88,6 +88,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     char shorts[32];
     const struct rs_optdef *other = NULL; /* an option given with --config */
     bool check = false;
+    const struct rs_optdef *relay_opt = NULL; /* a relay-only option given */
     int svc;
 
     rs_server_opts_default(o);
@@ -149,6 +150,8 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if (d->set(d, d->scope == RS_OPT_GLOBAL ? (void *)o : (void *)main_l, optarg, what, err,
                        errlen) < 0)
                 return -EINVAL;
+            if (!relay_opt && d->services && strcmp(d->services, "relay") == 0)
+                relay_opt = d;
             break;
         }
         if (!other)
@@ -189,6 +192,14 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     }
     const struct rs_service *s = rs_services[o->service];
     main_l->service = o->service;
+    if ((int)o->service == rs_service_index("relay")) {
+        if (rs_relay_conf_check(&main_l->relay, err, errlen) < 0)
+            return -EINVAL;
+    } else if (relay_opt) {
+        snprintf(err, errlen, "--%s and the other relay options are for 'ringsock relay'",
+                 relay_opt->name);
+        return -EINVAL;
+    }
     if (main_l->nudp && s->udp_mode == RS_UDP_NONE) {
         snprintf(err, errlen, "the %s service has no UDP side", s->name);
         return -EINVAL;

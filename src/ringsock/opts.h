@@ -75,8 +75,9 @@ struct rs_listener_opts {
     uint64_t udp_deny[RS_PORT_SET_WORDS]; /* source ports echo and sockperf never answer */
     unsigned udp_deny_count;              /* ports in udp_deny; 0: --udp-deny-ports none */
     uint32_t udp_rate;                    /* replies per second per source address; 0: off */
-    uint32_t max_msg;         /* sockperf: longest message; a longer one closes its connection */
-    uint64_t idle_timeout_ns; /* echo, discard, sockperf TCP: idle and send timeout, 0 = off */
+    uint32_t max_msg;           /* sockperf: longest message; a longer one closes its connection */
+    uint64_t idle_timeout_ns;   /* echo, discard, sockperf TCP: idle and send timeout, 0 = off */
+    struct rs_relay_conf relay; /* relay: upstreams, balancing, timeouts (relay.h, opts_relay.c) */
 };
 
 struct rs_server_opts {

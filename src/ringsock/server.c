@@ -663,6 +663,7 @@ int rs_server_run(const struct rs_server_opts *o)
                 },
             .max_msg = lo->max_msg,
             .idle_timeout_ns = lo->idle_timeout_ns,
+            .relay = lo->relay,
         };
         rs_http_limits_default(&conf->http.limits);
         if (lo->body_file[0]) {

@@ -13,6 +13,7 @@ const struct rs_service *const rs_services[] = {
     [RS_SVC_DISCARD] = &rs_discard_service,
     [RS_SVC_HTTP] = &rs_http_service,
     [RS_SVC_SOCKPERF] = &rs_sockperf_service,
+    &rs_relay_service,
 };
 
 _Static_assert(sizeof(rs_services) / sizeof(rs_services[0]) <= RS_MAX_SERVICES,

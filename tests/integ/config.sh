@@ -170,7 +170,7 @@ $BAD:3: invalid value for threads: 'many'
 $BAD:4: 'threads' given twice (first on line 3)
 $BAD:5: unknown key 'frobnicate' in [global]
 $BAD:6: 'body' belongs in a [listener NAME] section, not [global]
-$BAD:10: 'idle-timeout' does not apply to service http (only to echo, discard or sockperf)
+$BAD:10: 'idle-timeout' does not apply to service http (only to echo, discard, sockperf or relay)
 $BAD:11: syntax error: want 'key = value', '[section]' or a comment
 $BAD:12: listener other has no 'service =' line
 $BAD:13: tcp 127.0.0.1:1 clashes with listener web's tcp on line 9
@@ -178,7 +178,7 @@ $BAD:14: [listener web] given twice (first on line 7)
 $BAD:15: unknown section [upstream x] (want [global] or [listener NAME])
 $BAD:18: a multicast group needs 'join-iface ='
 $BAD:19: invalid tcp address '127.0.0.1' (want 1.2.3.4:PORT, [::1]:PORT or :PORT)
-$BAD:21: unknown service 'gopher' (want echo, discard, http or sockperf)
+$BAD:21: unknown service 'gopher' (want echo, discard, http, sockperf or relay)
 EOF
 
 cp "$ERR" "$TEST_TMP/bad.check.err"

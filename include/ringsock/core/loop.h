@@ -199,6 +199,16 @@ void rs_conn_reset(struct rs_conn *c);
  * cancelled once it is half full). A FIN is not read either while stopped. Nothing once c is
  * closing. */
 void rs_conn_read_stop(struct rs_conn *c);
+/* Declares that what c receives is not answered on c but sent elsewhere (a relay): reads from
+ * c are no longer held to the room in c's own queue, nor stopped while it is full (that would
+ * deadlock a relay whose two peers both wait for it to read), and are sized as if the queue
+ * were empty. The service then bounds what it takes with rs_conn_read_stop while the queue it
+ * feeds is full, and on_drain of c still comes when c's own queue falls to half. */
+void rs_conn_read_cross(struct rs_conn *c);
+/* Gives c a write-queue cap of its own (the loop's --write-queue otherwise): what rs_conn_full,
+ * rs_conn_room, on_drain and the read sizes go by, for a service whose connections need
+ * another bound (the relay's --window). Call it before queueing anything. */
+void rs_conn_set_write_queue(struct rs_conn *c, size_t bytes);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */
 void rs_conn_read_start(struct rs_conn *c);
@@ -209,6 +219,11 @@ size_t rs_conn_queued(const struct rs_conn *c);
 /* When the kernel last took bytes of c's queue (rs_now_ns clock), 0 if it never did: send
  * progress, for a service's send timeout. */
 uint64_t rs_conn_sent_ns(const struct rs_conn *c);
+/* The addresses of c's socket: the peer's and this end's (for an accepted connection, the
+ * listener's address), either may be NULL. Returns 0 or -errno (-ENOTCONN once the peer is
+ * gone). A system call each: for services that need them (a relay's PROXY header, hashing
+ * on the client's address), not for every connection. */
+int rs_conn_addrs(const struct rs_conn *c, struct rs_addr *peer, struct rs_addr *local);
 struct rs_loop *rs_conn_loop(const struct rs_conn *c);
 
 #endif

@@ -113,9 +113,9 @@ void rs_upstreams_free(struct rs_upstreams *u);
  * balancers use), skipping the indexes whose bit is set in tried, those not usable at now_ns,
  * and those at their max_conns. Backups are chosen only when no primary is usable (tried ones
  * count as unusable). An upstream marked out whose fail timeout has passed may be chosen again
- * for one trial connection. A lone upstream (nup == 1, not down) is never skipped for
- * health. Returns its index, or -1 when none is usable. Does not count the connection: call
- * rs_upstream_conn_begin once a connect starts. */
+ * for one trial connection. A lone upstream (the only one not configured down, backups
+ * counted) is never skipped for health. Returns its index, or -1 when none is usable. Does
+ * not count the connection: call rs_upstream_conn_begin once a connect starts. */
 int rs_upstream_pick(struct rs_upstreams *u, const struct rs_addr *client, uint64_t tried,
                      uint64_t now_ns);
 
@@ -141,7 +141,7 @@ const struct rs_upstream_conf *rs_upstream_conf_at(const struct rs_upstreams *u,
 
 /* ---- PROXY protocol (haproxy.org/download/2.9/doc/proxy-protocol.txt) ---- */
 
-#define RS_PROXY_V1_MAX 108 /* longest v1 line, CRLF included */
+#define RS_PROXY_V1_MAX 108 /* the longest v1 line (107 bytes with CRLF) and a NUL */
 #define RS_PROXY_V2_MAX 232 /* longest v2 header we accept (16 + 216 bytes of TLVs) */
 
 /* Writes the header for a connection from src to dst (the listener's address) over TCP
@@ -152,8 +152,10 @@ int rs_proxy_write(unsigned version, bool stream, const struct rs_addr *src,
                    const struct rs_addr *dst, char *buf, size_t cap);
 
 /* Reads a PROXY header (v1 or v2) from the start of buf[0, len). Returns the header's length
- * with *src and *dst set (for v1 "UNKNOWN" and v2 LOCAL: *local set true and the addresses
- * left alone), 0 when more bytes are needed, or -EINVAL when it is not a valid header. */
+ * with *src and *dst set (for v1 "UNKNOWN", v2 LOCAL, and v2 PROXY with an unspecified or
+ * UNIX family: *local set true and the addresses left alone), 0 when more bytes are needed
+ * (never past 107 bytes for v1 or RS_PROXY_V2_MAX for v2), or -EINVAL when it is not a valid
+ * header. */
 int rs_proxy_read(const char *buf, size_t len, struct rs_addr *src, struct rs_addr *dst,
                   bool *local);
 

@@ -13,6 +13,7 @@
 #include "ringsock/util/ratetable.h"
 #include "ringsock/proto/http_parse.h"
 #include "ringsock/core/loop.h"
+#include "ringsock/services/relay.h"
 
 /* HTTP/1.1 responder; the configuration is shared read-only by every worker. */
 struct rs_http_config {
@@ -32,6 +33,7 @@ struct rs_service_conf {
     /* echo, discard, sockperf over TCP: a connection that moved no byte either way for this
      * long is closed, one owing bytes its peer took none of for this long is reset; 0 = off */
     uint64_t idle_timeout_ns;
+    struct rs_relay_conf relay; /* the relay: upstreams, balancing, timeouts (relay.h) */
 };
 
 /* What a datagram socket does with each whole datagram. */
@@ -75,6 +77,7 @@ extern const struct rs_service rs_echo_service;
 extern const struct rs_service rs_discard_service;
 extern const struct rs_service rs_http_service;
 extern const struct rs_service rs_sockperf_service;
+extern const struct rs_service rs_relay_service;
 
 /* Batched datagram echo (or discard, or a service's handler) on one non-blocking UDP socket of
  * one worker; its counters are the block rs_dgram_counter_block. */

@@ -268,7 +268,7 @@ void rs__ur_on_recv(struct rs_loop *l, struct ur *u, struct io_uring_cqe *cqe)
             /* A multishot receive without the kernel's limit stops once the queue is half full:
              * one-shot receives of at most the room left take over (rs__ur_arm_recv). */
             if (c->recv_ms && !u->ms_recv_limit && !c->recv_cancel &&
-                rs_conn_room(c) <= c->loop->wq_limit / 2)
+                rs_conn_room(c) <= c->wq_limit / 2)
                 rs__ur_cancel_recv(c);
         } else {
             rs__conn_fail(c, -EIO); /* cannot happen with buffer select; never echo garbage */

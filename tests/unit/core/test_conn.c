@@ -685,6 +685,38 @@ static void test_read_stop_start(struct rs_loop *l, struct rs_listener *ls)
     sv.close = 0;
 }
 
+/* rs_conn_read_cross: a full queue of c's own neither stops reading c nor sizes its reads
+ * (marking c cross lifts a stop already in place), while on_drain still follows c's queue. */
+static void test_read_cross(struct rs_loop *l, struct rs_listener *ls)
+{
+    static char big[1200];
+    int peer;
+    struct rs_conn *c = accept_one(ls, &peer);
+    uint64_t rud = ud_of(RS_OP_RECV, c), sud = ud_of(RS_OP_SEND, c);
+    int r = fk.read_resume;
+
+    sv.echo = true;
+    CHECK(kernel_recv(l, rud, big, sizeof(big), true));
+    CHECK_EQ(c->read_off, RS_READ_OFF_QUEUE); /* not cross yet: the loop's backpressure */
+    CALL(rs_conn_read_cross(c));
+    CHECK_EQ(c->read_off, 0);
+    CHECK_EQ(fk.read_resume, r + 1);
+    CHECK_EQ(rs__conn_read_room(c), l->wq_limit); /* the queue is full, reads are not held */
+    CHECK(kernel_recv(l, rud, big, sizeof(big), true));
+    CHECK_EQ(c->read_off, 0);
+    CHECK(rs_conn_full(c));
+    rs__loop_end_turn(l);
+    CHECK(kernel_send(l, sud, 2400));
+    sv.echo = false;
+
+    CALL(rs_conn_close(c));
+    rs__loop_end_turn(l);
+    CHECK(kernel_recv(l, rud, NULL, -ECANCELED, false));
+    CHECK_EQ(sv.close, 1);
+    close(peer);
+    sv.close = 0;
+}
+
 /* on_drain: armed when the queue reaches the cap, called once at half, never inside a send. */
 static void test_on_drain(struct rs_loop *l, struct rs_listener *ls)
 {
@@ -886,6 +918,7 @@ int main(void)
     test_transitions(l, ls);
     uint64_t refused = l->bad_transitions - bad;
     test_read_stop_start(l, ls);
+    test_read_cross(l, ls);
     test_on_drain(l, ls);
     test_connect(l);
     test_many(l);

@@ -81,19 +81,23 @@ static void test_flags_equal_keys(void)
         if (svc == rs_nservices)
             continue;
         snprintf(flag, sizeof(flag), "--%s", d->name);
-        const char *argv[] = {"ringsock", rs_services[svc]->name, "--tcp", "127.0.0.1:5", flag, v};
-        int r = cli(&a, 6, argv, err);
+        /* A relay needs an upstream besides the option under test. */
+        bool relay = !strcmp(rs_services[svc]->name, "relay") && strcmp(d->name, "upstream");
+        const char *argv[] = {"ringsock", rs_services[svc]->name, "--tcp",      "127.0.0.1:5", flag,
+                              v,          "--upstream",           "127.0.0.1:9"};
+        int r = cli(&a, relay ? 8 : 6, argv, err);
         if (r != RS_OPTS_RUN) {
             fprintf(stderr, "%s %s: %s\n", flag, v, err);
             check_failures++;
             continue;
         }
         snprintf(text, sizeof(text),
-                 "[global]\n%s%s%s\n[listener x]\nservice = %s\ntcp = 127.0.0.1:5\n%s%s%s\n",
+                 "[global]\n%s%s%s\n[listener x]\nservice = %s\ntcp = 127.0.0.1:5\n%s%s%s\n%s",
                  d->scope == RS_OPT_GLOBAL ? d->name : "", d->scope == RS_OPT_GLOBAL ? " = " : "",
                  d->scope == RS_OPT_GLOBAL ? v : "", rs_services[svc]->name,
                  d->scope == RS_OPT_LISTENER ? d->name : "",
-                 d->scope == RS_OPT_LISTENER ? " = " : "", d->scope == RS_OPT_LISTENER ? v : "");
+                 d->scope == RS_OPT_LISTENER ? " = " : "", d->scope == RS_OPT_LISTENER ? v : "",
+                 relay ? "upstream = 127.0.0.1:9\n" : "");
         int n = load(text, &b, &msgs);
         if (n != 0) {
             fprintf(stderr, "%s = %s: %s", d->name, v, msgs);
@@ -125,7 +129,7 @@ static void test_table(void)
         CHECK((d->scope == RS_OPT_CMDLINE) == (d->action != RS_ACT_NONE) ||
               d->action == RS_ACT_HTTP);
         if (d->action == RS_ACT_NONE || d->action == RS_ACT_HTTP)
-            CHECK(d->set && d->arg);
+            CHECK(d->set && (d->arg || d->scope == RS_OPT_LISTENER)); /* a flag: yes/no in a file */
     }
     CHECK(rs_optdef_find("service") == NULL); /* a key of the file only */
     /* Every option is in --help. */
@@ -234,7 +238,7 @@ static void test_file(void)
                        "t.conf:5: unknown key 'frob' in [global]\n"
                        "t.conf:6: 'body' belongs in a [listener NAME] section, not [global]\n"
                        "t.conf:10: 'idle-timeout' does not apply to service http (only to echo, "
-                       "discard or sockperf)\n"
+                       "discard, sockperf or relay)\n"
                        "t.conf:11: 'threads' belongs in [global], not a listener\n"
                        "t.conf:12: syntax error: want 'key = value', '[section]' or a comment\n"
                        "t.conf:13: listener b has no 'service =' line\n"
@@ -247,8 +251,8 @@ static void test_file(void)
                        "or :PORT)\n"
                        "t.conf:23: 'max-conns' belongs in [global], not a listener\n"
                        "t.conf:24: syntax error: '[' without ']'\n"
-                       "t.conf:26: unknown service 'gopher' (want echo, discard, http or "
-                       "sockperf)\n"
+                       "t.conf:26: unknown service 'gopher' (want echo, discard, http, sockperf "
+                       "or relay)\n"
                        "t.conf:27: a multicast group needs 'join-iface ='\n";
     int n = load(bad, &a, &msgs);
     CHECK_EQ(n, 19);

@@ -217,6 +217,46 @@ int main(void)
             check_failures++;
         }
     }
+    /* The relay: no default upstream; its options are its own; --window is its queue cap;
+     * --idle-timeout is 10 minutes unless given. */
+    const char *r1[] = {"ringsock", "relay"};
+    CHECK_EQ(parse(&o, err, 2, r1), -EINVAL);
+    CHECK(strstr(err, "upstream") != NULL);
+    const char *r2[] = {"ringsock", "echo", "--upstream", "127.0.0.1:80"};
+    CHECK_EQ(parse(&o, err, 4, r2), -EINVAL);
+    CHECK(strstr(err, "relay") != NULL);
+    const char *r3[] = {"ringsock",          "relay",    "--upstream", "127.0.0.1:80", "--upstream",
+                        "[::1]:81,weight=2", "--window", "64k",        "--send-proxy", "v2",
+                        "--accept-proxy"};
+    CHECK_EQ(parse(&o, err, 11, r3), RS_OPTS_RUN);
+    CHECK_EQ(o.lst[0].relay.nup, 2);
+    CHECK_EQ(o.lst[0].relay.up[1].weight, 2);
+    CHECK_EQ(o.lst[0].relay.window, 65536);
+    CHECK_EQ(o.lst[0].relay.send_proxy, 2);
+    CHECK(o.lst[0].relay.accept_proxy);
+    CHECK_EQ(o.lst[0].relay.idle_timeout_ns, 600ull * 1000000000);
+    CHECK_EQ(rs_addr_port(&o.lst[0].tcp[0]), 9000);
+    const char *r4[] = {"ringsock",          "relay", "--upstream",    "127.0.0.1:80",
+                        "--idle-timeout",    "2s",    "--fin-timeout", "0",
+                        "--connect-timeout", "250ms"};
+    CHECK_EQ(parse(&o, err, 10, r4), RS_OPTS_RUN);
+    CHECK_EQ(o.lst[0].relay.idle_timeout_ns, 2000000000ull);
+    CHECK_EQ(o.lst[0].relay.fin_timeout_ns, 0);
+    CHECK_EQ(o.lst[0].relay.connect_timeout_ns, 250000000ull);
+    const char *rbad[][2] = {{"--upstream", "nowhere"}, {"--balance", "fastest"},
+                             {"--send-proxy", "v3"},    {"--connect-timeout", "0"},
+                             {"--window", "1"},         {"--connect-tries", "0"}};
+    for (size_t i = 0; i < sizeof(rbad) / sizeof(rbad[0]); i++) {
+        const char *rv[] = {"ringsock",     "relay",    "--upstream",
+                            "127.0.0.1:80", rbad[i][0], rbad[i][1]};
+        err[0] = '\0';
+        int r = parse(&o, err, 6, rv);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "relay bad case %s %s: r=%d err='%s'\n", rbad[i][0], rbad[i][1], r,
+                    err);
+            check_failures++;
+        }
+    }
     const char *a4[] = {"ringsock", "echo", "extra"};
     CHECK_EQ(parse(&o, err, 3, a4), -EINVAL);
     CHECK(strstr(err, "extra") != NULL);
