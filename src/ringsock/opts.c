@@ -106,6 +106,11 @@ static const char *usage_options(void)
            "                       then the listeners close and --shutdown-timeout starts\n"
            "  --pid-file FILE      write the server's pid to FILE once it listens (whole:\n"
            "                       temporary file, then rename); removed at exit\n"
+           "  --access-log FILE|-  one JSON line per finished connection (time, listener,\n"
+           "                       client, bytes each way, duration, close reason) appended\n"
+           "                       to FILE ('-': stdout) by a logging thread; SIGUSR1 reopens\n"
+           "                       FILE (logrotate); lines a worker cannot buffer are dropped\n"
+           "                       and counted (access_log_dropped). Default: off\n"
            "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
            "                       line per worker and one for all of them, 'ringsock: stats\n"
            "                       t=S w=N|all key=value ...': open connections; accepts in\n"
@@ -148,6 +153,7 @@ enum {
     OPT_SHUTDOWN,
     OPT_DRAIN_DELAY,
     OPT_PID_FILE,
+    OPT_ACCESS_LOG,
     OPT_UDP,
     OPT_JOIN_IFACE,
     OPT_UDP_BATCH,
@@ -187,6 +193,7 @@ static const struct option long_opts[] = {
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
     {"drain-delay", required_argument, NULL, OPT_DRAIN_DELAY},
     {"pid-file", required_argument, NULL, OPT_PID_FILE},
+    {"access-log", required_argument, NULL, OPT_ACCESS_LOG},
     {"udp", required_argument, NULL, OPT_UDP},
     {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
     {"udp-batch", required_argument, NULL, OPT_UDP_BATCH},
@@ -451,6 +458,11 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if (!optarg[0])
                 return bad_value(err, errlen, name, optarg, -EINVAL);
             o->pid_file = optarg;
+            break;
+        case OPT_ACCESS_LOG:
+            if (!optarg[0])
+                return bad_value(err, errlen, name, optarg, -EINVAL);
+            o->access_log = optarg;
             break;
         case OPT_STATS:
             if ((e = rs_parse_duration(optarg, &v)) < 0)

@@ -67,6 +67,7 @@ struct rs_server_opts {
     unsigned shutdown_ms;
     uint64_t drain_delay_ns; /* --drain-delay: accept on after SIGTERM for this long, then close */
     const char *pid_file;    /* --pid-file: written once listening, removed at exit */
+    const char *access_log;  /* --access-log FILE, "-": stdout; NULL: off */
     uint64_t stats_ns;       /* --stats: interval of the live per-worker lines, 0 = none */
     struct rs_loop_config loop;
 };

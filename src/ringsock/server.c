@@ -21,6 +21,7 @@
 #include "ringsock/net/net.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
+#include "access_log.h"
 #include "pidfile.h"
 #include "sdnotify.h"
 #include "stats_live.h"
@@ -341,13 +342,14 @@ static int read_file(const char *path, char **out, size_t *len)
  * the datagram layer's, then each service's in table order. NULL on no memory. */
 static struct rs_counter_set *counters_new(unsigned nworkers)
 {
-    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
+    const struct rs_counter_block *blocks[3 + RS_MAX_SERVICES];
     unsigned n = 0;
     blocks[n++] = &rs_loop_counter_block;
     blocks[n++] = &rs_dgram_counter_block;
     for (unsigned i = 0; i < rs_nservices; i++)
         if (rs_services[i]->counters)
             blocks[n++] = rs_services[i]->counters;
+    blocks[n++] = &rs_access_log_counter_block;
     return rs_counter_set_new(blocks, n, nworkers);
 }
 
@@ -395,6 +397,7 @@ struct supervisor {
     struct worker *ws;
     unsigned n;
     struct rs_sd *sd;
+    struct rs_access_log *access_log; /* NULL: none */
     uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
 };
 
@@ -434,7 +437,7 @@ static bool heartbeats_moved(struct supervisor *sv)
     return all;
 }
 
-/* Waits for the workers to finish: the first signal starts the drain (listeners close after
+/* Waits for the workers to finish: the first SIGTERM/SIGINT starts the drain (listeners close after
  * --drain-delay, connections get --shutdown-timeout), a second one cuts both short. In between,
  * prints the --stats lines and pings the watchdog when they are due. */
 static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_live *live)
@@ -481,8 +484,14 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
         }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
                               .tv_nsec = (long)(wait_ns % 1000000000)};
-        if (sigtimedwait(sigs, NULL, &ts) < 0)
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig < 0)
             continue;
+        if (sig == SIGUSR1) { /* logrotate's postrotate */
+            if (sv->access_log)
+                rs_access_log_reopen(sv->access_log);
+            continue;
+        }
         if (++signals == 1) {
             drain_begin(sv);
             if (o->drain_delay_ns)
@@ -494,6 +503,46 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
             stop_all(sv, 0);
         }
     }
+}
+
+/* --access-log: opens the file, starts the logging thread and sets each worker's hook. Each
+ * worker's buffer is 4 MiB (RINGSOCK_TEST_ACCESS_LOG_RING=BYTES, for tests: a tiny one drops).
+ * NULL after saying why. */
+static struct rs_access_log *access_log_start(const struct rs_server_opts *o, struct server *srv,
+                                              struct worker *ws, const struct rs_addr *bound)
+{
+    struct rs_access_log_listener tcp[RS_MAX_ADDRS];
+    uint64_t ring = 4u << 20;
+    const char *test_ring = getenv("RINGSOCK_TEST_ACCESS_LOG_RING");
+    int err;
+
+    if (test_ring && test_ring[0] && rs_parse_size(test_ring, 64, 1ull << 30, &ring) < 0) {
+        rs_log_error("RINGSOCK_TEST_ACCESS_LOG_RING='%s': want a size, 64 to 1g", test_ring);
+        return NULL;
+    }
+    for (unsigned a = 0; a < o->ntcp; a++) {
+        rs_addr_format(&bound[a], tcp[a].addr, sizeof(tcp[a].addr));
+        tcp[a].service = rs_services[o->tcp_service[a]]->name;
+        tcp[a].name = NULL; /* listener names come with the config file */
+    }
+    struct rs_access_log *al =
+        rs_access_log_open(o->access_log, o->threads, ring, tcp, o->ntcp,
+                           rs_services[o->service]->name, srv->counters, &err);
+    if (!al) {
+        rs_log_error("cannot open --access-log %s: %s", o->access_log, strerror(-err));
+        return NULL;
+    }
+    if ((err = rs_access_log_start(al)) < 0) {
+        rs_log_error("cannot start the access log's thread: %s", strerror(-err));
+        rs_access_log_close(al);
+        return NULL;
+    }
+    rs_counter_set_activate(srv->counters, &rs_access_log_counter_block);
+    for (unsigned i = 0; i < o->threads; i++) {
+        ws[i].cfg.conn_end = rs_access_log_conn_end;
+        ws[i].cfg.conn_end_arg = rs_access_log_worker(al, i);
+    }
+    return al;
 }
 
 /* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (docs/testing.md). Returns 0, or -EINVAL. */
@@ -597,6 +646,7 @@ int rs_server_run(const struct rs_server_opts *o)
     struct worker *ws = rs_aligned_alloc(64, sizeof(*ws) * o->threads);
     struct worker_arg *args = rs_calloc(o->threads, sizeof(*args));
     struct rs_stats_live *live = NULL;
+    struct rs_access_log *al = NULL;
     srv.counters = counters_new(o->threads);
     if (!ws || !args || !srv.counters) {
         rs_log_error("out of memory");
@@ -627,12 +677,15 @@ int rs_server_run(const struct rs_server_opts *o)
         goto out_close_fds;
     if (o->loop.max_conns_per_ip && o->threads > 1)
         steer_all(o, ws);
+    if (o->access_log && !(al = access_log_start(o, &srv, ws, bound)))
+        goto out_close_fds;
 
-    /* Workers inherit a mask without SIGINT/SIGTERM: only this thread takes them. */
+    /* Workers inherit a mask without SIGINT/SIGTERM/SIGUSR1: only this thread takes them. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -680,8 +733,12 @@ int rs_server_run(const struct rs_server_opts *o)
         if (err < 0)
             rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
         live = live_start(o, srv.counters);
-        struct supervisor sv = {
-            .o = o, .ws = ws, .n = started, .sd = &sd, .watchdog_ns = wd_usec * 1000 / 2};
+        struct supervisor sv = {.o = o,
+                                .ws = ws,
+                                .n = started,
+                                .sd = &sd,
+                                .access_log = al,
+                                .watchdog_ns = wd_usec * 1000 / 2};
         supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)
@@ -704,6 +761,8 @@ int rs_server_run(const struct rs_server_opts *o)
             rs_udp_echo_free(ws[i].udp[a]);
         rs_rate_table_free(ws[i].udp_rate);
     }
+    rs_access_log_close(al); /* every line is written before the totals */
+    al = NULL;
     if (ok) {
         /* One line per worker, so an uneven spread over workers shows, then the totals. */
         for (unsigned i = 0; i < started; i++) {
@@ -731,6 +790,7 @@ out_close_fds:
                 close(ws[i].ufds[a]);
         }
 out_free:
+    rs_access_log_close(al);
     rs_stats_live_free(live);
     rs_counter_set_free(srv.counters);
     rs_free(args);
