@@ -205,7 +205,7 @@ static void conn_end_report(struct rs_conn *c)
     if (why == RS_CLOSE_UNSET)
         why = c->close_err == -ECONNRESET || c->close_err == -EPIPE ? RS_CLOSE_RESET
               : c->close_err                                        ? RS_CLOSE_ERROR
-              : c->eof                                              ? RS_CLOSE_PEER
+              : c->eof && !c->shut_first                            ? RS_CLOSE_PEER
                                                                     : RS_CLOSE_SERVER;
     struct rs_conn_end e = {
         .worker = l->cfg.id,
@@ -431,6 +431,7 @@ static void conn_flushed(struct rs_conn *c)
     if (c->state == RS_CONN_FLUSH_CLOSE) {
         rs_conn_close(c);
     } else if (c->state == RS_CONN_FLUSH_SHUT) {
+        c->shut_first = !c->eof; /* we ended first: the peer's FIN answers ours */
         shutdown(c->fd, SHUT_WR);
         rs__conn_set_state(c, RS_CONN_SHUT);
     }

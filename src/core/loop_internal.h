@@ -163,6 +163,7 @@ struct rs_conn {
     /* epoll's view of the fd. */
     bool readable;     /* data may be waiting (edge seen, not drained) */
     bool registered;   /* the fd is in the epoll set */
+    bool shut_first;   /* we sent FIN before the peer did (rs_conn_shutdown_after_flush) */
     uint8_t close_why; /* enum rs_close_reason: rs_conn_set_close_reason, stop */
     uint16_t listener; /* the listener's index (accepted connections) */
     int close_err;

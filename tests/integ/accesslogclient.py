@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Connections whose access-log lines are known in advance (tests/integ/access_log.sh).
+
+    accesslogclient.py conns HOST PORT COUNT EXPECT   echo connections ending in turn with the
+        client's FIN, the client's RST and the server's idle timeout (--idle-timeout 1s)
+    accesslogclient.py http HOST PORT EXPECT          a keep-alive exchange closed by the client
+        and one with 'Connection: close', closed by the server
+    accesslogclient.py stopping HOST PORT PID COUNT EXPECT   COUNT open connections, then
+        SIGTERM to PID: each must end with the server's FIN
+    accesslogclient.py flood HOST PORT COUNT          COUNT short connections, 64 at a time
+    accesslogclient.py check LINES EXPECT             LINES (tab-separated, from jq) must hold
+        exactly one line per expected connection, with its bytes, reason and error
+
+Each expectation is a line 'PORT BYTES_IN BYTES_OUT REASON ERRORS SERVICE', ERRORS a
+comma-separated list of the accepted error names ('-': none). Exits 0, or 1 saying why."""
+
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+
+def port_of(sock):
+    return sock.getsockname()[1]
+
+
+def read_exactly(sock, n):
+    got = b""
+    while len(got) < n:
+        d = sock.recv(65536)
+        if not d:
+            raise EOFError("EOF after %d of %d bytes" % (len(got), n))
+        got += d
+    return got
+
+
+def echo(sock, payload):
+    sock.sendall(payload)
+    if read_exactly(sock, len(payload)) != payload:
+        raise ValueError("echo differs")
+
+
+def wait_eof(sock, timeout):
+    sock.settimeout(timeout)
+    if sock.recv(1) != b"":
+        raise ValueError("bytes where EOF was expected")
+
+
+def conns(host, port, count, out):
+    idle = []
+    with open(out, "a") as f:
+        for i in range(count):
+            n = 1 + i * 37
+            s = socket.create_connection((host, port), timeout=5)
+            echo(s, bytes((i + k) & 0xFF for k in range(n)))
+            kind = i % 3
+            if kind == 0:  # the client's FIN, then the server closes after it
+                f.write("%d %d %d peer_closed - echo\n" % (port_of(s), n, n))
+                s.shutdown(socket.SHUT_WR)
+                wait_eof(s, 5)
+                s.close()
+            elif kind == 1:  # the client's RST
+                f.write("%d %d %d reset ECONNRESET,EPIPE echo\n" % (port_of(s), n, n))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+            else:  # silent: the server's idle timeout closes it
+                f.write("%d %d %d idle_timeout - echo\n" % (port_of(s), n, n))
+                idle.append(s)
+    for s in idle:
+        wait_eof(s, 5)
+        s.close()
+    print("accesslogclient: %d connections" % count)
+
+
+def http_exchange(s, req):
+    s.sendall(req)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        d = s.recv(1)
+        if not d:
+            raise EOFError("EOF in the response head")
+        head += d
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return len(head) + len(read_exactly(s, length))
+
+
+def http(host, port, out):
+    req = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    with open(out, "a") as f:
+        s = socket.create_connection((host, port), timeout=5)
+        got = http_exchange(s, req) + http_exchange(s, req)
+        f.write("%d %d %d peer_closed - http\n" % (port_of(s), 2 * len(req), got))
+        s.shutdown(socket.SHUT_WR)
+        wait_eof(s, 5)
+        s.close()
+        close_req = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        s = socket.create_connection((host, port), timeout=5)
+        got = http_exchange(s, close_req)
+        f.write("%d %d %d server_closed - http\n" % (port_of(s), len(close_req), got))
+        wait_eof(s, 5)
+        s.close()
+    print("accesslogclient: 2 http connections")
+
+
+def stopping(host, port, pid, count, out):
+    socks = []
+    with open(out, "a") as f:
+        for i in range(count):
+            s = socket.create_connection((host, port), timeout=5)
+            echo(s, b"x" * (i + 1))
+            f.write("%d %d %d server_stopping - echo\n" % (port_of(s), i + 1, i + 1))
+            socks.append(s)
+    os.kill(pid, signal.SIGTERM)
+    for s in socks:
+        wait_eof(s, 5)
+        s.close()
+    print("accesslogclient: %d connections closed by the stop" % count)
+
+
+def flood(host, port, count):
+    made = 0
+    while made < count:
+        batch = []
+        for _ in range(min(64, count - made)):
+            batch.append(socket.create_connection((host, port), timeout=5))
+        for s in batch:
+            s.close()
+        made += len(batch)
+    print("accesslogclient: %d connections" % made)
+
+
+def check(lines_path, expect_path):
+    want = {}
+    with open(expect_path) as f:
+        for line in f:
+            port, bin_, bout, reason, errors, service = line.split()
+            want[port] = (int(bin_), int(bout), reason, errors.split(","), service)
+    seen = set()
+    bad = 0
+    with open(lines_path) as f:
+        for line in f:
+            client, bin_, bout, reason, error, service, proto = line.rstrip("\n").split("\t")
+            port = client.rsplit(":", 1)[1]
+            if port not in want:
+                print("unexpected line for %s: %s" % (client, line.strip()))
+                bad += 1
+                continue
+            if port in seen:
+                print("second line for %s" % client)
+                bad += 1
+            seen.add(port)
+            w = want[port]
+            err_ok = error in w[3] if w[3] != ["-"] else error == ""
+            if (int(bin_), int(bout), reason, service, proto) != (w[0], w[1], w[2], w[4], "tcp") \
+                    or not err_ok:
+                print("%s: got in=%s out=%s reason=%s error=%s service=%s proto=%s, want %s"
+                      % (client, bin_, bout, reason, error, service, proto, w))
+                bad += 1
+    for port in want:
+        if port not in seen:
+            print("no line for client port %s (want %s)" % (port, want[port]))
+            bad += 1
+    print("accesslogclient: %d lines checked, %d expected, %d wrong" % (len(seen), len(want), bad))
+    return 1 if bad else 0
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "conns":
+        conns(args[0], int(args[1]), int(args[2]), args[3])
+    elif cmd == "http":
+        http(args[0], int(args[1]), args[2])
+    elif cmd == "stopping":
+        stopping(args[0], int(args[1]), int(args[2]), int(args[3]), args[4])
+    elif cmd == "flood":
+        flood(args[0], int(args[1]), int(args[2]))
+    elif cmd == "check":
+        return check(args[0], args[1])
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
