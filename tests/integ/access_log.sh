@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # access_log.sh BACKEND: --access-log. (1) Echo connections ending with the client's FIN, the
-# client's RST and the idle timeout, two HTTP ones (closed by the client, and by the server
-# after 'Connection: close') and three still open at SIGTERM: after the stop the file holds
-# exactly one valid JSON line (jq) per connection, with its client, bytes each way, reason and
-# error, the listener's address and service. (2) logrotate: the file is moved, SIGUSR1, more
-# connections: the new lines are in the new file, the earlier ones in the moved one, none lost
-# or doubled. (3) '--access-log -' writes the lines to stdout. (4) A flood of short connections
-# into a 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING): lines are dropped and counted, lines
-# written + dropped = connections, and the server still echoes.
+# client's RST and the idle timeout, three HTTP ones (closed by the client, by the server after
+# 'Connection: close', and after a 413 for a body over --max-body) and three still open at SIGTERM:
+# after the stop the file holds exactly one valid JSON line (jq) per connection, with its client,
+# bytes each way, reason and error, the listener's address and service. (2) logrotate: the file is
+# moved, SIGUSR1, more connections: the new lines are in the new file, the earlier ones in the moved
+# one, none lost or doubled. (3) '--access-log -' writes the lines to stdout. (4) A connection
+# refused by --max-conns-per-ip has a line (reason limit). (5) A flood of short connections into a
+# 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING): lines are dropped and counted, lines written + dropped
+# = connections, and the server still echoes.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 backend_setup "${1:-}"
@@ -69,17 +70,17 @@ SERVER_PID=""
 TOTALS=$(grep -m 1 '^ringsock: totals ' "$SERVER_OUT") || fail "no totals line"
 log "$TOTALS"
 n=$(lines "$LOG")
-((n == 17)) || fail "$n lines in the access log, want 17: $(cat "$LOG")"
+((n == 18)) || fail "$n lines in the access log, want 18: $(cat "$LOG")"
 fields "$LOG" "$TEST_TMP/fields"
 client check check "$TEST_TMP/fields" "$EXPECT"
-(($(total_field access_log_lines) == 17)) || fail "access_log_lines is not 17"
+(($(total_field access_log_lines) == 18)) || fail "access_log_lines is not 18"
 (($(total_field access_log_dropped) == 0)) || fail "access_log_dropped is not 0"
 # The HTTP lines name the HTTP listener, the echo ones the echo listener.
 want="127.0.0.1:$HTTP_PORT http"
 got=$(jq -R -r 'fromjson | select(.service == "http") | "\(.listener) \(.service)"' "$LOG" |
     sort -u)
 [[ $got == "$want" ]] || fail "http lines name '$got', want '$want'"
-log "(1) 17 connections, 17 lines, each as expected"
+log "(1) 18 connections, 18 lines, each as expected"
 
 # (2) logrotate: mv, SIGUSR1, more connections.
 LOG="$TEST_TMP/rotate.log"
@@ -113,7 +114,21 @@ fields "$TEST_TMP/stdout.log" "$TEST_TMP/f3"
 client check3 check "$TEST_TMP/f3" "$EXPECT"
 log "(3) stdout: 6 lines as expected"
 
-# (4) A flood into a tiny buffer: dropped lines are counted, never waited for.
+# (4) A connection refused by --max-conns-per-ip: a line with reason limit.
+EXPECT="$TEST_TMP/expect5"
+: >"$EXPECT"
+LOG="$TEST_TMP/limit.log"
+start_server echo "${BACKEND_ARGS[@]}" --threads 1 --max-conns-per-ip 1 --access-log "$LOG"
+client limit limit "$HOST" "$PORT" "$EXPECT"
+stop_server
+(($(total_field conns_refused_per_ip) == 1)) || fail "conns_refused_per_ip is not 1"
+n=$(lines "$LOG")
+((n == 2)) || fail "$n lines, want 2: $(cat "$LOG")"
+fields "$LOG" "$TEST_TMP/f5"
+client check5 check "$TEST_TMP/f5" "$EXPECT"
+log "(4) --max-conns-per-ip: the refused connection's line says limit"
+
+# (5) A flood into a tiny buffer: dropped lines are counted, never waited for.
 LOG="$TEST_TMP/flood.log"
 export RINGSOCK_TEST_ACCESS_LOG_RING=1024
 start_server echo "${BACKEND_ARGS[@]}" --threads 1 --access-log "$LOG"
@@ -133,5 +148,5 @@ fields "$LOG" "$TEST_TMP/f4"
 ((written + dropped == accepted)) ||
     fail "$written lines written + $dropped dropped != $accepted connections"
 ((dropped > 0)) || fail "nothing dropped with a 1 KiB buffer"
-log "(4) flood: $accepted connections, $written lines written, $dropped dropped"
+log "(5) flood: $accepted connections, $written lines written, $dropped dropped"
 pass

@@ -3,11 +3,13 @@
 
     accesslogclient.py conns HOST PORT COUNT EXPECT   echo connections ending in turn with the
         client's FIN, the client's RST and the server's idle timeout (--idle-timeout 1s)
-    accesslogclient.py http HOST PORT EXPECT          a keep-alive exchange closed by the client
-        and one with 'Connection: close', closed by the server
+    accesslogclient.py http HOST PORT EXPECT          a keep-alive exchange closed by the client,
+        one with 'Connection: close', closed by the server, and a body over --max-body (413)
     accesslogclient.py stopping HOST PORT PID COUNT EXPECT   COUNT open connections, then
         SIGTERM to PID: each must end with the server's FIN
     accesslogclient.py flood HOST PORT COUNT          COUNT short connections, 64 at a time
+    accesslogclient.py limit HOST PORT EXPECT         under --max-conns-per-ip 1: one connection
+        held open while a second is refused (reset at once), then the first closed
     accesslogclient.py check LINES EXPECT             LINES (tab-separated, from jq) must hold
         exactly one line per expected connection, with its bytes, reason and error
 
@@ -104,7 +106,13 @@ def http(host, port, out):
         f.write("%d %d %d server_closed - http\n" % (port_of(s), len(close_req), got))
         wait_eof(s, 5)
         s.close()
-    print("accesslogclient: 2 http connections")
+        big = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n"
+        s = socket.create_connection((host, port), timeout=5)
+        got = http_exchange(s, big)  # 413, then the server's lingering close
+        f.write("%d %d %d limit - http\n" % (port_of(s), len(big), got))
+        wait_eof(s, 5)
+        s.close()
+    print("accesslogclient: 3 http connections")
 
 
 def stopping(host, port, pid, count, out):
@@ -132,6 +140,25 @@ def flood(host, port, count):
             s.close()
         made += len(batch)
     print("accesslogclient: %d connections" % made)
+
+
+def limit(host, port, out):
+    with open(out, "a") as f:
+        a = socket.create_connection((host, port), timeout=5)
+        echo(a, b"first")
+        b = socket.create_connection((host, port), timeout=5)
+        try:
+            if b.recv(1) != b"":
+                raise ValueError("the second connection was served")
+        except ConnectionResetError:
+            pass
+        f.write("%d 0 0 limit - echo\n" % port_of(b))
+        b.close()
+        f.write("%d 5 5 peer_closed - echo\n" % port_of(a))
+        a.shutdown(socket.SHUT_WR)
+        wait_eof(a, 5)
+        a.close()
+    print("accesslogclient: one connection served, one refused")
 
 
 def check(lines_path, expect_path):
@@ -177,6 +204,8 @@ def main():
         http(args[0], int(args[1]), args[2])
     elif cmd == "stopping":
         stopping(args[0], int(args[1]), int(args[2]), int(args[3]), args[4])
+    elif cmd == "limit":
+        limit(args[0], int(args[1]), args[2])
     elif cmd == "flood":
         flood(args[0], int(args[1]), int(args[2]))
     elif cmd == "check":
