@@ -146,8 +146,11 @@ def limit(host, port, out):
     with open(out, "a") as f:
         a = socket.create_connection((host, port), timeout=5)
         echo(a, b"first")
-        b = socket.create_connection((host, port), timeout=5)
+        b = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        b.settimeout(5)
+        b.bind((host, 0))  # its port is known even if the reset beats connect's return
         try:
+            b.connect((host, port))
             if b.recv(1) != b"":
                 raise ValueError("the second connection was served")
         except ConnectionResetError:
