@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
@@ -209,7 +210,13 @@ static void *log_main(void *arg)
 
 int rs_access_log_start(struct rs_access_log *al)
 {
+    /* The thread takes no signals: SIGTERM or SIGUSR1 delivered to it would kill the process
+     * instead of reaching the main thread's sigtimedwait. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     int err = pthread_create(&al->tid, NULL, log_main, al);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (err)
         return -err;
     al->started = true;

@@ -50,6 +50,22 @@ fields() {
     [[ -z $bad ]] || fail "$file: lines with a bad field: $bad"
 }
 
+# threads_block_signals: every thread but the main one (the workers, the logging thread)
+# blocks SIGINT, SIGTERM and SIGUSR1, so those reach the main thread's sigtimedwait; one that
+# did not would be killed by SIGTERM (its default action) instead of draining.
+threads_block_signals() {
+    local task comm blk want=$(((1 << (2 - 1)) | (1 << (15 - 1)) | (1 << (10 - 1)))) n=0
+    for task in /proc/"$SERVER_PID"/task/*; do
+        [[ ${task##*/} == "$SERVER_PID" ]] && continue
+        comm=$(cat "$task/comm")
+        blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$task/status")
+        ((((16#$blk) & want) == want)) ||
+            fail "thread $comm does not block SIGINT/SIGTERM/SIGUSR1 (SigBlk $blk)"
+        n=$((n + 1))
+    done
+    ((n >= 3)) || fail "$n threads besides the main one, want 2 workers and the logging thread"
+}
+
 # (1) Known connections, every way of ending.
 LOG="$TEST_TMP/access.log"
 EXPECT="$TEST_TMP/expect"
@@ -57,6 +73,7 @@ EXPECT="$TEST_TMP/expect"
 start_server echo "${BACKEND_ARGS[@]}" --threads 2 --idle-timeout 1s --tcp 127.0.0.1:0 \
     --http 127.0.0.1:0 --access-log "$LOG"
 [[ -e $LOG ]] || fail "$LOG not created"
+threads_block_signals
 [[ $(stat -c %a "$LOG") == 640 ]] || fail "$LOG has mode $(stat -c %a "$LOG"), want 640"
 [[ $SERVER_LINE =~ http://127\.0\.0\.1:([0-9]+) ]] || fail "no http:// address in: $SERVER_LINE"
 HTTP_PORT=${BASH_REMATCH[1]}
