@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # access_log.sh BACKEND: --access-log. (1) Echo connections ending with the client's FIN, the
 # client's RST and the idle timeout, three HTTP ones (closed by the client, by the server after
-# 'Connection: close', and after a 413 for a body over --max-body) and three still open at SIGTERM:
-# after the stop the file holds exactly one valid JSON line (jq) per connection, with its client,
-# bytes each way, reason and error, the listener's address and service. (2) logrotate: the file is
-# moved, SIGUSR1, more connections: the new lines are in the new file, the earlier ones in the moved
-# one, none lost or doubled. (3) '--access-log -' writes the lines to stdout. (4) A connection
-# refused by --max-conns-per-ip has a line (reason limit). (5) A flood of short connections into a
-# 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING): lines are dropped and counted, lines written + dropped
-# = connections, and the server still echoes.
+# 'Connection: close', and after a 413 for a body over --max-body) and three still open at
+# SIGTERM: after the stop the file holds exactly one valid JSON line (jq) per connection, with its
+# client, bytes each way, reason and error, the listener's address and service. (2) logrotate: the
+# file is moved, SIGUSR1, more connections: the new lines are in the new file, the earlier ones in
+# the moved one, none lost or doubled. (3) '--access-log -' writes the lines to stdout. (4) A
+# connection refused by --max-conns-per-ip has a line (reason limit). (5) A flood of short
+# connections into a 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING): lines are dropped and counted,
+# lines written + dropped = connections, and the server still echoes.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 backend_setup "${1:-}"
@@ -42,7 +42,8 @@ fields() {
     jq -R -r 'fromjson | [.client, (.bytes_in|tostring), (.bytes_out|tostring), .reason,
         .error, .service, .proto] | @tsv' "$file" >"$out" ||
         fail "$file: a line is not valid JSON: $(head -c 2000 "$file")"
-    bad=$(jq -R -c 'fromjson | select((.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$") | not)
+    bad=$(jq -R -c 'fromjson
+        | select((.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$") | not)
         or (.duration | type != "number") or .duration < 0 or .upstream != ""
         or .listener_name != "" or (.listener | test("^127\\.0\\.0\\.1:[0-9]+$") | not)
         or (.client | test("^127\\.0\\.0\\.1:[0-9]+$") | not)
@@ -110,7 +111,8 @@ wait_until 5 test -e "$LOG" || fail "SIGUSR1 did not reopen $LOG"
 client flood2 flood "$HOST" "$PORT" 50
 stop_server
 n1=$(lines "$LOG.1") n2=$(lines "$LOG")
-((n1 == 50 && n2 == 50)) || fail "$n1 lines in the moved file and $n2 in the new one, want 50 and 50"
+((n1 == 50 && n2 == 50)) ||
+    fail "$n1 lines in the moved file and $n2 in the new one, want 50 and 50"
 fields "$LOG.1" "$TEST_TMP/f1"
 fields "$LOG" "$TEST_TMP/f2"
 clients=$(cut -f 1 "$TEST_TMP/f1" "$TEST_TMP/f2" | sort -u | wc -l)
