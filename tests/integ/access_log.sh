@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # access_log.sh BACKEND: --access-log. (1) Echo connections ending with the client's FIN, the
 # client's RST and the idle timeout, three HTTP ones (closed by the client, by the server after
-# 'Connection: close', and after a 413 for a body over --max-body) and three still open at
-# SIGTERM: after the stop the file holds exactly one valid JSON line (jq) per connection, with its
+# 'Connection: close', and after a 413 for a body over --max-body), one that stops reading (send
+# timeout) and three still open at SIGTERM: after the stop the file holds exactly one valid JSON line (jq) per connection, with its
 # client, bytes each way, reason and error, the listener's address and service. (2) logrotate: the
 # file is moved, SIGUSR1, more connections: the new lines are in the new file, the earlier ones in
 # the moved one, none lost or doubled. (3) '--access-log -' writes the lines to stdout. (4) A
@@ -80,6 +80,7 @@ threads_block_signals
 HTTP_PORT=${BASH_REMATCH[1]}
 client conns conns "$HOST" "$PORT" 12 "$EXPECT"
 client http http 127.0.0.1 "$HTTP_PORT" "$EXPECT"
+client noread noread "$HOST" "$PORT" "$EXPECT"
 client stopping stopping "$HOST" "$PORT" "$SERVER_PID" 3 "$EXPECT"
 rc=0
 wait_pid "$SERVER_PID" 10 || rc=$?
@@ -88,17 +89,17 @@ SERVER_PID=""
 TOTALS=$(grep -m 1 '^ringsock: totals ' "$SERVER_OUT") || fail "no totals line"
 log "$TOTALS"
 n=$(lines "$LOG")
-((n == 18)) || fail "$n lines in the access log, want 18: $(cat "$LOG")"
+((n == 19)) || fail "$n lines in the access log, want 19: $(cat "$LOG")"
 fields "$LOG" "$TEST_TMP/fields"
 client check check "$TEST_TMP/fields" "$EXPECT"
-(($(total_field access_log_lines) == 18)) || fail "access_log_lines is not 18"
+(($(total_field access_log_lines) == 19)) || fail "access_log_lines is not 19"
 (($(total_field access_log_dropped) == 0)) || fail "access_log_dropped is not 0"
 # The HTTP lines name the HTTP listener, the echo ones the echo listener.
 want="127.0.0.1:$HTTP_PORT http"
 got=$(jq -R -r 'fromjson | select(.service == "http") | "\(.listener) \(.service)"' "$LOG" |
     sort -u)
 [[ $got == "$want" ]] || fail "http lines name '$got', want '$want'"
-log "(1) 18 connections, 18 lines, each as expected"
+log "(1) 19 connections, 19 lines, each as expected"
 
 # (2) logrotate: mv, SIGUSR1, more connections.
 LOG="$TEST_TMP/rotate.log"
