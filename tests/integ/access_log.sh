@@ -2,13 +2,14 @@
 # access_log.sh BACKEND: --access-log. (1) Echo connections ending with the client's FIN, the
 # client's RST and the idle timeout, three HTTP ones (closed by the client, by the server after
 # 'Connection: close', and after a 413 for a body over --max-body), one that stops reading (send
-# timeout) and three still open at SIGTERM: after the stop the file holds exactly one valid JSON line (jq) per connection, with its
-# client, bytes each way, reason and error, the listener's address and service. (2) logrotate: the
-# file is moved, SIGUSR1, more connections: the new lines are in the new file, the earlier ones in
-# the moved one, none lost or doubled. (3) '--access-log -' writes the lines to stdout. (4) A
-# connection refused by --max-conns-per-ip has a line (reason limit). (5) A flood of short
-# connections into a 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING): lines are dropped and counted,
-# lines written + dropped = connections, and the server still echoes.
+# timeout) and three still open at SIGTERM: after the stop the file holds exactly one valid JSON
+# line (jq) per connection, with its client, bytes each way, reason and error, the listener's
+# address and service. (2) logrotate: the file is moved, SIGUSR1, more connections: the new lines
+# are in the new file, the earlier ones in the moved one, none lost or doubled. (3) '--access-log
+# -' writes the lines to stdout. (4) A connection refused by --max-conns-per-ip has a line (reason
+# limit). (5) A flood of short connections into a 1 KiB buffer (RINGSOCK_TEST_ACCESS_LOG_RING):
+# lines are dropped and counted, lines written + dropped = connections, and the server still
+# echoes.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 backend_setup "${1:-}"
