@@ -170,4 +170,12 @@ fields "$LOG" "$TEST_TMP/f4"
     fail "$written lines written + $dropped dropped != $accepted connections"
 ((dropped > 0)) || fail "nothing dropped with a 1 KiB buffer"
 log "(5) flood: $accepted connections, $written lines written, $dropped dropped"
+
+# A file that cannot be opened: one clear line, exit 1, before listening.
+rc=0
+run_bounded 5 "$TEST_TMP/bad.out" "$TEST_TMP/bad.err" "$RINGSOCK" echo --tcp 127.0.0.1:0 \
+    --access-log "$TEST_TMP/no/such/dir/access.log" || rc=$?
+((rc == 1)) || fail "an unopenable --access-log exited $rc, want 1"
+grep -q "cannot open --access-log .*No such file or directory" "$TEST_TMP/bad.err" ||
+    fail "no clear error: $(cat "$TEST_TMP/bad.err")"
 pass
