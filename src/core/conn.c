@@ -172,7 +172,7 @@ static bool conn_end_addr(const struct sockaddr_in6 *sa, struct rs_addr *out)
     return true;
 }
 
-/* Records what the access log needs of a connection accepted on listener idx (hook on). */
+/* Records what the access log needs of an accepted socket: its peer and the time (hook on). */
 static void conn_end_start(struct sockaddr_in6 *client, uint64_t *start_ns, int fd)
 {
     socklen_t len = sizeof(*client);
