@@ -62,7 +62,7 @@ test-asan: asan test-deps
 # workers' counters, the access log's rings drained by its thread).
 test-tsan: tsan test-deps
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|access_log)\.|^integ\.(cli|systemd)$$|^unit\.spsc$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|access_log)\.|^integ\.(cli|systemd)$$|^unit\.(spsc|access_log)$$'
 
 # The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
 # run of each target from its seed corpus (docs/testing.md).
