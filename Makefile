@@ -58,11 +58,11 @@ test-asan: asan test-deps
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # ThreadSanitizer where it fits: the multi-threaded server paths (workers, start-up, stop, the
-# drain, the watchdog reading the workers' heartbeats, and the --stats reporter and the admin
-# endpoint reading the workers' counters).
+# drain, the watchdog reading the workers' heartbeats, the --stats reporter and the admin
+# endpoint reading the workers' counters, the access log's rings drained by its thread).
 test-tsan: tsan test-deps
 	@cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|admin|config)\.|^integ\.(cli|systemd)$$'
+	    ctest --output-on-failure -j $(JOBS) -R '^integ\.(stream|reset|halfclose|stats|drain|admin|config|access_log)\.|^integ\.(cli|systemd)$$|^unit\.(spsc|access_log)$$'
 
 # The parsers, the HTTP service and the datagram service under libFuzzer (clang): a 10 s smoke
 # run of each target from its seed corpus (docs/testing.md).

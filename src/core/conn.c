@@ -141,6 +141,103 @@ static const struct rs_conn_ops default_ops = {
     .on_eof = default_on_eof,
 };
 
+static const char *const close_reason_names[RS_CLOSE_NREASONS] = {
+    [RS_CLOSE_UNSET] = "",
+    [RS_CLOSE_PEER] = "peer_closed",
+    [RS_CLOSE_RESET] = "reset",
+    [RS_CLOSE_ERROR] = "error",
+    [RS_CLOSE_SERVER] = "server_closed",
+    [RS_CLOSE_IDLE_TIMEOUT] = "idle_timeout",
+    [RS_CLOSE_SEND_TIMEOUT] = "send_timeout",
+    [RS_CLOSE_STOPPING] = "server_stopping",
+    [RS_CLOSE_LIMIT] = "limit",
+};
+
+const char *rs_close_reason_name(enum rs_close_reason r)
+{
+    return (unsigned)r < RS_CLOSE_NREASONS ? close_reason_names[r] : "";
+}
+
+void rs_conn_set_close_reason(struct rs_conn *c, enum rs_close_reason why)
+{
+    if (c->close_why == RS_CLOSE_UNSET && !rs__conn_closing(c))
+        c->close_why = (uint8_t)why;
+}
+
+void rs_conn_set_upstream(struct rs_conn *c, const struct rs_addr *up)
+{
+    c->upstream = up;
+}
+
+void rs_loop_session_end(struct rs_loop *l, struct rs_conn_end *e)
+{
+    if (!l->cfg.conn_end)
+        return;
+    e->worker = l->cfg.id;
+    l->cfg.conn_end(e, l->cfg.conn_end_arg);
+}
+
+/* The peer's address, as struct rs_addr; false if it was not recorded. */
+static bool conn_end_addr(const struct sockaddr_in6 *sa, struct rs_addr *out)
+{
+    if (sa->sin6_family != AF_INET && sa->sin6_family != AF_INET6)
+        return false;
+    memset(out, 0, sizeof(*out));
+    out->len = sa->sin6_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(*sa);
+    memcpy(&out->ss, sa, out->len);
+    return true;
+}
+
+/* Records what the access log needs of an accepted socket: its peer and the time (hook on). */
+static void conn_end_start(struct sockaddr_in6 *client, uint64_t *start_ns, int fd)
+{
+    socklen_t len = sizeof(*client);
+    memset(client, 0, sizeof(*client));
+    if (getpeername(fd, (struct sockaddr *)client, &len) < 0)
+        client->sin6_family = AF_UNSPEC;
+    *start_ns = rs_now_ns();
+}
+
+/* A connection refused at accept by a limit: reported (reason limit), never served. */
+static void conn_end_refused(struct rs_listener *ls, int fd)
+{
+    struct rs_loop *l = ls->loop;
+    struct sockaddr_in6 sa;
+    struct rs_addr client;
+    struct rs_conn_end e = {
+        .worker = l->cfg.id, .listener = (int)ls->idx, .reason = RS_CLOSE_LIMIT};
+    conn_end_start(&sa, &e.start_ns, fd);
+    e.end_ns = e.start_ns;
+    e.client = conn_end_addr(&sa, &client) ? &client : NULL;
+    l->cfg.conn_end(&e, l->cfg.conn_end_arg);
+}
+
+/* Reports c's end to the hook: the reason given, else what happened to it. */
+static void conn_end_report(struct rs_conn *c)
+{
+    struct rs_loop *l = c->loop;
+    struct rs_addr client;
+    enum rs_close_reason why = (enum rs_close_reason)c->close_why;
+    if (why == RS_CLOSE_UNSET)
+        why = c->close_err == -ECONNRESET || c->close_err == -EPIPE ? RS_CLOSE_RESET
+              : c->close_err                                        ? RS_CLOSE_ERROR
+              : c->eof && !c->shut_first                            ? RS_CLOSE_PEER
+                                                                    : RS_CLOSE_SERVER;
+    struct rs_conn_end e = {
+        .worker = l->cfg.id,
+        .listener = c->listener,
+        .client = conn_end_addr(&c->client, &client) ? &client : NULL,
+        .upstream = c->upstream,
+        .bytes_in = c->bytes_in,
+        .bytes_out = c->bytes_out,
+        .start_ns = c->start_ns,
+        .end_ns = rs_now_ns(),
+        .reason = why,
+        .err = c->close_err,
+    };
+    l->cfg.conn_end(&e, l->cfg.conn_end_arg);
+}
+
 void rs__loop_accepted(struct rs_listener *ls, int fd)
 {
     struct rs_loop *l = ls->loop;
@@ -157,6 +254,8 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
          * close with unread input resets anyway), and no TIME_WAIT is left on our side. */
         static const struct linger abort_on_close = {.l_onoff = 1, .l_linger = 0};
         RS_STAT_INC(l->stats, conns_refused_per_ip);
+        if (l->cfg.conn_end)
+            conn_end_refused(ls, fd);
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof(abort_on_close));
         close(fd);
         return;
@@ -169,6 +268,8 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
         if (rs_ratelimit_ok(&l->rl_conn, &hidden))
             rs_log_warn("connection limit reached (%u per worker), refusing (%llu more hidden)",
                         l->cfg.max_conns, (unsigned long long)hidden);
+        if (l->cfg.conn_end)
+            conn_end_refused(ls, fd);
         close(fd);
         return;
     }
@@ -176,6 +277,9 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     RS_PROBE2(accept, l->cfg.id, fd);
     c->fd = fd;
     c->limit_slot = slot;
+    c->listener = (uint16_t)ls->idx;
+    if (l->cfg.conn_end)
+        conn_end_start(&c->client, &c->start_ns, fd);
     rs_net_set_nodelay(fd);
     rs_net_set_bufs(fd, l->cfg.sndbuf, l->cfg.rcvbuf);
     c->ops = &default_ops;
@@ -357,6 +461,7 @@ static void conn_flushed(struct rs_conn *c)
     if (c->state == RS_CONN_FLUSH_CLOSE) {
         rs_conn_close(c);
     } else if (c->state == RS_CONN_FLUSH_SHUT) {
+        c->shut_first = !c->eof; /* we ended first: the peer's FIN answers ours */
         shutdown(c->fd, SHUT_WR);
         rs__conn_set_state(c, RS_CONN_SHUT);
     }
@@ -538,6 +643,10 @@ void rs__conn_maybe_release(struct rs_conn *c)
 {
     if (c->state != RS_CONN_CANCELLING || c->inflight > 0 || c->on_pending || c->on_dirty)
         return;
+    /* Accepted connections only (an outgoing one, a relay's upstream side, is in its client's
+     * line); before on_close, while the service's upstream address is still valid. */
+    if (c->loop->cfg.conn_end && c->start_ns)
+        conn_end_report(c);
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_err);
     RS_STAT_INC(c->loop->stats, conns_closed);

@@ -224,8 +224,11 @@ static void loop_begin_stop(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->state != RS_CONN_FREE)
+            if (c->state != RS_CONN_FREE) {
+                if (c->state < RS_CONN_FLUSH_CLOSE)
+                    rs_conn_set_close_reason(c, RS_CLOSE_STOPPING);
                 rs_conn_close_after_flush(c);
+            }
         }
     rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
 }
@@ -235,8 +238,10 @@ static void loop_abort_all(struct rs_loop *l)
     for (uint32_t i = 0; i < l->nslabs; i++)
         for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
             struct rs_conn *c = &l->slabs[i][j];
-            if (c->state != RS_CONN_FREE)
+            if (c->state != RS_CONN_FREE) {
+                rs_conn_set_close_reason(c, RS_CLOSE_STOPPING);
                 rs_conn_close(c);
+            }
         }
 }
 

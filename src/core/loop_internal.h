@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -162,8 +163,11 @@ struct rs_conn {
     bool on_pending; /* on the backend's retry/read list */
     bool on_starved; /* io_uring: on the list of receives waiting for buffers (ENOBUFS) */
     /* epoll's view of the fd. */
-    bool readable;   /* data may be waiting (edge seen, not drained) */
-    bool registered; /* the fd is in the epoll set */
+    bool readable;     /* data may be waiting (edge seen, not drained) */
+    bool registered;   /* the fd is in the epoll set */
+    bool shut_first;   /* we sent FIN before the peer did (rs_conn_shutdown_after_flush) */
+    uint8_t close_why; /* enum rs_close_reason: rs_conn_set_close_reason, stop */
+    uint16_t listener; /* the listener's index (accepted connections) */
     int close_err;
     struct rs_addr *peer; /* target of a connect in progress (owned) */
     struct rs_outq outq;
@@ -180,6 +184,10 @@ struct rs_conn {
     uint64_t sent_ns;    /* when the kernel last took bytes (rs_now_ns), 0 = never */
     uint32_t limit_slot; /* its address in the loop's conn_limit table, 0 = none */
     uint32_t pend_turn;  /* epoll: the loop turn it was put on the pending list */
+    /* The access log's (only with cfg.conn_end): peer address and accept time. */
+    const struct rs_addr *upstream;
+    uint64_t start_ns;
+    struct sockaddr_in6 client; /* AF_INET or AF_INET6 (a sockaddr_in fits), 0: unknown */
 };
 
 /* Closing or cancelling: no callback but on_close, nothing new submitted. */

@@ -375,6 +375,12 @@ const struct rs_optdef rs_optdefs[] = {
     {.name = "pid-file", .arg = "FILE", GLOBAL(pid_file), .set = set_string,
      .help = "write the server's pid to FILE once it listens (whole: temporary file, then "
              "rename); removed at exit"},
+    {.name = "access-log", .arg = "FILE", GLOBAL(access_log), .set = set_string,
+     .help = "one JSON line per finished connection (time, listener, client, upstream, bytes "
+             "each way, duration, close reason) appended to FILE, or - for stdout; buffered per "
+             "worker and written by a thread of its own, never blocking a worker (a full buffer "
+             "drops the line, counted as access_log_dropped); SIGUSR1 reopens FILE "
+             "(docs/operations.md)"},
     {.name = "admin", .arg = "ADDR:PORT", .scope = RS_OPT_GLOBAL, .set = set_admin,
      .help = "serve /metrics (Prometheus text format, from every counter), /healthz, /readyz "
              "(503 once draining) and /version on ADDR:PORT, on a thread of its own; keep it on "

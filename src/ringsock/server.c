@@ -22,6 +22,7 @@
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 #include "admin.h"
+#include "access_log.h"
 #include "pidfile.h"
 #include "sdnotify.h"
 #include "stats_live.h"
@@ -502,8 +503,9 @@ struct supervisor {
     struct worker *ws;
     unsigned n;
     struct rs_sd *sd;
-    struct rs_admin *admin; /* --admin, or NULL: /readyz turns 503 when draining starts */
-    uint64_t watchdog_ns;   /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    struct rs_admin *admin;           /* --admin, or NULL: /readyz turns 503 when draining starts */
+    struct rs_access_log *access_log; /* NULL: none */
+    uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
 };
 
 static void stop_all(struct supervisor *sv, unsigned grace_ms)
@@ -544,7 +546,7 @@ static bool heartbeats_moved(struct supervisor *sv)
     return all;
 }
 
-/* Waits for the workers to finish: the first signal starts the drain (listeners close after
+/* Waits for the workers to finish: the first SIGTERM/SIGINT starts the drain (listeners close after
  * --drain-delay, connections get --shutdown-timeout), a second one cuts both short. In between,
  * prints the --stats lines and pings the watchdog when they are due. */
 static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_live *live)
@@ -591,8 +593,14 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
         }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
                               .tv_nsec = (long)(wait_ns % 1000000000)};
-        if (sigtimedwait(sigs, NULL, &ts) < 0)
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig < 0)
             continue;
+        if (sig == SIGUSR1) { /* logrotate's postrotate */
+            if (sv->access_log)
+                rs_access_log_reopen(sv->access_log);
+            continue;
+        }
         if (++signals == 1) {
             drain_begin(sv);
             if (o->drain_delay_ns)
@@ -604,6 +612,51 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
             stop_all(sv, 0);
         }
     }
+}
+
+/* --access-log: opens the file, starts the logging thread and sets each worker's hook. Each
+ * worker's buffer is 4 MiB (RINGSOCK_TEST_ACCESS_LOG_RING=BYTES, for tests: a tiny one drops).
+ * NULL after saying why. */
+static struct rs_access_log *access_log_start(const struct rs_server_opts *o, struct server *srv,
+                                              struct worker *ws, const struct bound *bound)
+{
+    struct rs_access_log_listener tcp[RS_MAX_LISTENERS * RS_MAX_ADDRS];
+    unsigned ntcp = 0;
+    uint64_t ring = 4u << 20;
+    const char *test_ring = getenv("RINGSOCK_TEST_ACCESS_LOG_RING");
+    int err;
+
+    if (test_ring && test_ring[0] && rs_parse_size(test_ring, 64, 1ull << 30, &ring) < 0) {
+        rs_log_error("RINGSOCK_TEST_ACCESS_LOG_RING='%s': want a size, 64 to 1g", test_ring);
+        return NULL;
+    }
+    /* In the order each worker's loop numbers its TCP listeners (worker_serve_listener). */
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        const struct rs_listener_opts *lo = &o->lst[li];
+        for (unsigned a = 0; a < lo->ntcp; a++, ntcp++) {
+            rs_addr_format(&bound->addr[li][a], tcp[ntcp].addr, sizeof(tcp[ntcp].addr));
+            tcp[ntcp].service = rs_services[lo->service]->name;
+            tcp[ntcp].name = o->from_config ? lo->name : NULL;
+        }
+    }
+    struct rs_access_log *al =
+        rs_access_log_open(o->access_log, o->threads, ring, tcp, ntcp,
+                           rs_services[o->service]->name, srv->counters, &err);
+    if (!al) {
+        rs_log_error("cannot open --access-log %s: %s", o->access_log, strerror(-err));
+        return NULL;
+    }
+    if ((err = rs_access_log_start(al)) < 0) {
+        rs_log_error("cannot start the access log's thread: %s", strerror(-err));
+        rs_access_log_close(al);
+        return NULL;
+    }
+    rs_counter_set_activate(srv->counters, &rs_access_log_counter_block);
+    for (unsigned i = 0; i < o->threads; i++) {
+        ws[i].cfg.conn_end = rs_access_log_conn_end;
+        ws[i].cfg.conn_end_arg = rs_access_log_worker(al, i);
+    }
+    return al;
 }
 
 /* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (docs/testing.md). Returns 0, or -EINVAL. */
@@ -643,6 +696,7 @@ int rs_server_run(const struct rs_server_opts *o)
     struct rs_admin *admin = NULL;
     const char *admin_labels[RS_COUNTER_MAX_BLOCKS];
     struct rs_sd sd = {.fd = -1};
+    struct rs_access_log *al = NULL;
     if (!srv || !bound) {
         rs_log_error("out of memory");
         goto out_free;
@@ -746,12 +800,15 @@ int rs_server_run(const struct rs_server_opts *o)
         goto out_close_fds;
     if (o->loop.max_conns_per_ip && o->threads > 1)
         steer_all(o, ws);
+    if (o->access_log[0] && !(al = access_log_start(o, srv, ws, bound)))
+        goto out_close_fds;
 
-    /* Workers inherit a mask without SIGINT/SIGTERM: only this thread takes them. */
+    /* Workers inherit a mask without SIGINT/SIGTERM/SIGUSR1: only this thread takes them. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (admin_start(srv, admin_labels, &admin) < 0)
@@ -813,6 +870,7 @@ int rs_server_run(const struct rs_server_opts *o)
                                 .n = started,
                                 .sd = &sd,
                                 .admin = admin,
+                                .access_log = al,
                                 .watchdog_ns = wd_usec * 1000 / 2};
         supervise(&sv, &sigs, live);
     } else {
@@ -840,6 +898,8 @@ int rs_server_run(const struct rs_server_opts *o)
     }
     rs_admin_stop(admin); /* it reads the counters: stopped before they are freed */
     admin = NULL;
+    rs_access_log_close(al); /* every line is written before the totals */
+    al = NULL;
     if (ok) {
         /* One line per worker, so an uneven spread over workers shows, then the totals. */
         for (unsigned i = 0; i < started; i++) {
@@ -869,6 +929,7 @@ out_close_fds:
             }
 out_free:
     rs_admin_stop(admin);
+    rs_access_log_close(al);
     rs_stats_live_free(live);
     if (srv) {
         rs_counter_set_free(srv->counters);

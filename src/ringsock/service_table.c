@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "access_log.h"
 #include "opts.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
@@ -31,12 +32,13 @@ int rs_service_index(const char *name)
 
 struct rs_counter_set *rs_server_counters_new(unsigned nworkers)
 {
-    const struct rs_counter_block *blocks[2 + RS_MAX_SERVICES];
+    const struct rs_counter_block *blocks[3 + RS_MAX_SERVICES];
     unsigned n = 0;
     blocks[n++] = &rs_loop_counter_block;
     blocks[n++] = &rs_dgram_counter_block;
     for (unsigned i = 0; i < rs_nservices; i++)
         if (rs_services[i]->counters)
             blocks[n++] = rs_services[i]->counters;
+    blocks[n++] = &rs_access_log_counter_block;
     return rs_counter_set_new(blocks, n, nworkers);
 }

@@ -304,6 +304,8 @@ static void respond_error(struct http_conn *hc, int status)
         RS_STAT_INC(hc->w->stats, http_4xx);
     else
         RS_STAT_INC(hc->w->stats, http_5xx);
+    if (status == 413 || status == 431)
+        rs_conn_set_close_reason(hc->c, RS_CLOSE_LIMIT); /* for the access log */
     respond(hc, status, false, false, body, (size_t)n, false, false);
     linger(hc);
 }
@@ -660,6 +662,7 @@ static void http_conn_timeout(struct rs_timer *t, void *arg)
         return;
     }
     RS_STAT_INC(w->stats, http_timeouts);
+    rs_conn_set_close_reason(hc->c, RS_CLOSE_IDLE_TIMEOUT);
     if (hc->head_ns) {
         respond_error(hc, 408); /* lingers, which arms the linger limit */
     } else {

@@ -30,11 +30,13 @@ static void idle_fired(struct rs_timer *t, void *arg)
         atomic_store_explicit(x->ctr_send,
                               atomic_load_explicit(x->ctr_send, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        rs_conn_set_close_reason(d->c, RS_CLOSE_SEND_TIMEOUT);
         rs_conn_reset(d->c);
     } else {
         atomic_store_explicit(x->ctr_idle,
                               atomic_load_explicit(x->ctr_idle, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        rs_conn_set_close_reason(d->c, RS_CLOSE_IDLE_TIMEOUT);
         rs_conn_close(d->c);
     }
 }

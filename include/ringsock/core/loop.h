@@ -37,6 +37,42 @@
 struct rs_loop;
 struct rs_conn;
 struct rs_listener;
+struct rs_addr;
+
+/* Why a connection (or a UDP session) ended, as the access log says it. */
+enum rs_close_reason {
+    RS_CLOSE_UNSET = 0,    /* decided at release: reset, error, peer_closed or server_closed */
+    RS_CLOSE_PEER,         /* the peer sent FIN, then the connection closed */
+    RS_CLOSE_RESET,        /* the peer reset it (ECONNRESET, EPIPE) */
+    RS_CLOSE_ERROR,        /* another error (the end's err says which) */
+    RS_CLOSE_SERVER,       /* the service closed it (an answer that ends it, bad input) */
+    RS_CLOSE_IDLE_TIMEOUT, /* nothing came (or was owed) for the service's idle timeout */
+    RS_CLOSE_SEND_TIMEOUT, /* the peer stopped reading what was owed */
+    RS_CLOSE_STOPPING,     /* the server stopped (drained, or aborted at the deadline) */
+    RS_CLOSE_LIMIT,        /* refused or closed by a limit (connections, per address, size) */
+    RS_CLOSE_NREASONS,
+};
+
+/* "peer_closed", "reset", "error", "server_closed", "idle_timeout", "send_timeout",
+ * "server_stopping", "limit" ("" for UNSET). */
+const char *rs_close_reason_name(enum rs_close_reason r);
+
+/* A finished connection or UDP session, reported to the loop's conn_end hook. Pointers are
+ * valid during the call only. */
+struct rs_conn_end {
+    unsigned worker;                /* cfg.id */
+    int listener;                   /* TCP: which rs_loop_listen of this loop (0, 1, ...) */
+    bool udp;                       /* a UDP session (rs_loop_session_end) */
+    const struct rs_addr *local;    /* UDP: the socket's address; TCP: NULL */
+    const struct rs_addr *client;   /* NULL if unknown */
+    const struct rs_addr *upstream; /* a relay's upstream (rs_conn_set_upstream), or NULL */
+    uint64_t bytes_in;              /* from the client */
+    uint64_t bytes_out;             /* to the client */
+    uint64_t start_ns, end_ns;      /* rs_now_ns clock */
+    enum rs_close_reason reason;
+    int err; /* 0 or -errno */
+};
+typedef void (*rs_conn_end_fn)(const struct rs_conn_end *e, void *arg);
 
 enum rs_backend_kind {
     RS_BACKEND_AUTO,
@@ -56,6 +92,12 @@ struct rs_loop_config {
     uint32_t read_budget;         /* epoll: reads per connection per loop turn */
     int sndbuf, rcvbuf;           /* SO_SNDBUF/SO_RCVBUF for accepted sockets, 0 = default */
     bool uring_no_multishot;      /* one-shot accept and recv even where multishot works */
+    /* Called on the loop's thread for every accepted connection when it is released (before
+     * on_close), for each one refused by a limit, and by rs_loop_session_end; NULL: off (then
+     * it costs one branch per close). With it on, accepting also records the peer's address
+     * and the time. */
+    rs_conn_end_fn conn_end;
+    void *conn_end_arg;
 };
 
 /* Fills cfg with defaults. */
@@ -146,7 +188,6 @@ void rs_poller_again(struct rs_poller *p);
 int rs_poller_fd(const struct rs_poller *p);
 struct rs_loop *rs_poller_loop(const struct rs_poller *p);
 
-struct rs_addr;
 /* Opens a TCP connection to addr (kernel >= 5.5 for io_uring connect), from the source address
  * src when it is not NULL (see rs_net_bind_source). ops->on_connect reports the outcome on a
  * later turn; bytes sent before that are queued. Returns the connection, or NULL with *err set
@@ -212,6 +253,17 @@ void rs_conn_set_write_queue(struct rs_conn *c, size_t bytes);
 /* Undoes rs_conn_read_stop (nothing if reading was not stopped by the service); data that
  * waited in the kernel is read on a later step, never from inside this call. */
 void rs_conn_read_start(struct rs_conn *c);
+
+/* Says why c is being closed, for the access log; call it before rs_conn_close (or _reset,
+ * _close_after_flush). The first reason given wins; without one the loop decides from what
+ * happened (see enum rs_close_reason). */
+void rs_conn_set_close_reason(struct rs_conn *c, enum rs_close_reason why);
+/* The upstream c is relayed to, for the access log; up must stay valid until c's on_close
+ * returns (NULL: none). */
+void rs_conn_set_upstream(struct rs_conn *c, const struct rs_addr *up);
+/* Reports a finished UDP session (a relay's, say) to the loop's conn_end hook, if one is set:
+ * e->udp, e->local and e->client set by the caller, e->worker filled in here. */
+void rs_loop_session_end(struct rs_loop *l, struct rs_conn_end *e);
 
 void rs_conn_set_ops(struct rs_conn *c, const struct rs_conn_ops *ops, void *udata);
 void *rs_conn_udata(const struct rs_conn *c);

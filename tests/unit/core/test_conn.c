@@ -545,6 +545,116 @@ static void test_shutdown_after_flush(struct rs_loop *l, struct rs_listener *ls)
     sv.close = 0;
 }
 
+/* --- the conn_end hook (the access log): reasons, bytes, who is reported --- */
+
+static struct {
+    int calls;
+    struct rs_conn_end last;
+    void *arg;
+} ends;
+
+static void end_hook(const struct rs_conn_end *e, void *arg)
+{
+    ends.calls++;
+    ends.last = *e;
+    ends.arg = arg;
+}
+
+/* Ends an accepted connection the way `how` says and returns the reason reported. */
+enum end_how { END_PEER_FIN, END_RESET, END_PIPE, END_ERROR, END_SERVER, END_IDLE, END_SHUT };
+static enum rs_close_reason end_one(struct rs_loop *l, struct rs_listener *ls, enum end_how how)
+{
+    int peer;
+    struct rs_conn *c = accept_one(ls, &peer);
+    uint64_t rud = ud_of(RS_OP_RECV, c), sud = ud_of(RS_OP_SEND, c);
+    int calls = ends.calls;
+    CHECK(kernel_recv(l, rud, "abc", 3, true));
+    switch (how) {
+    case END_PEER_FIN:
+        CHECK(kernel_recv(l, rud, NULL, 0, false));
+        close_now(l, c);
+        break;
+    case END_RESET:
+    case END_PIPE:
+    case END_ERROR:
+        CHECK(kernel_recv(l, rud, NULL,
+                          how == END_RESET  ? -ECONNRESET
+                          : how == END_PIPE ? -EPIPE
+                                            : -ETIMEDOUT,
+                          false));
+        rs__loop_end_turn(l);
+        break;
+    case END_SERVER:
+        close_now(l, c);
+        break;
+    case END_IDLE:
+        CALL(rs_conn_set_close_reason(c, RS_CLOSE_IDLE_TIMEOUT));
+        CALL(rs_conn_set_close_reason(c, RS_CLOSE_LIMIT)); /* the first reason wins */
+        CHECK(kernel_recv(l, rud, NULL, 0, true));         /* a FIN after it changes nothing */
+        close_now(l, c);
+        break;
+    case END_SHUT: /* we end first (FIN), the peer answers with its FIN: our close */
+        CALL(CHECK_EQ(rs_conn_send(c, "bye", 3), 0));
+        CALL(rs_conn_shutdown_after_flush(c));
+        rs__loop_end_turn(l);
+        CHECK(kernel_send(l, sud, 3));
+        CHECK(kernel_recv(l, rud, NULL, 0, false));
+        close_now(l, c);
+        break;
+    }
+    close(peer);
+    CHECK_EQ(ends.calls, calls + 1);
+    CHECK_EQ(ends.last.bytes_in, 3);
+    CHECK_EQ(ends.last.bytes_out, how == END_SHUT ? 3 : 0);
+    CHECK_EQ(ends.last.listener, 0);
+    CHECK(!ends.last.udp);
+    CHECK(ends.last.client == NULL); /* a socketpair's peer is no IP address */
+    CHECK(ends.last.end_ns >= ends.last.start_ns && ends.last.start_ns > 0);
+    CHECK(ends.arg == &ends);
+    sv.close = 0;
+    return ends.last.reason;
+}
+
+static void test_conn_end(struct rs_loop *l, struct rs_listener *ls)
+{
+    l->cfg.conn_end = end_hook;
+    l->cfg.conn_end_arg = &ends;
+    CHECK_EQ(end_one(l, ls, END_PEER_FIN), RS_CLOSE_PEER);
+    CHECK_EQ(ends.last.err, 0);
+    CHECK_EQ(end_one(l, ls, END_RESET), RS_CLOSE_RESET);
+    CHECK_EQ(ends.last.err, -ECONNRESET);
+    CHECK_EQ(end_one(l, ls, END_PIPE), RS_CLOSE_RESET);
+    CHECK_EQ(ends.last.err, -EPIPE);
+    CHECK_EQ(end_one(l, ls, END_ERROR), RS_CLOSE_ERROR);
+    CHECK_EQ(ends.last.err, -ETIMEDOUT);
+    CHECK_EQ(end_one(l, ls, END_SERVER), RS_CLOSE_SERVER);
+    CHECK_EQ(end_one(l, ls, END_IDLE), RS_CLOSE_IDLE_TIMEOUT);
+    CHECK_EQ(end_one(l, ls, END_SHUT), RS_CLOSE_SERVER);
+    CHECK(strcmp(rs_close_reason_name(RS_CLOSE_PEER), "peer_closed") == 0);
+    CHECK(strcmp(rs_close_reason_name(RS_CLOSE_STOPPING), "server_stopping") == 0);
+    CHECK(strcmp(rs_close_reason_name(RS_CLOSE_NREASONS), "") == 0);
+
+    /* A UDP session reported by a service: passed through with the worker's number. */
+    struct rs_conn_end e = {.udp = true, .bytes_in = 7, .reason = RS_CLOSE_IDLE_TIMEOUT};
+    int calls = ends.calls;
+    rs_loop_session_end(l, &e);
+    CHECK_EQ(ends.calls, calls + 1);
+    CHECK(ends.last.udp);
+    CHECK_EQ(ends.last.bytes_in, 7);
+    CHECK_EQ(ends.last.worker, l->cfg.id);
+
+    /* Off: nothing is reported, not even a session. */
+    l->cfg.conn_end = NULL;
+    int peer;
+    struct rs_conn *c = accept_one(ls, &peer);
+    CHECK_EQ(c->start_ns, 0);
+    close_now(l, c);
+    close(peer);
+    rs_loop_session_end(l, &e);
+    CHECK_EQ(ends.calls, calls + 1);
+    sv.close = 0;
+}
+
 /* The lifecycle as loop_internal.h draws it: every other change is refused. */
 static void test_transitions(struct rs_loop *l, struct rs_listener *ls)
 {
@@ -922,6 +1032,7 @@ int main(void)
     test_on_drain(l, ls);
     test_connect(l);
     test_many(l);
+    test_conn_end(l, ls);
 
     CHECK_EQ(l->nconns, 0);
     CHECK_EQ(l->bad_transitions, refused); /* only the deliberate ones */
