@@ -5,6 +5,7 @@
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
 #include "opts.h"
+#include "reload.h"
 #include "server.h"
 
 int main(int argc, char **argv)
@@ -16,9 +17,12 @@ int main(int argc, char **argv)
     /* Line-buffered even into a pipe or file: the listening line and --stats lines are read
      * while the server runs. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* First: the sockets and pipe a reload handed over are fds 3.. (reload.c). */
+    rs_reload_init(argc, argv);
     int r = rs_server_opts_parse(argc, argv, &o, err, sizeof(err));
     if (r < 0) {
         rs_log_error("%s", err);
+        rs_reload_notify_failed(err);
         return 2;
     }
     if (r == RS_OPTS_HELP) {
@@ -31,5 +35,8 @@ int main(int argc, char **argv)
         printf("ringsock %s (allocator %s)\n", RS_VERSION, rs_alloc_name());
         return 0;
     }
-    return rs_server_run(&o);
+    r = rs_server_run(&o);
+    if (r != 0) /* a reload's new process that could not start (its reason is logged) */
+        rs_reload_notify_failed("the new process could not start (its error is logged above)");
+    return r;
 }

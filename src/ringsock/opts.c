@@ -104,6 +104,10 @@ static const char *usage_options(void)
            "                       accepting for T (5s, 500ms; default 0) so load balancers\n"
            "                       see the server go and stop sending it new connections;\n"
            "                       then the listeners close and --shutdown-timeout starts\n"
+           "  --drain-timeout T    on SIGHUP (reload), how long the old process keeps serving\n"
+           "                       its open connections, until their peers close them, once\n"
+           "                       the new process accepts (default 30s); then the rest are\n"
+           "                       closed\n"
            "  --pid-file FILE      write the server's pid to FILE once it listens (whole:\n"
            "                       temporary file, then rename); removed at exit\n"
            "  --stats T            every T seconds (2, 0.5, 500ms; at least 10ms) print one\n"
@@ -147,6 +151,7 @@ enum {
     OPT_MAX_CONNS_PER_IP,
     OPT_SHUTDOWN,
     OPT_DRAIN_DELAY,
+    OPT_DRAIN_TIMEOUT,
     OPT_PID_FILE,
     OPT_UDP,
     OPT_JOIN_IFACE,
@@ -186,6 +191,7 @@ static const struct option long_opts[] = {
     {"max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_PER_IP},
     {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN},
     {"drain-delay", required_argument, NULL, OPT_DRAIN_DELAY},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"pid-file", required_argument, NULL, OPT_PID_FILE},
     {"udp", required_argument, NULL, OPT_UDP},
     {"join-iface", required_argument, NULL, OPT_JOIN_IFACE},
@@ -244,6 +250,7 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
     o->backend = RS_BACKEND_AUTO;
     o->backlog = 0; /* the kernel's maximum */
     o->shutdown_ms = 2000;
+    o->drain_timeout_ms = 30000;
     o->udp_batch = 32;
     o->udp_buf = 65536;
     o->udp_queue = 256;
@@ -446,6 +453,13 @@ int rs_server_opts_parse(int argc, char **argv, struct rs_server_opts *o, char *
             if (v > 3600ull * 1000000000) /* an hour: longer is a mistake */
                 return bad_value(err, errlen, name, optarg, -ERANGE);
             o->drain_delay_ns = v;
+            break;
+        case OPT_DRAIN_TIMEOUT:
+            if ((e = rs_parse_duration(optarg, &v)) < 0)
+                return bad_value(err, errlen, name, optarg, e);
+            if (v > 24ull * 3600 * 1000000000) /* a day: longer is a mistake */
+                return bad_value(err, errlen, name, optarg, -ERANGE);
+            o->drain_timeout_ms = (unsigned)(v / 1000000);
             break;
         case OPT_PID_FILE:
             if (!optarg[0])

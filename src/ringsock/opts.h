@@ -66,8 +66,9 @@ struct rs_server_opts {
     int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */
     unsigned shutdown_ms;
     uint64_t drain_delay_ns; /* --drain-delay: accept on after SIGTERM for this long, then close */
-    const char *pid_file;    /* --pid-file: written once listening, removed at exit */
-    uint64_t stats_ns;       /* --stats: interval of the live per-worker lines, 0 = none */
+    unsigned drain_timeout_ms; /* --drain-timeout: a reload's old process serves on this long */
+    const char *pid_file;      /* --pid-file: written once listening, removed at exit */
+    uint64_t stats_ns;         /* --stats: interval of the live per-worker lines, 0 = none */
     struct rs_loop_config loop;
 };
 

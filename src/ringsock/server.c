@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 #include "pidfile.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "stats_live.h"
 
@@ -51,6 +53,8 @@ struct worker {
     void *svc[RS_MAX_SERVICES]; /* each used service's state on this worker */
     int fds[RS_MAX_ADDRS];
     int ufds[RS_MAX_ADDRS];
+    int hand_fds[RS_MAX_ADDRS];  /* fds[] and ufds[] numbers, for a reload's handover: the */
+    int hand_ufds[RS_MAX_ADDRS]; /* loop owns and closes them only once it stops (-1: none) */
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
     struct rs_rate_table *udp_rate; /* --udp-rate-per-source, shared by this worker's sockets */
     int init_err;
@@ -193,13 +197,17 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
     for (unsigned a = 0; a < o->ntcp; a++) {
         struct rs_addr addr = o->tcp[a];
         for (unsigned i = 0; i < o->threads; i++) {
-            int fd = rs_net_listen_tcp(&addr, o->backlog);
+            int fd = rs_reload_take(RS_FD_TCP, &addr, i);
+            if (fd >= 0)
+                listen(fd, o->backlog > 0 ? o->backlog : INT_MAX); /* this run's backlog */
+            else
+                fd = rs_net_listen_tcp(&addr, o->backlog);
             if (fd < 0) {
                 rs_log_error("cannot listen on tcp://%s: %s",
                              rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
                 return fd;
             }
-            ws[i].fds[a] = fd;
+            ws[i].fds[a] = ws[i].hand_fds[a] = fd;
             if (i == 0) {
                 int err = rs_net_local_addr(fd, &addr);
                 if (err < 0) {
@@ -217,13 +225,15 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
         unsigned n = rs_addr_is_multicast(&addr) ? 1 : o->threads;
         for (unsigned i = 0; i < n; i++) {
             const char *what;
-            int fd = rs_net_bind_udp(&addr, o->udp_rcvbuf, o->udp_sndbuf, o->join_iface, &what);
+            int fd = rs_reload_take(RS_FD_UDP, &addr, i);
+            if (fd < 0)
+                fd = rs_net_bind_udp(&addr, o->udp_rcvbuf, o->udp_sndbuf, o->join_iface, &what);
             if (fd < 0) {
                 rs_log_error("cannot listen on udp://%s: %s: %s",
                              rs_addr_format(&addr, buf, sizeof(buf)), what, strerror(-fd));
                 return fd;
             }
-            ws[i].ufds[a] = fd;
+            ws[i].ufds[a] = ws[i].hand_ufds[a] = fd;
             if (i == 0) {
                 struct rs_addr local;
                 int err = rs_net_local_addr(fd, &local);
@@ -395,7 +405,9 @@ struct supervisor {
     struct worker *ws;
     unsigned n;
     struct rs_sd *sd;
-    uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    uint64_t watchdog_ns;        /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    const struct rs_addr *bound; /* TCP, then UDP from RS_MAX_ADDRS: what each listener got */
+    bool handed_over;            /* a reload's new process serves: this one drains */
 };
 
 static void stop_all(struct supervisor *sv, unsigned grace_ms)
@@ -416,6 +428,75 @@ static void drain_begin(struct supervisor *sv)
     int err = rs_sd_stopping(sv->sd, status);
     if (err < 0)
         rs_log_warn("cannot notify systemd (STOPPING=1): %s", strerror(-err));
+}
+
+/* SIGHUP: starts a new process with every listening socket, named by protocol, address and
+ * worker (reload.c). Refused while a reload is in flight or once this process drains. */
+static void reload_begin(struct supervisor *sv, bool stopping)
+{
+    const struct rs_server_opts *o = sv->o;
+    if (stopping || sv->handed_over) {
+        rs_log_warn("reload refused: this process is %s",
+                    sv->handed_over ? "draining after a reload" : "stopping");
+        return;
+    }
+    struct rs_reload_sock *socks = rs_calloc(2 * RS_MAX_ADDRS * sv->n, sizeof(*socks));
+    if (!socks) {
+        rs_log_error("reload failed: out of memory");
+        return;
+    }
+    unsigned n = 0;
+    for (unsigned i = 0; i < sv->n; i++)
+        for (unsigned a = 0; a < 2 * RS_MAX_ADDRS; a++) {
+            bool tcp = a < RS_MAX_ADDRS;
+            unsigned k = tcp ? a : a - RS_MAX_ADDRS;
+            int fd = tcp ? sv->ws[i].hand_fds[k] : sv->ws[i].hand_ufds[k];
+            if (k >= (tcp ? o->ntcp : o->nudp) || fd < 0)
+                continue;
+            socks[n].fd = fd;
+            rs_fdname_format(tcp ? RS_FD_TCP : RS_FD_UDP, &sv->bound[a], i, socks[n].name,
+                             sizeof(socks[n].name));
+            n++;
+        }
+    int err = rs_sd_reloading(sv->sd, rs_sd_monotonic_usec());
+    if (err < 0)
+        rs_log_warn("cannot notify systemd (RELOADING=1): %s", strerror(-err));
+    err = rs_reload_start(socks, n, RS_RELOAD_READY_MS);
+    rs_free(socks);
+    if (err == -EBUSY)
+        rs_log_warn("reload refused: a reload is already in flight");
+    else if (err < 0)
+        rs_log_error("reload failed: cannot start the new process: %s", strerror(-err));
+    else
+        rs_log_info("reload: started a new process with %u listening sockets", n);
+    if (err < 0 && err != -EBUSY)
+        rs_sd_ready(sv->sd, "reload failed");
+}
+
+/* Looks at the reload in flight: once the new process serves, systemd learns its pid and this
+ * process stops accepting and drains; if it failed, this one serves on. */
+static void reload_check(struct supervisor *sv)
+{
+    char why[320];
+    pid_t child = 0;
+    enum rs_reload_state st = rs_reload_poll(why, sizeof(why), &child);
+    if (st == RS_RELOAD_FAILED) {
+        rs_log_error("reload failed: %s; this process serves on", why);
+        int err = rs_sd_ready(sv->sd, "reload failed; serving with the old configuration");
+        if (err < 0)
+            rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
+    } else if (st == RS_RELOAD_READY) {
+        rs_log_info("reload: new process %d serves; this one drains its connections for %u ms",
+                    (int)child, sv->o->drain_timeout_ms);
+        int err = rs_sd_sendf(sv->sd, "MAINPID=%d\nREADY=1\nSTATUS=reloaded", (int)child);
+        if (err < 0)
+            rs_log_warn("cannot notify systemd (MAINPID, READY=1): %s", strerror(-err));
+        sv->handed_over = true;
+        atomic_store_explicit(&server_draining, true, memory_order_relaxed);
+        for (unsigned i = 0; i < sv->n; i++)
+            if (sv->ws[i].loop)
+                rs_loop_request_drain(sv->ws[i].loop, sv->o->drain_timeout_ms);
+    }
 }
 
 /* True when every worker still running moved its heartbeat since the last call. */
@@ -479,10 +560,28 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
                 wait_ns = drain_end - now;
             }
         }
+        bool reloading = false;
+        if (rs_reload_poll_pending()) {
+            reload_check(sv);
+            reloading = rs_reload_poll_pending();
+            if (reloading && wait_ns > 10 * 1000000)
+                wait_ns = 10 * 1000000; /* the handover waits at most this for the old side */
+        }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
                               .tv_nsec = (long)(wait_ns % 1000000000)};
-        if (sigtimedwait(sigs, NULL, &ts) < 0)
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig < 0)
             continue;
+        if (sig == SIGHUP) {
+            reload_begin(sv, signals > 0);
+            continue;
+        }
+        if (reloading) {
+            rs_log_warn("reload abandoned: stopping");
+            rs_reload_abort();
+        }
+        if (sv->handed_over && signals == 0)
+            signals = 1; /* already draining: a signal cuts the drain short */
         if (++signals == 1) {
             drain_begin(sv);
             if (o->drain_delay_ns)
@@ -619,12 +718,13 @@ int rs_server_run(const struct rs_server_opts *o)
         ws[i].stats =
             (struct rs_stats *)rs_counter_set_block(srv.counters, i, &rs_loop_counter_block);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
-            ws[i].fds[a] = ws[i].ufds[a] = -1;
+            ws[i].fds[a] = ws[i].ufds[a] = ws[i].hand_fds[a] = ws[i].hand_ufds[a] = -1;
         args[i].w = &ws[i];
         args[i].st = &st;
     }
     if (bind_all(o, ws, bound) < 0)
         goto out_close_fds;
+    rs_reload_close_unclaimed();
     if (o->loop.max_conns_per_ip && o->threads > 1)
         steer_all(o, ws);
 
@@ -633,6 +733,7 @@ int rs_server_run(const struct rs_server_opts *o)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -676,12 +777,19 @@ int rs_server_run(const struct rs_server_opts *o)
         snprintf(status, sizeof(status), "%s: listening, %u worker%s, backend %s",
                  rs_services[o->service]->name, o->threads, o->threads == 1 ? "" : "s",
                  rs_backend_name((enum rs_backend_kind)kind));
-        int err = rs_sd_ready(&sd, status);
+        /* Started by a reload: the old process, still systemd's main pid, says READY=1 with
+         * this one's pid once told. */
+        int err = rs_reload_is_child() ? 0 : rs_sd_ready(&sd, status);
         if (err < 0)
             rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
+        rs_reload_notify_ready();
         live = live_start(o, srv.counters);
-        struct supervisor sv = {
-            .o = o, .ws = ws, .n = started, .sd = &sd, .watchdog_ns = wd_usec * 1000 / 2};
+        struct supervisor sv = {.o = o,
+                                .ws = ws,
+                                .n = started,
+                                .sd = &sd,
+                                .watchdog_ns = wd_usec * 1000 / 2,
+                                .bound = bound};
         supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)
