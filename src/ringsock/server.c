@@ -43,6 +43,8 @@ struct server {
     uint64_t wedge_at_ns, wedge_for_ns;
 };
 
+#define RS_MAX_XUDP 16 /* a worker's datagram sockets taken over from dropped workers */
+
 struct worker {
     pthread_t tid;
     unsigned id;
@@ -55,6 +57,16 @@ struct worker {
     int ufds[RS_MAX_ADDRS];
     int hand_fds[RS_MAX_ADDRS];  /* fds[] and ufds[] numbers, for a reload's handover: the */
     int hand_ufds[RS_MAX_ADDRS]; /* loop owns and closes them only once it stops (-1: none) */
+    /* Datagram sockets of workers a reload dropped (a smaller thread count), served here: UDP
+     * has no tcp_migrate_req, closing one would lose what is queued on it. */
+    struct extra_udp {
+        int fd;          /* owned until worker_serve hands it to the loop */
+        int hand_fd;     /* its number, for the next handover */
+        unsigned addr;   /* index in o->udp */
+        unsigned worker; /* the worker it was made for: its name in a handover */
+        struct rs_udp_sock *udp;
+    } xudp[RS_MAX_XUDP];
+    unsigned nxudp;
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
     struct rs_rate_table *udp_rate; /* --udp-rate-per-source, shared by this worker's sockets */
     int init_err;
@@ -157,6 +169,13 @@ static int worker_serve(struct worker *w)
             return err;
         w->ufds[a] = -1;
     }
+    for (unsigned k = 0; k < w->nxudp; k++) {
+        struct extra_udp *x = &w->xudp[k];
+        x->udp = rs_udp_echo_new(w->loop, x->fd, &ucfg, dgram, w->stats, &err);
+        if (!x->udp)
+            return err;
+        x->fd = -1;
+    }
     if (srv->heartbeat_ms) {
         err = rs_loop_timer_reserve(w->loop, 1);
         if (err < 0)
@@ -244,6 +263,17 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
                 rs_addr_set_port(&addr, rs_addr_port(&local));
                 bound[RS_MAX_ADDRS + a] = addr;
             }
+        }
+        /* Sockets of workers a reload dropped: served by the others, round robin. */
+        for (unsigned i = n; !rs_addr_is_multicast(&addr); i++) {
+            struct worker *w = &ws[i % o->threads];
+            if (w->nxudp == RS_MAX_XUDP)
+                break;
+            int fd = rs_reload_take(RS_FD_UDP, &addr, i);
+            if (fd < 0)
+                break;
+            w->xudp[w->nxudp++] =
+                (struct extra_udp){.fd = fd, .hand_fd = fd, .addr = a, .worker = i};
         }
     }
     return 0;
@@ -440,7 +470,8 @@ static void reload_begin(struct supervisor *sv, bool stopping)
                     sv->handed_over ? "draining after a reload" : "stopping");
         return;
     }
-    struct rs_reload_sock *socks = rs_calloc(2 * RS_MAX_ADDRS * sv->n, sizeof(*socks));
+    struct rs_reload_sock *socks =
+        rs_calloc((2 * RS_MAX_ADDRS + RS_MAX_XUDP) * sv->n, sizeof(*socks));
     if (!socks) {
         rs_log_error("reload failed: out of memory");
         return;
@@ -456,6 +487,14 @@ static void reload_begin(struct supervisor *sv, bool stopping)
             socks[n].fd = fd;
             rs_fdname_format(tcp ? RS_FD_TCP : RS_FD_UDP, &sv->bound[a], i, socks[n].name,
                              sizeof(socks[n].name));
+            n++;
+        }
+    for (unsigned i = 0; i < sv->n; i++)
+        for (unsigned k = 0; k < sv->ws[i].nxudp; k++) {
+            const struct extra_udp *x = &sv->ws[i].xudp[k];
+            socks[n].fd = x->hand_fd;
+            rs_fdname_format(RS_FD_UDP, &sv->bound[RS_MAX_ADDRS + x->addr], x->worker,
+                             socks[n].name, sizeof(socks[n].name));
             n++;
         }
     int err = rs_sd_reloading(sv->sd, rs_sd_monotonic_usec());
@@ -810,6 +849,8 @@ int rs_server_run(const struct rs_server_opts *o)
                 rs_services[k]->worker_free(ws[i].svc[k]);
         for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
             rs_udp_echo_free(ws[i].udp[a]);
+        for (unsigned k = 0; k < ws[i].nxudp; k++)
+            rs_udp_echo_free(ws[i].xudp[k].udp);
         rs_rate_table_free(ws[i].udp_rate);
     }
     if (ok) {
@@ -838,6 +879,10 @@ out_close_fds:
             if (ws[i].ufds[a] >= 0)
                 close(ws[i].ufds[a]);
         }
+    for (unsigned i = 0; i < o->threads; i++)
+        for (unsigned k = 0; k < ws[i].nxudp; k++)
+            if (ws[i].xudp[k].fd >= 0)
+                close(ws[i].xudp[k].fd);
 out_free:
     rs_stats_live_free(live);
     rs_counter_set_free(srv.counters);
