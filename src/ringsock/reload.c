@@ -215,7 +215,7 @@ static char **test_args(const char *file)
     memcpy(s, text, len + 1);
     unsigned n = 0;
     v[n++] = rl.argv[0];
-    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n"))
+    for (char *save, *line = strtok_r(s, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
         v[n++] = line;
     v[n] = NULL;
     return v;
