@@ -36,7 +36,9 @@ int main(int argc, char **argv)
         return 0;
     }
     r = rs_server_run(&o);
-    if (r != 0) /* a reload's new process that could not start (its reason is logged) */
-        rs_reload_notify_failed("the new process could not start (its error is logged above)");
+    if (r != 0) { /* a reload's new process that could not start says why */
+        rs_log_last_error(err, sizeof(err));
+        rs_reload_notify_failed(err[0] ? err : "the new process could not start");
+    }
     return r;
 }

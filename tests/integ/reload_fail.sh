@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# reload_fail.sh BACKEND: what a reload does when it cannot or must not happen, and the old
+# process's drain (docs/operations.md, "Reload and upgrade"). An echo server with one idle
+# connection open:
+#  - a new process with a bad option, then one that cannot bind its address: each time
+#    "reload failed: <reason>" is logged, the failed process is reaped (no zombie), the pid file
+#    and the server are unchanged and it still serves, the idle connection included;
+#  - a new process that never gets ready (it blocks reading a FIFO for --body-file): a second
+#    SIGHUP meanwhile is refused, and after 10 s it is killed and "reload failed: ... not ready"
+#    logged;
+#  - a good reload: the pid file names the new process, new connections reach it, while the old
+#    process keeps serving the idle connection it has (drain: not closed because it owes
+#    nothing), refuses a SIGHUP, and exits as soon as that connection is closed.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+backend_setup "${1:-}"
+
+ARGS=$TEST_TMP/args
+PIDFILE=$TEST_TMP/ringsock.pid
+export RINGSOCK_TEST_RELOAD_ARGS=$ARGS
+
+# echo_on FD WORD: WORD echoed on the connection open as FD, within 2 s.
+echo_on() {
+    local line
+    echo "$2" >&"$1" || return 1
+    read -r -t 2 line <&"$1" || return 1
+    [[ $line == "$2" ]]
+}
+
+# new_conn WORD: a new connection echoes WORD.
+new_conn() {
+    local line rc=0
+    exec 6<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    echo_on 6 "$1" || rc=1
+    exec 6>&-
+    return "$rc"
+}
+
+# log_waits PATTERN: the server's stderr gets a line matching PATTERN within 15 s.
+log_waits() {
+    wait_until 15 grep -q -- "$1" "$SERVER_ERR" || fail "no '$1' in the server's log"
+}
+
+zombies() {
+    ps -o stat= --ppid "$1" | grep -c Z || true
+}
+
+start_server echo --tcp 127.0.0.1:0 --udp 127.0.0.1:0 --threads 2 --pid-file "$PIDFILE" \
+    --drain-timeout 20s "${BACKEND_ARGS[@]}"
+old=$SERVER_PID
+[[ $(cat "$PIDFILE") == "$old" ]] || fail "the pid file does not name the server"
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+echo_on 5 idle-1 || fail "the idle connection does not echo"
+
+# 1. a bad option: the new process says why, the old one reaps it and serves on.
+printf '%s\n' echo --tcp "127.0.0.1:$PORT" --threads 2 --bogus-option >"$ARGS"
+kill -HUP "$old"
+log_waits "reload failed: unknown option .--bogus-option"
+log "$(grep 'reload failed' "$SERVER_ERR" | tail -n 1)"
+sleep 0.2
+(($(zombies "$old") == 0)) || fail "the failed new process was not reaped"
+[[ $(cat "$PIDFILE") == "$old" ]] || fail "a failed reload changed the pid file"
+new_conn after-bad-option || fail "no new connection served after a failed reload"
+echo_on 5 idle-2 || fail "the idle connection was lost by a failed reload"
+
+# 2. an address the new process cannot bind.
+printf '%s\n' echo --tcp "127.0.0.1:$PORT" --tcp 192.0.2.1:7 --threads 2 >"$ARGS"
+kill -HUP "$old"
+wait_until 15 bash -c "[[ \$(grep -c 'reload failed' '$SERVER_ERR') == 2 ]]" ||
+    fail "no second 'reload failed'"
+log "$(grep 'reload failed' "$SERVER_ERR" | tail -n 1)"
+grep -q "reload failed: cannot listen on tcp://192.0.2.1:7" "$SERVER_ERR" ||
+    fail "the bind error is not the reason given"
+sleep 0.2
+(($(zombies "$old") == 0)) || fail "the failed new process was not reaped"
+new_conn after-bind-failure || fail "no new connection served after a failed reload"
+
+# 3. a new process that never gets ready: a second SIGHUP is refused; it is killed after 10 s.
+mkfifo "$TEST_TMP/fifo"
+printf '%s\n' http --tcp "127.0.0.1:$PORT" --body-file "$TEST_TMP/fifo" >"$ARGS"
+kill -HUP "$old"
+log_waits "reload: started a new process"
+sleep 0.5
+kill -HUP "$old"
+log_waits "reload refused: a reload is already in flight"
+log_waits "reload failed: new process [0-9]* not ready within 10000 ms"
+log "$(grep 'reload failed' "$SERVER_ERR" | tail -n 1)"
+sleep 0.2
+(($(zombies "$old") == 0)) || fail "the killed new process was not reaped"
+[[ $(cat "$PIDFILE") == "$old" ]] || fail "a failed reload changed the pid file"
+echo_on 5 idle-3 || fail "the idle connection was lost by a failed reload"
+
+# 4. a good reload: the old process drains, serving the idle connection until it is closed.
+printf '%s\n' echo --tcp "127.0.0.1:$PORT" --threads 1 --pid-file "$PIDFILE" \
+    "${BACKEND_ARGS[@]}" >"$ARGS"
+kill -HUP "$old"
+log_waits "reload: new process [0-9]* serves"
+new=$(cat "$PIDFILE")
+[[ $new != "$old" ]] && proc_alive "$new" || fail "the pid file does not name a new process"
+track_pid "$new"
+new_conn to-new || fail "no new connection served after the reload"
+sleep 1
+echo_on 5 idle-4 || fail "the old process did not keep serving its idle connection"
+proc_alive "$old" || fail "the old process exited with a connection open"
+kill -HUP "$old"
+log_waits "reload refused: this process is draining"
+exec 5>&-
+wait_until 3 bash -c "! grep -q . /proc/$old/stat 2>/dev/null || grep -q ') Z' /proc/$old/stat" ||
+    fail "the old process did not exit once its last connection closed"
+wait "$old" || fail "the old process exited with status $?"
+SERVER_PID=""
+grep -q '^ringsock: totals ' "$SERVER_OUT" || fail "the old process printed no totals"
+log "old process $old exited once its last connection closed; new process $new serves"
+kill -TERM "$new"
+wait_until 5 bash -c "! kill -0 $new 2>/dev/null" || fail "the new process did not stop"
+pass
