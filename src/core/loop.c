@@ -218,6 +218,11 @@ void rs_loop_request_drain(struct rs_loop *l, unsigned timeout_ms)
     loop_request(l, timeout_ms, true);
 }
 
+bool rs_loop_draining(const struct rs_loop *l)
+{
+    return l->draining;
+}
+
 /* Asks every open connection to close once it owes nothing. */
 static void loop_close_all_after_flush(struct rs_loop *l)
 {

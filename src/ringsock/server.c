@@ -579,7 +579,7 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
             if (next_stats - now < wait_ns)
                 wait_ns = next_stats - now;
         }
-        if (sv->watchdog_ns) {
+        if (sv->watchdog_ns && !sv->handed_over) { /* no longer the main pid: silent */
             if (now >= next_watchdog) {
                 int err = heartbeats_moved(sv) ? rs_sd_watchdog(sv->sd) : 0;
                 if (err < 0 && !warned) {

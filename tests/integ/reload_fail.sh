@@ -10,7 +10,9 @@
 #    logged;
 #  - a good reload: the pid file names the new process, new connections reach it, while the old
 #    process keeps serving the idle connection it has (drain: not closed because it owes
-#    nothing), refuses a SIGHUP, and exits as soon as that connection is closed.
+#    nothing), refuses a SIGHUP, and exits as soon as that connection is closed;
+#  - HTTP: a keep-alive connection's next request after the reload is answered by the old
+#    process with Connection: close, then closed; new connections reach the new process.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -114,4 +116,17 @@ grep -q '^ringsock: totals ' "$SERVER_OUT" || fail "the old process printed no t
 log "old process $old exited once its last connection closed; new process $new serves"
 kill -TERM "$new"
 wait_until 5 bash -c "! kill -0 $new 2>/dev/null" || fail "the new process did not stop"
+
+# 5. HTTP keep-alive: the old process ends a kept-alive connection after its next answer.
+printf '%s\n' http --tcp "127.0.0.1:$PORT" --pid-file "$PIDFILE" "${BACKEND_ARGS[@]}" >"$ARGS"
+"$RINGSOCK" http --tcp "127.0.0.1:$PORT" --pid-file "$PIDFILE" "${BACKEND_ARGS[@]}" \
+    >>"$TEST_TMP/http.out" 2>&1 &
+track_pid $!
+wait_until 5 grep -q "listening on" "$TEST_TMP/http.out" || fail "the HTTP server did not start"
+python3 "$(dirname "${BASH_SOURCE[0]}")/reloadcheck.py" httpkeep 127.0.0.1 "$PORT" "$PIDFILE" ||
+    fail "HTTP keep-alive across a reload"
+http_new=$(cat "$PIDFILE")
+track_pid "$http_new"
+kill -TERM "$http_new"
+wait_until 5 bash -c "! kill -0 $http_new 2>/dev/null" || fail "the HTTP server did not stop"
 pass

@@ -11,6 +11,11 @@ reload.sh. Each mode runs for SECS seconds (every wait bounded) and prints one l
                           pseudo-random byte stream sent in 1-4 KiB writes, its echo compared
                           byte for byte, then a half-close and every byte back before EOF.
                           Counts sessions, bytes, refused, reset, timeout, wrong, lost, slow
+  httpkeep HOST PORT PIDFILE  an HTTP/1.1 keep-alive connection answered once, then SIGHUP
+                          to the pid in PIDFILE; once PIDFILE names the new process, the same
+                          connection's next request is answered (by the old process) with
+                          Connection: close and then EOF, and a new connection is answered.
+                          Exit 1 with one line when not
   udp HOST PORT SECS      one datagram at a time (flow, sequence number, random payload), its
                           echo awaited 1 s. Counts sent, answered, lost (no answer in 1 s),
                           wrong (an answer that is not the datagram sent)
@@ -177,7 +182,58 @@ def udp(host, port, secs):
     return c
 
 
+def http_get(s):
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(4096)
+        if not b:
+            return None, b""
+        buf += b
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = int([h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length:")][0][15:])
+    while len(body) < n:
+        b = s.recv(4096)
+        if not b:
+            return None, b""
+        body += b
+    return head, body[n:]
+
+
+def httpkeep(host, port, pidfile):
+    def die(msg):
+        print("reloadcheck: FAIL: httpkeep: " + msg, file=sys.stderr)
+        sys.exit(1)
+
+    old = int(open(pidfile).read())
+    s = socket.create_connection((host, port), timeout=5)
+    head, _ = http_get(s)
+    if head is None or b"Connection: close" in head:
+        die("the first answer is missing or closes the connection")
+    os.kill(old, 1)
+    end = time.monotonic() + 10
+    while int(open(pidfile).read() or 0) == old:
+        if time.monotonic() > end:
+            die("the pid file still names %d" % old)
+        time.sleep(0.05)
+    time.sleep(0.2)
+    head, _ = http_get(s)
+    if head is None:
+        die("the old process did not answer the keep-alive connection's request")
+    if b"Connection: close" not in head:
+        die("the old process's answer while draining does not say Connection: close")
+    if s.recv(1) != b"":
+        die("the old process did not close the connection after its answer")
+    s2 = socket.create_connection((host, port), timeout=5)
+    if http_get(s2)[0] is None:
+        die("a new connection was not answered")
+    print("httpkeep: ok")
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "httpkeep":
+        httpkeep(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
     if len(sys.argv) != 5 or sys.argv[1] not in ("short", "stream", "udp"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -118,6 +118,9 @@ void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms);
  * later rs_loop_request_stop or _drain replaces the deadline (a stop also closes, once they
  * owe nothing, the connections still open). */
 void rs_loop_request_drain(struct rs_loop *l, unsigned timeout_ms);
+/* True once the loop drains (rs_loop_request_drain acted on): a service ends connections that
+ * would otherwise go on (HTTP keep-alive) at their next natural end. */
+bool rs_loop_draining(const struct rs_loop *l);
 /* Thread-safe: interrupts a loop waiting for events. */
 void rs_loop_wake(struct rs_loop *l);
 
