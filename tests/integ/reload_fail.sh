@@ -32,7 +32,7 @@ echo_on() {
 
 # new_conn WORD: a new connection echoes WORD.
 new_conn() {
-    local line rc=0
+    local rc=0
     exec 6<>"/dev/tcp/127.0.0.1/$PORT" || return 1
     echo_on 6 "$1" || rc=1
     exec 6>&-
@@ -44,8 +44,15 @@ log_waits() {
     wait_until 15 grep -q -- "$1" "$SERVER_ERR" || fail "no '$1' in the server's log"
 }
 
+# zombies PID: how many children of PID are exited and not reaped.
 zombies() {
-    ps -o stat= --ppid "$1" | grep -c Z || true
+    local f st state ppid n=0
+    for f in /proc/[0-9]*/stat; do
+        st=$(cat "$f" 2>/dev/null) || continue
+        read -r state ppid _ <<<"${st##*) }"
+        [[ $state == Z && $ppid == "$1" ]] && n=$((n + 1))
+    done
+    echo "$n"
 }
 
 start_server echo --tcp 127.0.0.1:0 --udp 127.0.0.1:0 --threads 2 --pid-file "$PIDFILE" \
@@ -99,7 +106,9 @@ printf '%s\n' echo --tcp "127.0.0.1:$PORT" --threads 1 --pid-file "$PIDFILE" \
 kill -HUP "$old"
 log_waits "reload: new process [0-9]* serves"
 new=$(cat "$PIDFILE")
-[[ $new != "$old" ]] && proc_alive "$new" || fail "the pid file does not name a new process"
+if [[ $new == "$old" ]] || ! proc_alive "$new"; then
+    fail "the pid file does not name a new process"
+fi
 track_pid "$new"
 new_conn to-new || fail "no new connection served after the reload"
 sleep 1
