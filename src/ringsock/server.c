@@ -465,6 +465,10 @@ static void drain_begin(struct supervisor *sv)
 static void reload_begin(struct supervisor *sv, bool stopping)
 {
     const struct rs_server_opts *o = sv->o;
+    if (rs_reload_poll_pending()) {
+        rs_log_warn("reload refused: a reload is already in flight");
+        return;
+    }
     if (stopping || sv->handed_over) {
         rs_log_warn("reload refused: this process is %s",
                     sv->handed_over ? "draining after a reload" : "stopping");
@@ -502,13 +506,11 @@ static void reload_begin(struct supervisor *sv, bool stopping)
         rs_log_warn("cannot notify systemd (RELOADING=1): %s", strerror(-err));
     err = rs_reload_start(socks, n, RS_RELOAD_READY_MS);
     rs_free(socks);
-    if (err == -EBUSY)
-        rs_log_warn("reload refused: a reload is already in flight");
-    else if (err < 0)
+    if (err < 0)
         rs_log_error("reload failed: cannot start the new process: %s", strerror(-err));
     else
         rs_log_info("reload: started a new process with %u listening sockets", n);
-    if (err < 0 && err != -EBUSY)
+    if (err < 0)
         rs_sd_ready(sv->sd, "reload failed");
 }
 

@@ -11,6 +11,8 @@
 #  - a good reload: the pid file names the new process, new connections reach it, while the old
 #    process keeps serving the idle connection it has (drain: not closed because it owes
 #    nothing), refuses a SIGHUP, and exits as soon as that connection is closed;
+#  - systemd, through a notify socket made here, hears RELOADING=1 for each reload, READY=1
+#    after each failed one, and MAINPID=<new>, READY=1 after the good one;
 #  - HTTP: a keep-alive connection's next request after the reload is answered by the old
 #    process with Connection: close, then closed; new connections reach the new process.
 set -euo pipefail
@@ -54,6 +56,13 @@ zombies() {
     done
     echo "$n"
 }
+
+# systemd's side: a notify socket made here (notifyrecv.py, as integ.systemd does).
+NLOG=$TEST_TMP/notify.log
+python3 "$(dirname "${BASH_SOURCE[0]}")/notifyrecv.py" "$TEST_TMP/notify.sock" "$NLOG" 60 &
+track_pid $!
+wait_until 5 grep -q bound "$NLOG" || fail "the notify receiver did not start"
+export NOTIFY_SOCKET=$TEST_TMP/notify.sock
 
 start_server echo --tcp 127.0.0.1:0 --udp 127.0.0.1:0 --threads 2 --pid-file "$PIDFILE" \
     --drain-timeout 20s "${BACKEND_ARGS[@]}"
@@ -122,6 +131,24 @@ wait_until 3 bash -c "! grep -q . /proc/$old/stat 2>/dev/null || grep -q ') Z' /
 wait "$old" || fail "the old process exited with status $?"
 SERVER_PID=""
 grep -q '^ringsock: totals ' "$SERVER_OUT" || fail "the old process printed no totals"
+# What systemd heard: READY=1 at start; per failed reload RELOADING=1 (with the time), then
+# READY=1 again; for the good one RELOADING=1, then MAINPID=new and READY=1 from the old
+# process (the new one sends no READY=1 of its own: it is not the main pid yet).
+heard=$(awk '$2 != "bound" { print $2 }' "$NLOG" | sed -E 's/\|STATUS=[^|]*//; s/=[0-9]{6,}/=T/')
+want="READY=1
+RELOADING=1|MONOTONIC_USEC=T
+READY=1
+RELOADING=1|MONOTONIC_USEC=T
+READY=1
+RELOADING=1|MONOTONIC_USEC=T
+READY=1
+RELOADING=1|MONOTONIC_USEC=T
+MAINPID=$new|READY=1"
+[[ $heard == "$want" ]] || fail "systemd was told:
+$heard
+expected:
+$want"
+unset NOTIFY_SOCKET
 log "old process $old exited once its last connection closed; new process $new serves"
 kill -TERM "$new"
 wait_until 5 bash -c "! kill -0 $new 2>/dev/null" || fail "the new process did not stop"
