@@ -160,6 +160,12 @@ done
 clients_wait
 after=$(netstat_sum)
 report run
+# Every old process ends its drain once its clients are gone, with its totals.
+wait_until 10 bash -c "[[ \$(grep -c '^ringsock: totals ' '$OUT') -ge $RELOADS ]]" ||
+    fail "only $(grep -c '^ringsock: totals ' "$OUT") of $RELOADS old processes exited"
+if grep -E "Sanitizer|runtime error" "$OUT" >&2; then
+    fail "a sanitizer report in the server's output"
+fi
 n_ok=$(grep -c "reload: new process .* serves" "$OUT" || true)
 if grep -q "reload failed\|reload refused" "$OUT"; then
     grep "reload failed\|reload refused" "$OUT" >&2
