@@ -217,10 +217,14 @@ static int bind_all(const struct rs_server_opts *o, struct worker *ws, struct rs
         struct rs_addr addr = o->tcp[a];
         for (unsigned i = 0; i < o->threads; i++) {
             int fd = rs_reload_take(RS_FD_TCP, &addr, i);
-            if (fd >= 0)
-                listen(fd, o->backlog > 0 ? o->backlog : INT_MAX); /* this run's backlog */
-            else
+            if (fd >= 0) {
+                /* An inherited listener takes this run's backlog. */
+                if (listen(fd, o->backlog > 0 ? o->backlog : INT_MAX) < 0)
+                    rs_log_warn("cannot set the backlog of an inherited listener: %s",
+                                strerror(errno));
+            } else {
                 fd = rs_net_listen_tcp(&addr, o->backlog);
+            }
             if (fd < 0) {
                 rs_log_error("cannot listen on tcp://%s: %s",
                              rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
