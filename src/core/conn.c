@@ -243,7 +243,9 @@ void rs__loop_accepted(struct rs_listener *ls, int fd)
     struct rs_loop *l = ls->loop;
     uint64_t hidden;
 
-    if (l->stopping) {
+    /* Accepted as the listener stopped (an io_uring accept that completed before its cancel):
+     * a drain serves it, as it was accepted from a queue no one else will read; a stop closes. */
+    if (l->stopping && !l->draining) {
         close(fd);
         return;
     }

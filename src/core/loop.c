@@ -195,17 +195,61 @@ void rs_loop_wake(struct rs_loop *l)
     (void)n; /* EAGAIN: the counter is already non-zero, a wake-up is pending anyway */
 }
 
-void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms)
+static void loop_request(struct rs_loop *l, unsigned grace_ms, bool drain)
 {
     atomic_store_explicit(&l->grace_ms, grace_ms, memory_order_relaxed);
+    atomic_store_explicit(&l->drain_requested, drain, memory_order_relaxed);
+    atomic_fetch_add_explicit(&l->stop_seq, 1, memory_order_relaxed);
     atomic_store_explicit(&l->stop_requested, true, memory_order_release);
     rs_loop_wake(l);
 }
 
-/* Stop: no more accepts; connections close once they owe nothing, the rest at the deadline. */
+void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms)
+{
+    loop_request(l, grace_ms, false);
+}
+
+void rs_loop_request_drain(struct rs_loop *l, unsigned timeout_ms)
+{
+    loop_request(l, timeout_ms, true);
+}
+
+bool rs_loop_draining(const struct rs_loop *l)
+{
+    return l->draining;
+}
+
+/* Asks every open connection to close once it owes nothing. */
+static void loop_close_all_after_flush(struct rs_loop *l)
+{
+    for (uint32_t i = 0; i < l->nslabs; i++)
+        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
+            struct rs_conn *c = &l->slabs[i][j];
+            if (c->state != RS_CONN_FREE) {
+                if (c->state < RS_CONN_FLUSH_CLOSE)
+                    rs_conn_set_close_reason(c, RS_CLOSE_STOPPING);
+                rs_conn_close_after_flush(c);
+            }
+        }
+}
+
+/* A request made while already stopping: a stop after a drain closes what owes nothing now;
+ * either way the new (usually shorter) deadline replaces the old one. */
+static void loop_restop(struct rs_loop *l)
+{
+    if (l->draining && !atomic_load_explicit(&l->drain_requested, memory_order_relaxed)) {
+        l->draining = false;
+        loop_close_all_after_flush(l);
+    }
+    rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
+}
+
+/* Stop: no more accepts; connections close once they owe nothing (a drain: once their peer or
+ * their service closes them), the rest at the deadline. */
 static void loop_begin_stop(struct rs_loop *l)
 {
     l->stopping = true;
+    l->draining = atomic_load_explicit(&l->drain_requested, memory_order_relaxed);
     for (uint32_t i = 0; i < l->nlisteners; i++) {
         struct rs_listener *ls = l->listeners[i];
         ls->closing = true;
@@ -221,15 +265,8 @@ static void loop_begin_stop(struct rs_loop *l)
         if (!p->in_armed && !p->out_armed && p->inflight == 0)
             rs__poller_release(p);
     }
-    for (uint32_t i = 0; i < l->nslabs; i++)
-        for (uint32_t j = 0; j < RS_SLAB_CONNS; j++) {
-            struct rs_conn *c = &l->slabs[i][j];
-            if (c->state != RS_CONN_FREE) {
-                if (c->state < RS_CONN_FLUSH_CLOSE)
-                    rs_conn_set_close_reason(c, RS_CLOSE_STOPPING);
-                rs_conn_close_after_flush(c);
-            }
-        }
+    if (!l->draining)
+        loop_close_all_after_flush(l);
     rs_loop_timer_arm(l, &l->grace_timer, atomic_load_explicit(&l->grace_ms, memory_order_relaxed));
 }
 
@@ -274,9 +311,16 @@ static void loop_run_again(struct rs_loop *l)
 int rs_loop_run(struct rs_loop *l)
 {
     for (;;) {
-        if (!l->stopping && atomic_load_explicit(&l->stop_requested, memory_order_acquire)) {
-            loop_begin_stop(l);
-            rs__loop_end_turn(l);
+        if (atomic_load_explicit(&l->stop_requested, memory_order_acquire)) {
+            unsigned seq = atomic_load_explicit(&l->stop_seq, memory_order_relaxed);
+            if (!l->stopping || seq != l->stop_seen) {
+                if (!l->stopping)
+                    loop_begin_stop(l);
+                else
+                    loop_restop(l);
+                l->stop_seen = seq;
+                rs__loop_end_turn(l);
+            }
         }
         if (l->aborting) {
             loop_abort_all(l);

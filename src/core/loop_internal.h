@@ -257,7 +257,11 @@ struct rs_loop {
     int wake_fd; /* eventfd */
     _Atomic bool stop_requested;
     _Atomic unsigned grace_ms;
+    _Atomic bool drain_requested; /* the stop asked for is a drain (rs_loop_request_drain) */
+    _Atomic unsigned stop_seq;    /* requests made; a later one may cut a drain short */
+    unsigned stop_seen;           /* stop_seq when the loop last acted on a request */
     bool stopping;
+    bool draining; /* stopping, but connections are left to finish until the grace ends */
     bool aborting;
     struct rs_timer grace_timer;
     struct rs_ratelimit rl_accept;

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "optable.h"
 #include "opts.h"
+#include "reload.h"
 #include "server.h"
 
 int main(int argc, char **argv)
@@ -18,9 +19,12 @@ int main(int argc, char **argv)
     /* Line-buffered even into a pipe or file: the listening line and --stats lines are read
      * while the server runs. */
     setvbuf(stdout, NULL, _IOLBF, 0);
+    /* First: the sockets and pipe a reload handed over are fds 3.. (reload.c). */
+    rs_reload_init(argc, argv);
     int r = rs_server_opts_parse(argc, argv, &o, err, sizeof(err));
     if (r < 0) {
         rs_log_error("%s", err);
+        rs_reload_notify_failed(err);
         return 2;
     }
     switch (r) {
@@ -50,5 +54,10 @@ int main(int argc, char **argv)
     default:
         break;
     }
-    return rs_server_run(&o);
+    r = rs_server_run(&o);
+    if (r != 0) { /* a reload's new process that could not start says why */
+        rs_log_last_error(err, sizeof(err));
+        rs_reload_notify_failed(err[0] ? err : "the new process could not start");
+    }
+    return r;
 }

@@ -173,6 +173,20 @@ static int set_duration(const struct rs_optdef *d, void *target, const char *val
     return 0;
 }
 
+/* A duration kept in milliseconds, at most max nanoseconds. */
+static int set_duration_ms(const struct rs_optdef *d, void *target, const char *val,
+                           const char *what, char *err, size_t errlen)
+{
+    uint64_t v;
+    int e = rs_parse_duration(val, &v);
+    if (e < 0)
+        return bad_value(err, errlen, what, val, e);
+    if (v < d->min || v > d->max)
+        return bad_value(err, errlen, what, val, -ERANGE);
+    store(d, target, v / 1000000);
+    return 0;
+}
+
 static int set_admin(const struct rs_optdef *d, void *target, const char *val, const char *what,
                      char *err, size_t errlen)
 {
@@ -372,6 +386,11 @@ const struct rs_optdef rs_optdefs[] = {
      .help = "on SIGTERM, first tell systemd STOPPING=1, turn /readyz to 503 and keep accepting "
              "for T (5s, 500ms; at most 1h) so load balancers see the server go and stop sending "
              "it new connections; then the listeners close and --shutdown-timeout starts"},
+    {.name = "drain-timeout", .arg = "T", GLOBAL(drain_timeout_ms), .def = "30s",
+     .set = set_duration_ms, .min = 0, .max = 86400000 * NS_PER_MS,
+     .help = "on SIGHUP (reload), how long the old process keeps serving its open connections, "
+             "until their peers close them, once the new process accepts; then the rest are "
+             "closed"},
     {.name = "pid-file", .arg = "FILE", GLOBAL(pid_file), .set = set_string,
      .help = "write the server's pid to FILE once it listens (whole: temporary file, then "
              "rename); removed at exit"},
@@ -481,6 +500,7 @@ void rs_server_opts_default(struct rs_server_opts *o)
     o->backend = RS_BACKEND_AUTO;
     o->backlog = 0; /* the kernel's maximum */
     o->shutdown_ms = 2000;
+    o->drain_timeout_ms = 30000;
     rs_loop_config_default(&o->loop);
 }
 

@@ -87,10 +87,11 @@ struct rs_server_opts {
     int backlog; /* listen backlog; 0: the kernel's maximum (net.core.somaxconn) */
     unsigned shutdown_ms;
     uint64_t drain_delay_ns; /* --drain-delay: accept on after SIGTERM for this long, then close */
-    char pid_file[1024];     /* --pid-file: written once listening, removed at exit; "" = none */
-    char access_log[1024];   /* --access-log FILE, "-": stdout; "": off */
-    uint64_t stats_ns;       /* --stats: interval of the live per-worker lines, 0 = none */
-    struct rs_addr admin;    /* --admin: the admin endpoint's address (admin.h) */
+    unsigned drain_timeout_ms; /* --drain-timeout: a reload's old process serves on this long */
+    char pid_file[1024];       /* --pid-file: written once listening, removed at exit; "" = none */
+    char access_log[1024];     /* --access-log FILE, "-": stdout; "": off */
+    uint64_t stats_ns;         /* --stats: interval of the live per-worker lines, 0 = none */
+    struct rs_addr admin;      /* --admin: the admin endpoint's address (admin.h) */
     bool has_admin;
     struct rs_loop_config loop;
     const char *config; /* --config FILE, or NULL: the flags describe the listeners */

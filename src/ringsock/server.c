@@ -7,6 +7,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 #include "admin.h"
 #include "access_log.h"
 #include "pidfile.h"
+#include "reload.h"
 #include "sdnotify.h"
 #include "stats_live.h"
 
@@ -44,11 +46,25 @@ struct server {
     uint64_t wedge_at_ns, wedge_for_ns;
 };
 
+#define RS_MAX_XUDP 16 /* a listener's datagram sockets taken over from dropped workers */
+
 /* One worker's part of one listener. */
 struct worker_listener {
     void *svc; /* the service's state for this listener on this worker */
     int fds[RS_MAX_ADDRS];
     int ufds[RS_MAX_ADDRS];
+    int hand_fds[RS_MAX_ADDRS];  /* fds[] and ufds[] numbers, for a reload's handover: the */
+    int hand_ufds[RS_MAX_ADDRS]; /* loop owns and closes them only once it stops (-1: none) */
+    /* Datagram sockets of workers a reload dropped (a smaller thread count), served here: UDP
+     * has no tcp_migrate_req, closing one would lose what is queued on it. */
+    struct extra_udp {
+        int fd;          /* owned until worker_serve_listener hands it to the loop */
+        int hand_fd;     /* its number, for the next handover */
+        unsigned addr;   /* index in the listener's udp addresses */
+        unsigned worker; /* the worker it was made for: its name in a handover */
+        struct rs_udp_sock *udp;
+    } xudp[RS_MAX_XUDP];
+    unsigned nxudp;
     struct rs_udp_sock *udp[RS_MAX_ADDRS];
     struct rs_rate_table *udp_rate; /* udp-rate-per-source, shared by its sockets */
 };
@@ -160,6 +176,13 @@ static int worker_serve_listener(struct worker *w, unsigned li)
             return err;
         wl->ufds[a] = -1;
     }
+    for (unsigned k = 0; k < wl->nxudp; k++) {
+        struct extra_udp *x = &wl->xudp[k];
+        x->udp = rs_udp_echo_new(w->loop, x->fd, &ucfg, dgram, w->stats, &err);
+        if (!x->udp)
+            return err;
+        x->fd = -1;
+    }
     return 0;
 }
 
@@ -232,14 +255,22 @@ static int bind_listener(const struct rs_server_opts *o, unsigned li, struct wor
     for (unsigned a = 0; a < lo->ntcp; a++) {
         struct rs_addr addr = lo->tcp[a];
         for (unsigned i = 0; i < o->threads; i++) {
-            int fd = rs_net_listen_tcp(&addr, o->backlog);
+            int fd = rs_reload_take(RS_FD_TCP, &addr, i);
+            if (fd >= 0) {
+                /* An inherited listener takes this run's backlog. */
+                if (listen(fd, o->backlog > 0 ? o->backlog : INT_MAX) < 0)
+                    rs_log_warn("cannot set the backlog of an inherited listener: %s",
+                                strerror(errno));
+            } else {
+                fd = rs_net_listen_tcp(&addr, o->backlog);
+            }
             if (fd < 0) {
                 rs_log_error("%scannot listen on tcp://%s: %s",
                              where(o, lo, lo->tcp_line[a], who, sizeof(who)),
                              rs_addr_format(&addr, buf, sizeof(buf)), strerror(-fd));
                 return fd;
             }
-            ws[i].lst[li].fds[a] = fd;
+            ws[i].lst[li].fds[a] = ws[i].lst[li].hand_fds[a] = fd;
             if (i == 0) {
                 int err = rs_net_local_addr(fd, &addr);
                 if (err < 0) {
@@ -257,7 +288,9 @@ static int bind_listener(const struct rs_server_opts *o, unsigned li, struct wor
         unsigned n = rs_addr_is_multicast(&addr) ? 1 : o->threads;
         for (unsigned i = 0; i < n; i++) {
             const char *what;
-            int fd = rs_net_bind_udp(&addr, lo->udp_rcvbuf, lo->udp_sndbuf,
+            int fd = rs_reload_take(RS_FD_UDP, &addr, i);
+            if (fd < 0)
+                fd = rs_net_bind_udp(&addr, lo->udp_rcvbuf, lo->udp_sndbuf,
                                      lo->join_iface[0] ? lo->join_iface : NULL, &what);
             if (fd < 0) {
                 rs_log_error("%scannot listen on udp://%s: %s: %s",
@@ -265,7 +298,7 @@ static int bind_listener(const struct rs_server_opts *o, unsigned li, struct wor
                              rs_addr_format(&addr, buf, sizeof(buf)), what, strerror(-fd));
                 return fd;
             }
-            ws[i].lst[li].ufds[a] = fd;
+            ws[i].lst[li].ufds[a] = ws[i].lst[li].hand_ufds[a] = fd;
             if (i == 0) {
                 struct rs_addr local;
                 int err = rs_net_local_addr(fd, &local);
@@ -276,6 +309,17 @@ static int bind_listener(const struct rs_server_opts *o, unsigned li, struct wor
                 rs_addr_set_port(&addr, rs_addr_port(&local));
                 bound[RS_MAX_ADDRS + a] = addr;
             }
+        }
+        /* Sockets of workers a reload dropped: served by the others, round robin. */
+        for (unsigned i = n; !rs_addr_is_multicast(&addr); i++) {
+            struct worker_listener *wl = &ws[i % o->threads].lst[li];
+            if (wl->nxudp == RS_MAX_XUDP)
+                break;
+            int fd = rs_reload_take(RS_FD_UDP, &addr, i);
+            if (fd < 0)
+                break;
+            wl->xudp[wl->nxudp++] =
+                (struct extra_udp){.fd = fd, .hand_fd = fd, .addr = a, .worker = i};
         }
     }
     return 0;
@@ -505,7 +549,9 @@ struct supervisor {
     struct rs_sd *sd;
     struct rs_admin *admin;           /* --admin, or NULL: /readyz turns 503 when draining starts */
     struct rs_access_log *access_log; /* NULL: none */
-    uint64_t watchdog_ns; /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    uint64_t watchdog_ns;      /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    const struct bound *bound; /* what each listener's addresses got */
+    bool handed_over;          /* a reload's new process serves: this one drains */
 };
 
 static void stop_all(struct supervisor *sv, unsigned grace_ms)
@@ -528,6 +574,93 @@ static void drain_begin(struct supervisor *sv)
     int err = rs_sd_stopping(sv->sd, status);
     if (err < 0)
         rs_log_warn("cannot notify systemd (STOPPING=1): %s", strerror(-err));
+}
+
+/* SIGHUP: starts a new process with every listening socket, named by protocol, address and
+ * worker (reload.c). Refused while a reload is in flight or once this process drains. */
+static void reload_begin(struct supervisor *sv, bool stopping)
+{
+    const struct rs_server_opts *o = sv->o;
+    if (rs_reload_poll_pending()) {
+        rs_log_warn("reload refused: a reload is already in flight");
+        return;
+    }
+    if (stopping || sv->handed_over) {
+        rs_log_warn("reload refused: this process is %s",
+                    sv->handed_over ? "draining after a reload" : "stopping");
+        return;
+    }
+    struct rs_reload_sock *socks = rs_calloc(
+        (size_t)(2 * RS_MAX_ADDRS + RS_MAX_XUDP) * RS_MAX_LISTENERS * sv->n, sizeof(*socks));
+    if (!socks) {
+        rs_log_error("reload failed: out of memory");
+        return;
+    }
+    unsigned n = 0;
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        const struct rs_listener_opts *lo = &o->lst[li];
+        const struct rs_addr *bound = sv->bound->addr[li];
+        for (unsigned i = 0; i < sv->n; i++) {
+            const struct worker_listener *wl = &sv->ws[i].lst[li];
+            for (unsigned a = 0; a < 2 * RS_MAX_ADDRS; a++) {
+                bool tcp = a < RS_MAX_ADDRS;
+                unsigned k = tcp ? a : a - RS_MAX_ADDRS;
+                int fd = tcp ? wl->hand_fds[k] : wl->hand_ufds[k];
+                if (k >= (tcp ? lo->ntcp : lo->nudp) || fd < 0)
+                    continue;
+                socks[n].fd = fd;
+                rs_fdname_format(tcp ? RS_FD_TCP : RS_FD_UDP, &bound[a], i, socks[n].name,
+                                 sizeof(socks[n].name));
+                n++;
+            }
+            for (unsigned k = 0; k < wl->nxudp; k++) {
+                const struct extra_udp *x = &wl->xudp[k];
+                socks[n].fd = x->hand_fd;
+                rs_fdname_format(RS_FD_UDP, &bound[RS_MAX_ADDRS + x->addr], x->worker,
+                                 socks[n].name, sizeof(socks[n].name));
+                n++;
+            }
+        }
+    }
+    int err = rs_sd_reloading(sv->sd, rs_sd_monotonic_usec());
+    if (err < 0)
+        rs_log_warn("cannot notify systemd (RELOADING=1): %s", strerror(-err));
+    err = rs_reload_start(socks, n, RS_RELOAD_READY_MS);
+    rs_free(socks);
+    if (err < 0)
+        rs_log_error("reload failed: cannot start the new process: %s", strerror(-err));
+    else
+        rs_log_info("reload: started a new process with %u listening sockets", n);
+    if (err < 0)
+        rs_sd_ready(sv->sd, "reload failed");
+}
+
+/* Looks at the reload in flight: once the new process serves, systemd learns its pid and this
+ * process stops accepting and drains; if it failed, this one serves on. */
+static void reload_check(struct supervisor *sv)
+{
+    char why[320];
+    pid_t child = 0;
+    enum rs_reload_state st = rs_reload_poll(why, sizeof(why), &child);
+    if (st == RS_RELOAD_FAILED) {
+        rs_log_error("reload failed: %s; this process serves on", why);
+        int err = rs_sd_ready(sv->sd, "reload failed; serving with the old configuration");
+        if (err < 0)
+            rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
+    } else if (st == RS_RELOAD_READY) {
+        rs_log_info("reload: new process %d serves; this one drains its connections for %u ms",
+                    (int)child, sv->o->drain_timeout_ms);
+        int err = rs_sd_sendf(sv->sd, "MAINPID=%d\nREADY=1\nSTATUS=reloaded", (int)child);
+        if (err < 0)
+            rs_log_warn("cannot notify systemd (MAINPID, READY=1): %s", strerror(-err));
+        sv->handed_over = true;
+        atomic_store_explicit(&server_draining, true, memory_order_relaxed);
+        if (sv->admin)
+            rs_admin_set_draining(sv->admin);
+        for (unsigned i = 0; i < sv->n; i++)
+            if (sv->ws[i].loop)
+                rs_loop_request_drain(sv->ws[i].loop, sv->o->drain_timeout_ms);
+    }
 }
 
 /* True when every worker still running moved its heartbeat since the last call. */
@@ -571,7 +704,7 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
             if (next_stats - now < wait_ns)
                 wait_ns = next_stats - now;
         }
-        if (sv->watchdog_ns) {
+        if (sv->watchdog_ns && !sv->handed_over) { /* no longer the main pid: silent */
             if (now >= next_watchdog) {
                 int err = heartbeats_moved(sv) ? rs_sd_watchdog(sv->sd) : 0;
                 if (err < 0 && !warned) {
@@ -591,6 +724,13 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
                 wait_ns = drain_end - now;
             }
         }
+        bool reloading = false;
+        if (rs_reload_poll_pending()) {
+            reload_check(sv);
+            reloading = rs_reload_poll_pending();
+            if (reloading && wait_ns > 10 * 1000000)
+                wait_ns = 10 * 1000000; /* the handover waits at most this for the old side */
+        }
         struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000),
                               .tv_nsec = (long)(wait_ns % 1000000000)};
         int sig = sigtimedwait(sigs, NULL, &ts);
@@ -601,6 +741,16 @@ static void supervise(struct supervisor *sv, sigset_t *sigs, struct rs_stats_liv
                 rs_access_log_reopen(sv->access_log);
             continue;
         }
+        if (sig == SIGHUP) {
+            reload_begin(sv, signals > 0);
+            continue;
+        }
+        if (reloading) {
+            rs_log_warn("reload abandoned: stopping");
+            rs_reload_abort();
+        }
+        if (sv->handed_over && signals == 0)
+            signals = 1; /* already draining: a signal cuts the drain short */
         if (++signals == 1) {
             drain_begin(sv);
             if (o->drain_delay_ns)
@@ -792,12 +942,14 @@ int rs_server_run(const struct rs_server_opts *o)
             (struct rs_stats *)rs_counter_set_block(srv->counters, i, &rs_loop_counter_block);
         for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
             for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
-                ws[i].lst[li].fds[a] = ws[i].lst[li].ufds[a] = -1;
+                ws[i].lst[li].fds[a] = ws[i].lst[li].ufds[a] = ws[i].lst[li].hand_fds[a] =
+                    ws[i].lst[li].hand_ufds[a] = -1;
         args[i].w = &ws[i];
         args[i].st = &st;
     }
     if (bind_all(o, ws, bound) < 0)
         goto out_close_fds;
+    rs_reload_close_unclaimed();
     if (o->loop.max_conns_per_ip && o->threads > 1)
         steer_all(o, ws);
     if (o->access_log[0] && !(al = access_log_start(o, srv, ws, bound)))
@@ -809,6 +961,7 @@ int rs_server_run(const struct rs_server_opts *o)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (admin_start(srv, admin_labels, &admin) < 0)
@@ -859,9 +1012,12 @@ int rs_server_run(const struct rs_server_opts *o)
             snprintf(status, sizeof(status), "%s: listening, %u worker%s, backend %s",
                      rs_services[o->service]->name, o->threads, o->threads == 1 ? "" : "s",
                      rs_backend_name((enum rs_backend_kind)kind));
-        int err = rs_sd_ready(&sd, status);
+        /* Started by a reload: the old process, still systemd's main pid, says READY=1 with
+         * this one's pid once told. */
+        int err = rs_reload_is_child() ? 0 : rs_sd_ready(&sd, status);
         if (err < 0)
             rs_log_warn("cannot notify systemd (READY=1): %s", strerror(-err));
+        rs_reload_notify_ready();
         if (admin)
             rs_admin_set_ready(admin);
         live = live_start(o, srv->counters);
@@ -871,7 +1027,8 @@ int rs_server_run(const struct rs_server_opts *o)
                                 .sd = &sd,
                                 .admin = admin,
                                 .access_log = al,
-                                .watchdog_ns = wd_usec * 1000 / 2};
+                                .watchdog_ns = wd_usec * 1000 / 2,
+                                .bound = bound};
         supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)
@@ -893,6 +1050,8 @@ int rs_server_run(const struct rs_server_opts *o)
                 rs_services[o->lst[li].service]->worker_free(wl->svc);
             for (unsigned a = 0; a < RS_MAX_ADDRS; a++)
                 rs_udp_echo_free(wl->udp[a]);
+            for (unsigned k = 0; k < wl->nxudp; k++)
+                rs_udp_echo_free(wl->xudp[k].udp);
             rs_rate_table_free(wl->udp_rate);
         }
     }
@@ -927,6 +1086,11 @@ out_close_fds:
                 if (ws[i].lst[li].ufds[a] >= 0)
                     close(ws[i].lst[li].ufds[a]);
             }
+    for (unsigned i = 0; i < o->threads; i++)
+        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
+            for (unsigned k = 0; k < ws[i].lst[li].nxudp; k++)
+                if (ws[i].lst[li].xudp[k].fd >= 0)
+                    close(ws[i].lst[li].xudp[k].fd);
 out_free:
     rs_admin_stop(admin);
     rs_access_log_close(al);

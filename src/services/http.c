@@ -353,7 +353,9 @@ static bool decide(struct http_conn *hc, const struct rs_http_request *r, struct
 
     RS_STAT_INC(hc->w->stats, http_requests);
     memset(a, 0, sizeof(*a));
-    a->keep_alive = r->keep_alive;
+    /* A reload's old process: the answer ends the connection, so the client's next request
+     * goes to the new process (as nginx's old workers do). */
+    a->keep_alive = r->keep_alive && !rs_loop_draining(rs_conn_loop(hc->c));
     a->http10 = r->minor == 0;
     a->head_only = method_is(r, "HEAD");
     if (!a->head_only && !method_is(r, "GET") && !method_is(r, "POST")) {

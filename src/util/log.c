@@ -1,7 +1,9 @@
 #include "ringsock/util/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static const char *log_prog = "ringsock";
@@ -24,12 +26,29 @@ static void log_line(const char *level, const char *fmt, va_list ap)
         fprintf(stderr, "%s: %s\n", log_prog, buf);
 }
 
+/* The last error line, for a reload's new process to tell the old one why it failed. Errors
+ * are rare and rate-limited by their callers: a lock costs nothing here. */
+static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_error[256];
+
 void rs_log_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     log_line(NULL, fmt, ap);
     va_end(ap);
+    va_start(ap, fmt);
+    pthread_mutex_lock(&last_mu);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    pthread_mutex_unlock(&last_mu);
+    va_end(ap);
+}
+
+void rs_log_last_error(char *buf, size_t size)
+{
+    pthread_mutex_lock(&last_mu);
+    snprintf(buf, size, "%s", last_error);
+    pthread_mutex_unlock(&last_mu);
 }
 
 void rs_log_warn(const char *fmt, ...)

@@ -154,6 +154,15 @@ int rs_loop_run(struct rs_loop *l);
 /* Thread-safe: asks the loop to stop accepting, let connections finish for grace_ms, then
  * abort the rest. */
 void rs_loop_request_stop(struct rs_loop *l, unsigned grace_ms);
+/* Thread-safe: asks the loop to stop accepting (its listeners and pollers close) and leave
+ * its connections open until their peer or service closes them, for timeout_ms, then abort the
+ * rest (a reload's drain: sessions finish, as nginx's and HAProxy's old processes let them). A
+ * later rs_loop_request_stop or _drain replaces the deadline (a stop also closes, once they
+ * owe nothing, the connections still open). */
+void rs_loop_request_drain(struct rs_loop *l, unsigned timeout_ms);
+/* True once the loop drains (rs_loop_request_drain acted on): a service ends connections that
+ * would otherwise go on (HTTP keep-alive) at their next natural end. */
+bool rs_loop_draining(const struct rs_loop *l);
 /* Thread-safe: interrupts a loop waiting for events. */
 void rs_loop_wake(struct rs_loop *l);
 

@@ -2,11 +2,14 @@
 #define RINGSOCK_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Log lines go to stderr, one line each, prefixed with the program name. */
 void rs_log_set_prog(const char *prog);
 void rs_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Copies the last line rs_log_error wrote ("" if none) into buf. */
+void rs_log_last_error(char *buf, size_t size);
 void rs_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void rs_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -4,7 +4,8 @@
  * connected, maybe_release) and checks the lifecycle: nothing released while an operation is
  * in flight, a close inside on_data deferred, stale completions dropped, the flushes before a
  * close or a shutdown, illegal transitions refused, read stop/start against backpressure,
- * on_drain, and listeners and pollers past the old limit of 64. */
+ * on_drain, listeners and pollers past the old limit of 64, and what a connection accepted
+ * while the loop stops or drains becomes. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -999,6 +1000,34 @@ static void test_many(struct rs_loop *l)
     CHECK_EQ(fk.poll_arm, N);
 }
 
+/* A connection the kernel accepted as the listener stopped (an io_uring accept completing
+ * before its cancel): a drain serves it (no one else will read that queue: closing it would
+ * lose a client a reload promised to keep), a stop closes it. */
+static void test_accept_while_stopping(struct rs_loop *l, struct rs_listener *ls)
+{
+    int peer, sp[2];
+    l->stopping = true;
+    l->draining = true;
+    CHECK(rs_loop_draining(l));
+    struct rs_conn *c = accept_one(ls, &peer);
+    if (c)
+        close_now(l, c);
+    close(peer);
+
+    l->draining = false;
+    CHECK(!rs_loop_draining(l));
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        abort();
+    sv.accepted = NULL;
+    uint32_t nconns = l->nconns;
+    rs__loop_accepted(ls, sp[0]);
+    CHECK(sv.accepted == NULL);
+    CHECK_EQ(l->nconns, nconns);
+    CHECK(!fd_open(sp[0]));
+    close(sp[1]);
+    l->stopping = false;
+}
+
 int main(void)
 {
     struct rs_loop_config cfg;
@@ -1033,6 +1062,7 @@ int main(void)
     test_connect(l);
     test_many(l);
     test_conn_end(l, ls);
+    test_accept_while_stopping(l, ls);
 
     CHECK_EQ(l->nconns, 0);
     CHECK_EQ(l->bad_transitions, refused); /* only the deliberate ones */
