@@ -36,7 +36,8 @@ static void sched_arm(struct load_thread *t)
 static void reschedule(struct load_client *cl, uint64_t now)
 {
     struct load_thread *t = cl->t;
-    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !t->sending || cl->next_due <= now)
+    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !t->sending || !t->started ||
+        cl->next_due <= now)
         return;
     if (load_sched_push(&t->sched, cl->next_due, cl->id - t->first_conn) == 0) {
         cl->scheduled = true;
@@ -99,6 +100,8 @@ static void send_due_now(struct load_client *cl, uint64_t now)
 
 void load_client_pump(struct load_client *cl, uint64_t now)
 {
+    if (!cl->t->started)
+        return; /* --start-at: nothing goes out before it, connected or not */
     if (cl->t->o->rate == 0)
         send_closed_loop(cl, now);
     else
@@ -156,6 +159,26 @@ static void publish_sample(struct load_thread *t, uint64_t now)
     }
 }
 
+/* --start-at's instant: sending begins. The clients not connected by now are counted (the run
+ * fails for them, main.c); the others are pumped: closed loop fills --depth, rate mode sends
+ * what is due and schedules the rest. */
+static void start_timer_fired(struct rs_timer *tm, void *arg)
+{
+    struct load_thread *t = arg;
+    uint64_t now = rs_now_ns();
+    (void)tm;
+    if (t->started || !t->sending)
+        return; /* interrupted before the start */
+    t->started = true;
+    t->started_ns = now;
+    for (unsigned i = 0; i < t->nconns; i++) {
+        struct load_client *cl = client_at(t, i);
+        if (!cl->ready)
+            t->not_open_at_start++;
+        load_client_pump(cl, now);
+    }
+}
+
 /* Sets up the thread's clients and opens them. Returns 0 or -errno. */
 static int client_start(struct load_thread *t)
 {
@@ -163,6 +186,7 @@ static int client_start(struct load_thread *t)
     int err;
 
     rs_timer_init(&t->send_timer, send_timer_fired, t);
+    rs_timer_init(&t->start_timer, start_timer_fired, t);
     t->clients = rs_calloc(t->nconns, p->client_size);
     if (!t->clients)
         return -ENOMEM;
@@ -170,9 +194,11 @@ static int client_start(struct load_thread *t)
         struct load_client *cl = client_at(t, i);
         cl->t = t;
         cl->id = t->first_conn + i;
-        /* Spread the clients' schedules over one period so sends do not come in bursts. */
+        /* Spread the clients' schedules over one period so sends do not come in bursts: by
+         * global number over the run's connections, so the shards of a run (--shard) that
+         * share t0 (--start-at) interleave into one evenly spaced schedule. */
         if (t->o->rate > 0)
-            cl->next_due = t->t0 + (uint64_t)(1e9 / t->conn_rate * cl->id / t->o->conns);
+            cl->next_due = t->t0 + (uint64_t)(1e9 / t->conn_rate * cl->id / t->o->conns_total);
     }
     if (t->o->rate > 0 && load_sched_init(&t->sched, t->nconns) < 0)
         return -ENOMEM;
@@ -186,8 +212,11 @@ static int client_start(struct load_thread *t)
         err = p->client->open(cl);
         if (err < 0)
             return err;
-        reschedule(cl, 0); /* a client ready at once (UDP) waits for its first send */
+        if (t->started)
+            reschedule(cl, 0); /* a client ready at once (UDP) waits for its first send */
     }
+    if (!t->started)
+        rs_loop_timer_arm_at(t->loop, &t->start_timer, t->t0);
     return 0;
 }
 
@@ -234,6 +263,8 @@ static void client_free(struct load_thread *t)
         rs_free(t->clients);
         t->clients = NULL;
     }
+    if (t->start_timer.armed)
+        rs_loop_timer_disarm(t->loop, &t->start_timer);
     load_sched_fini(&t->sched);
     if (p->thread_free)
         p->thread_free(t);

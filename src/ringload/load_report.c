@@ -7,9 +7,11 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "load.h"
+#include "ringsock/util/alloc.h"
 
 /* Everything a report shows, from one run's threads or from several runs' JSON. */
 struct summary {
@@ -28,9 +30,30 @@ struct summary {
     double s_mean, s_sd, s_max; /* per-thread messages/s over one-second samples */
     uint64_t s_n;
     uint64_t exact_min, exact_max; /* merge: the runs' own extremes (buckets only bound them) */
+    json_t *first;                 /* merge: the first run's JSON (its settings) */
+    rs_hist_u128 sum, sumsq;       /* merge: the runs' exact sums ... */
+    bool sums_missing;             /* ... unless a file lacks them (mean from midpoints) */
     struct rs_hist h;
     bool have_http_times;
     double connect_mean, connect_p99, ttfb_mean, ttfb_p50, ttfb_p99; /* ns */
+    /* What an exact merge needs (all times Unix seconds, 0 when not recorded). */
+    char run_id[72]; /* "" when unknown, or merged runs named differently */
+    int shard_index; /* -1: not a shard (or merged) */
+    int shard_count;
+    unsigned conn_base, conns_total; /* --shard: first global connection, -c of the run */
+    double rate_total;               /* -R of the run (settings.rate) */
+    double start_at;                 /* --start-at's instant */
+    double start, start_real;        /* sending due to begin (t0), and began (latest thread) */
+    double win_start, win_end;       /* the measured window, by intended send time */
+    bool saturated;                  /* fell behind its schedule (rate mode) */
+    uint64_t not_open_at_start;      /* --start-at: connections not open at the instant */
+    /* merge */
+    bool force;            /* --force: settings may differ */
+    bool forced;           /* ... and did */
+    bool no_times;         /* a file without window or start times */
+    double start_real_max; /* the latest real start */
+    json_t *shards;        /* shard indices merged */
+    unsigned shards_dup;   /* indices seen twice */
 };
 
 static void fmt_count(char *buf, size_t n, double v)
@@ -61,7 +84,8 @@ static void print_summary(const struct summary *s, bool latency)
     char a[32], b[32], c[32];
 
     if (s->runs > 1)
-        printf("Merged %d runs @ %s, %.0fs each\n", s->runs, s->url, s->duration);
+        printf("Merged %d runs%s%s @ %s, %.0fs\n", s->runs, s->run_id[0] ? " of run " : "",
+               s->run_id, s->url, s->duration);
     else
         printf("Running %.0fs test @ %s (backend %s)\n", s->duration, s->url, s->backend);
     bool http = strcmp(s->proto, "http") == 0;
@@ -77,6 +101,23 @@ static void print_summary(const struct summary *s, bool latency)
     if (s->rate > 0)
         printf(" %.0f/s", s->rate);
     printf("%s%s\n", s->verify || http ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
+    if (s->shard_count > 0)
+        printf("  Shard %d/%d of run %s: connections %u..%u of %u, %.6g/s of %.6g/s\n",
+               s->shard_index, s->shard_count, s->run_id, s->conn_base,
+               s->conn_base + (unsigned)s->conns - 1, s->conns_total, s->rate, s->rate_total);
+    if (s->runs == 1 && s->start_at > 0)
+        printf("  Started %.3fms after --start-at %.3f\n", (s->start_real - s->start_at) * 1e3,
+               s->start_at);
+    if (s->not_open_at_start)
+        printf("  Start: %" PRIu64 " connection%s not open at the --start-at instant\n",
+               s->not_open_at_start, s->not_open_at_start == 1 ? " was" : "s were");
+    if (s->runs > 1) {
+        printf("  Runs' windows %s", s->no_times ? "not all recorded: rates added up" : "");
+        if (!s->no_times)
+            printf("from %.3f to %.3f (%.3fs); start skew %.3fms", s->win_start, s->win_end,
+                   s->win_end - s->win_start, (s->start_real_max - s->start_real) * 1e3);
+        printf("%s\n", s->saturated ? "; a run fell behind its schedule (saturated)" : "");
+    }
     printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
     load_fmt_ns(a, sizeof(a), rs_hist_mean(h));
     load_fmt_ns(b, sizeof(b), rs_hist_stddev(h));
@@ -175,10 +216,68 @@ static int write_json(const struct summary *s, const char *path)
     json_object_set_new(root, "mode", json_string("load"));
     json_object_set_new(root, "percentile_curve", load_curve_json(h));
     json_object_set_new(root, "histogram", load_hist_json(h));
+    json_object_set_new(root, "settings",
+                        json_pack("{s:s,s:s,s:I,s:i,s:s,s:f,s:I,s:f}", "url", s->url, "proto",
+                                  s->proto, "size", s->size, "depth", s->depth, "mode",
+                                  s->rate_total > 0 ? "rate" : "closed", "rate", s->rate_total,
+                                  "connections", (json_int_t)s->conns_total, "duration_s",
+                                  s->duration));
+    json_object_set_new(root, "run_id", s->run_id[0] ? json_string(s->run_id) : json_null());
+    json_object_set_new(root, "shard",
+                        s->shard_count > 0 ? json_pack("{s:i,s:i,s:I,s:I}", "index", s->shard_index,
+                                                       "count", s->shard_count, "first_connection",
+                                                       (json_int_t)s->conn_base, "connections",
+                                                       (json_int_t)s->conns)
+                                           : json_null());
+    json_object_set_new(root, "saturated", json_boolean(s->saturated));
+    if (s->win_end > 0) {
+        json_object_set_new(root, "start_at_unix",
+                            s->start_at > 0 ? json_real(s->start_at) : json_null());
+        json_object_set_new(root, "start_unix", json_real(s->start));
+        json_object_set_new(root, "start_real_unix", json_real(s->start_real));
+        json_object_set_new(
+            root, "window",
+            json_pack("{s:f,s:f}", "start_unix", s->win_start, "end_unix", s->win_end));
+    }
+    json_object_set_new(root, "not_open_at_start", json_integer((json_int_t)s->not_open_at_start));
+    if (s->runs > 1)
+        json_object_set_new(
+            root, "merge",
+            json_pack("{s:i,s:o,s:o,s:s,s:b}", "runs", s->runs, "shards",
+                      s->shards ? json_incref(s->shards) : json_array(), "start_skew_ms",
+                      s->no_times ? json_null()
+                                  : json_real((s->start_real_max - s->start_real) * 1e3),
+                      "rate_over", s->no_times ? "sum of the runs' rates" : "common window",
+                      "forced", s->forced));
     errno = 0;
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     int e = rc == 0 ? 0 : errno ? -errno : -EIO; /* fopen's or a write's reason, before free */
     json_decref(root);
+    return e;
+}
+
+/* Test hook (docs/testing.md): RINGSOCK_TEST_LOAD_LATENCIES=FILE replaces what the run
+ * measured in h with FILE's values (ns, whitespace-separated); with --shard I/N, only the values
+ * whose position is I modulo N. A test can then merge the shards' JSON and compare it with one
+ * unsharded run fed every value. Returns 0 or -errno. */
+static int test_latencies(const struct rs_load_opts *o, struct rs_hist *h)
+{
+    const char *path = getenv("RINGSOCK_TEST_LOAD_LATENCIES");
+    if (!path || !*path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    unsigned long long v;
+    uint64_t i = 0;
+    rs_hist_reset(h);
+    while (fscanf(f, "%llu", &v) == 1) {
+        if (o->shard_count == 0 || i % o->shard_count == o->shard_index)
+            rs_hist_record(h, v);
+        i++;
+    }
+    int e = ferror(f) || !feof(f) ? -EINVAL : 0;
+    fclose(f);
     return e;
 }
 
@@ -196,6 +295,11 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
 #define LOAD_SUM(name) s.name += LOAD_GET(&ts[i], name);
         LOAD_FIELDS(LOAD_SUM)
 #undef LOAD_SUM
+    }
+    int te = test_latencies(o, &s.h);
+    if (te < 0) {
+        rs_hist_fini(&s.h);
+        return te;
     }
     snprintf(s.url, sizeof(s.url), "%s", o->url);
     s.proto = ts[0].proto->name;
@@ -229,6 +333,25 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
     s.timeout = (double)o->timeout_ns / 1e9;
     s.verify = o->verify;
     s.runs = 1;
+    snprintf(s.run_id, sizeof(s.run_id), "%s", o->run_id ? o->run_id : "");
+    s.shard_index = o->shard_count ? (int)o->shard_index : -1;
+    s.shard_count = (int)o->shard_count;
+    s.conn_base = o->conn_base;
+    s.conns_total = o->conns_total;
+    s.rate_total = o->rate_total;
+    s.saturated = o->rate > 0 && s.sched_behind > 0;
+    /* Times on the wall clock: t0 is t0_unix exactly; the rest are offsets from it. */
+    uint64_t t0 = ts[0].t0, started = 0;
+    for (unsigned i = 0; i < n; i++) {
+        started = ts[i].started_ns > started ? ts[i].started_ns : started;
+        s.not_open_at_start += ts[i].not_open_at_start;
+    }
+    s.start = (double)ts[0].t0_unix / 1e9;
+    s.start_at = o->start_at ? s.start : 0;
+    s.start_real = started ? s.start + ((double)started - (double)t0) / 1e9 : s.start;
+    s.start_real_max = s.start_real;
+    s.win_start = s.start + (double)o->warmup_ns / 1e9;
+    s.win_end = s.win_start + seconds;
     s.msgs_per_sec = seconds > 0 ? (double)s.msgs / seconds : 0;
     s.bytes_in_per_sec = seconds > 0 ? (double)s.bytes_in / seconds : 0;
     s.cpu_user = cpu_user;
@@ -276,6 +399,13 @@ static void report_progress(struct load_thread *ts, unsigned n, double elapsed,
 static bool report_failed(const struct rs_load_opts *o, struct load_thread *ts, unsigned n)
 {
     uint64_t bad = 0, msgs = 0;
+    for (unsigned i = 0; i < n; i++)
+        bad += ts[i].not_open_at_start;
+    if (bad) {
+        rs_log_error("%llu connection%s not open at the --start-at instant",
+                     (unsigned long long)bad, bad == 1 ? " was" : "s were");
+        return true;
+    }
     (void)o;
     for (unsigned i = 0; i < n; i++) {
         bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
@@ -291,6 +421,78 @@ const struct load_report_ops load_report_ops = {
 };
 
 /* --- merge --- */
+
+/* A run's settings that must agree for a merge to mean one run: from "settings", or for older
+ * files the top-level keys. */
+struct merge_settings {
+    const char *url, *mode;
+    uint64_t size, depth;
+};
+
+static void merge_settings_get(json_t *root, struct merge_settings *m)
+{
+    json_t *set = json_object_get(root, "settings");
+    if (json_is_object(set)) {
+        m->url = json_string_value(json_object_get(set, "url"));
+        m->mode = json_string_value(json_object_get(set, "mode"));
+        m->size = load_jget_u64(set, "size");
+        m->depth = load_jget_u64(set, "depth");
+    } else {
+        m->url = json_string_value(json_object_get(root, "url"));
+        m->mode = load_jget_num(root, "rate") > 0 ? "rate" : "closed";
+        m->size = load_jget_u64(root, "size");
+        m->depth = load_jget_u64(root, "depth");
+    }
+    m->url = m->url ? m->url : "";
+    m->mode = m->mode ? m->mode : "";
+}
+
+/* True (with the reason in err) if root's settings differ from the first run's (kept in
+ * s->first) and --force was not given; with --force the difference is a warning. */
+static bool merge_settings_differ(struct summary *s, json_t *root, const char *path, char *err,
+                                  size_t errlen)
+{
+    struct merge_settings a, b;
+    char what[700];
+    merge_settings_get(s->first, &a);
+    merge_settings_get(root, &b);
+    if (strcmp(a.url, b.url) != 0)
+        snprintf(what, sizeof(what), "URL %s, not %s", b.url, a.url);
+    else if (a.size != b.size)
+        snprintf(what, sizeof(what), "--size %llu, not %llu", (unsigned long long)b.size,
+                 (unsigned long long)a.size);
+    else if (a.depth != b.depth)
+        snprintf(what, sizeof(what), "--depth %llu, not %llu", (unsigned long long)b.depth,
+                 (unsigned long long)a.depth);
+    else if (strcmp(a.mode, b.mode) != 0)
+        snprintf(what, sizeof(what), "mode %s, not %s", b.mode, a.mode);
+    else
+        return false;
+    if (s->force) {
+        fprintf(stderr, "ringload: merge: warning: %s: %s (merged: --force)\n", path, what);
+        s->forced = true;
+        return false;
+    }
+    snprintf(err, errlen, "%s: %s: not the same run (--force merges it anyway)", path, what);
+    return true;
+}
+
+/* Folds root's times into s: the common window and the real starts. */
+static void merge_times(struct summary *s, json_t *root)
+{
+    json_t *w = json_object_get(root, "window");
+    double ws = load_jget_num(w, "start_unix"), we = load_jget_num(w, "end_unix");
+    double st = load_jget_num(root, "start_unix"), real = load_jget_num(root, "start_real_unix");
+    if (!json_is_object(w) || !(we > ws) || !(real > 0)) {
+        s->no_times = true;
+        return;
+    }
+    s->win_start = fmin(s->win_start, ws);
+    s->win_end = fmax(s->win_end, we);
+    s->start = fmin(s->start, st);
+    s->start_real = fmin(s->start_real, real);
+    s->start_real_max = fmax(s->start_real_max, real);
+}
 
 /* Adds one run's JSON into s. Returns 0 or -EINVAL with a reason in err. */
 static int merge_one(struct summary *s, json_t *root, const char *path, char *err, size_t errlen)
@@ -310,6 +512,8 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
     }
     uint64_t max_value = load_jget_u64(root, "histogram.max_value");
     uint32_t sub_bits = (uint32_t)load_jget_u64(root, "histogram.sub_bits");
+    if (s->runs > 0 && merge_settings_differ(s, root, path, err, errlen))
+        return -EINVAL;
     if (s->runs == 0) {
         if (rs_hist_init_layout(&s->h, max_value, sub_bits) < 0) {
             snprintf(err, errlen, "%s: bad histogram layout", path);
@@ -324,6 +528,16 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
         s->duration = load_jget_num(root, "duration_s");
         s->timeout = load_jget_num(root, "timeout_s");
         s->exact_min = UINT64_MAX;
+        s->first = json_incref(root);
+        json_t *set = json_object_get(root, "settings");
+        s->rate_total = set ? load_jget_num(set, "rate") : 0;
+        s->conns_total = (unsigned)load_jget_u64(set, "connections");
+        const char *id = json_string_value(json_object_get(root, "run_id"));
+        snprintf(s->run_id, sizeof(s->run_id), "%s", id ? id : "");
+        s->shard_index = -1;
+        s->shards = json_array();
+        s->start_real = s->start = s->win_start = INFINITY;
+        s->win_end = s->start_real_max = 0;
     } else if (strcmp(proto, s->proto) != 0 || s->h.max_value != max_value ||
                s->h.sub_bits != sub_bits) {
         snprintf(err, errlen, "%s: a %s run or a different histogram layout; cannot merge", path,
@@ -342,11 +556,42 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
         }
     }
     s->h.overflow += load_jget_u64(root, "histogram.overflow");
+    rs_hist_u128 sum, sumsq;
+    if (load_hist_sums_get(hj, &sum, &sumsq) == 0) {
+        s->sum += sum;
+        s->sumsq += sumsq;
+    } else {
+        s->sums_missing = true;
+    }
     uint64_t mn = load_jget_u64(root, "histogram.min"), mx = load_jget_u64(root, "histogram.max");
     if (load_jget_u64(root, "histogram.total") > 0) {
         s->exact_min = mn < s->exact_min ? mn : s->exact_min; /* applied at the end */
         s->exact_max = mx > s->exact_max ? mx : s->exact_max;
     }
+    merge_times(s, root);
+    json_t *shard = json_object_get(root, "shard");
+    if (json_is_object(shard)) {
+        json_t *idx = json_object_get(shard, "index");
+        size_t k;
+        json_t *v;
+        json_array_foreach(s->shards, k, v) if (json_integer_value(v) == json_integer_value(idx))
+            s->shards_dup++;
+        json_array_append(s->shards, idx);
+        int count = (int)load_jget_u64(shard, "count");
+        if (s->shard_count == 0)
+            s->shard_count = count;
+        else if (s->shard_count != count)
+            s->shard_count = -1; /* mixed: warned about at the end */
+    }
+    const char *id = json_string_value(json_object_get(root, "run_id"));
+    if (s->runs > 0 && s->run_id[0] && (!id || strcmp(id, s->run_id) != 0)) {
+        fprintf(stderr, "ringload: merge: warning: %s is run %s, not %s\n", path,
+                id ? id : "(none)", s->run_id);
+        s->run_id[0] = '\0';
+    }
+    s->saturated = s->saturated || json_is_true(json_object_get(root, "saturated")) ||
+                   (load_jget_num(root, "rate") > 0 && load_jget_u64(root, "schedule.behind") > 0);
+    s->not_open_at_start += load_jget_u64(root, "not_open_at_start");
     s->runs++;
     s->threads += (int)load_jget_u64(root, "threads");
     s->conns += (int)load_jget_u64(root, "connections");
@@ -398,23 +643,14 @@ static int merge_one(struct summary *s, json_t *root, const char *path, char *er
     return 0;
 }
 
-/* True if the first result file named in argv is an --idle run. */
-static bool load_merge_first_is_idle(int argc, char **argv)
+/* True if the first result file is an --idle run. */
+static bool load_merge_first_is_idle(const struct load_merge_args *a)
 {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            i++;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            continue;
-        json_t *root = json_load_file(argv[i], 0, NULL);
-        const char *mode = json_string_value(json_object_get(root, "mode"));
-        bool idle = mode && strcmp(mode, "idle") == 0;
-        json_decref(root);
-        return idle;
-    }
-    return false;
+    json_t *root = json_load_file(a->files[0], 0, NULL);
+    const char *mode = json_string_value(json_object_get(root, "mode"));
+    bool idle = mode && strcmp(mode, "idle") == 0;
+    json_decref(root);
+    return idle;
 }
 
 static int merge_one_fn(void *s, json_t *root, const char *path, char *err, size_t errlen)
@@ -422,36 +658,71 @@ static int merge_one_fn(void *s, json_t *root, const char *path, char *err, size
     return merge_one(s, root, path, err, errlen);
 }
 
+/* After the last file: the rate over the common window, and what the shards say. */
+static void merge_finish(struct summary *s)
+{
+    if (!s->no_times && s->win_end > s->win_start) {
+        double w = s->win_end - s->win_start;
+        s->duration = w;
+        s->msgs_per_sec = (double)s->msgs / w;
+        s->bytes_in_per_sec = (double)s->bytes_in / w;
+    } else {
+        s->no_times = true;
+        s->win_start = s->win_end = s->start = s->start_real = s->start_real_max = 0;
+    }
+    size_t nsh = json_array_size(s->shards);
+    if (s->shard_count < 0 || (nsh > 0 && nsh != (size_t)s->runs))
+        fprintf(stderr, "ringload: merge: warning: the files are not the shards of one run "
+                        "(their shard counts differ, or some have none)\n");
+    else if (s->shards_dup)
+        fprintf(stderr, "ringload: merge: warning: %u shard%s merged twice\n", s->shards_dup,
+                s->shards_dup == 1 ? "" : "s");
+    else if (nsh > 0 && nsh != (size_t)s->shard_count)
+        fprintf(stderr, "ringload: merge: warning: %zu of %d shards merged\n", nsh, s->shard_count);
+    s->shard_count = 0;     /* a merge is not a shard */
+    if (s->rate_total == 0) /* older files: no settings */
+        s->rate_total = s->rate;
+    if (s->conns_total == 0)
+        s->conns_total = (unsigned)s->conns;
+}
+
 int load_merge(int argc, char **argv)
 {
     struct summary s;
-    const char *json_out = NULL;
-    bool latency = true;
+    struct load_merge_args a;
     int rc = 1;
 
     memset(&s, 0, sizeof(s));
-    if (load_merge_first_is_idle(argc, argv))
-        return load_idle_merge(argc, argv);
-    int nfiles = load_merge_files(argc, argv, merge_one_fn, &s, &json_out, &latency);
-    if (nfiles < 0)
-        goto out;
-    if (nfiles == 0) {
-        fprintf(stderr, "ringload: merge: usage: ringload merge [--json OUT] A.json B.json ...\n");
-        rc = 2;
+    int r = load_merge_args_parse(argc, argv, &a);
+    if (r != 0)
+        return r == LOAD_MERGE_HELP ? 0 : 2;
+    if (load_merge_first_is_idle(&a)) {
+        rc = load_idle_merge(&a);
         goto out;
     }
+    s.force = a.force;
+    if (load_merge_files(&a, merge_one_fn, &s) < 0)
+        goto out;
+    merge_finish(&s);
     if (s.h.total > 0 && rs_hist_set_minmax(&s.h, s.exact_min, s.exact_max) < 0) {
         fprintf(stderr, "ringload: merge: min/max do not match the histograms\n");
         goto out;
     }
-    print_summary(&s, latency);
+    if (!s.sums_missing) { /* the exact mean and deviation, not the buckets' midpoints' */
+        s.h.sum = s.sum;
+        s.h.sumsq = s.sumsq;
+    }
+    print_summary(&s, a.latency);
     rc = 0;
-    int e = json_out ? write_json(&s, json_out) : 0;
+    int e = a.json_out ? write_json(&s, a.json_out) : 0;
     if (e < 0) {
-        fprintf(stderr, "ringload: merge: cannot write %s: %s\n", json_out, strerror(-e));
+        fprintf(stderr, "ringload: merge: cannot write %s: %s\n", a.json_out, strerror(-e));
         rc = 1;
     }
 out:
+    json_decref(s.first);
+    json_decref(s.shards);
     rs_hist_fini(&s.h);
+    load_merge_args_free(&a);
     return rc;
 }
