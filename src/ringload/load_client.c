@@ -13,6 +13,9 @@
 #define LOAD_PUMP_ROUNDS 8
 /* A send more than this late, with room to send, means the generator fell behind. */
 #define LOAD_BEHIND_NS 1000000
+/* --start-at: the thread wakes this much before the instant and spins to it, so the start does
+ * not wait for a wake-up to be scheduled (shards on several machines start within ~0.1 ms). */
+#define LOAD_START_EARLY_NS 2000000
 
 static struct load_client *client_at(const struct load_thread *t, uint32_t idx)
 {
@@ -168,7 +171,9 @@ static void start_timer_fired(struct rs_timer *tm, void *arg)
     uint64_t now = rs_now_ns();
     (void)tm;
     if (t->started || !t->sending)
-        return; /* interrupted before the start */
+        return;         /* interrupted before the start */
+    while (now < t->t0) /* at most LOAD_START_EARLY_NS */
+        now = rs_now_ns();
     t->started = true;
     t->started_ns = now;
     for (unsigned i = 0; i < t->nconns; i++) {
@@ -216,7 +221,8 @@ static int client_start(struct load_thread *t)
             reschedule(cl, 0); /* a client ready at once (UDP) waits for its first send */
     }
     if (!t->started)
-        rs_loop_timer_arm_at(t->loop, &t->start_timer, t->t0);
+        rs_loop_timer_arm_at(t->loop, &t->start_timer,
+                             t->t0 > LOAD_START_EARLY_NS ? t->t0 - LOAD_START_EARLY_NS : 0);
     return 0;
 }
 
