@@ -379,8 +379,8 @@ static int run(struct rs_load_opts *o)
     if (rc == 0 && stop && !o->idle) {
         uint64_t measure = t0 + o->warmup_ns;
         if (stop <= measure) {
-            rs_log_error("interrupted before the measured window (during --warmup or before "
-                         "--start-at): nothing was measured");
+            rs_log_error("interrupted %s: nothing was measured",
+                         stop < t0 ? "before --start-at" : "during the warm-up");
             rc = 1;
         } else if (stop - measure < o->duration_ns) {
             seconds = (double)(stop - measure) / 1e9;
