@@ -138,5 +138,18 @@ for n in 1 2 3; do
 done
 jq -e -n "$SKEW < 10" >/dev/null || fail "start skew not under 10 ms in 3 runs: ${skews[*]} ms"
 log "start skews (ms): ${skews[*]}"
+
+# The recipe, tools/ringload-dist.sh, with the namespaces as its hosts ('ip netns exec' for ssh).
+DIST=$(dirname "${BASH_SOURCE[0]}")/../../tools/ringload-dist.sh
+rc=0
+run_bounded 60 "$TEST_TMP/dist.out" "$TEST_TMP/dist.err" bash "$DIST" --delay 2 \
+    --hosts "${NS_GEN[0]},${NS_GEN[1]},${NS_GEN[2]}" --ssh "ip netns exec" --run-id dist \
+    --out "$TEST_TMP/dist" --ringload "$RINGLOAD" --merge "$RINGLOAD" \
+    -- -c "$CONNS" -R "$RATE" -d 2s "$url" || rc=$?
+cat "$TEST_TMP/dist.out" "$TEST_TMP/dist.err"
+((rc == 0)) || fail "ringload-dist.sh over the namespaces exited $rc"
+jq -e --argjson r "$RATE" '.merge.shards == [0, 1, 2] and .run_id == "dist" and
+    ((.msgs_per_sec - $r) | fabs) <= $r * 0.01' "$TEST_TMP/dist/all.json" >/dev/null ||
+    fail "ringload-dist.sh's merge: $(jq -c '[.merge, .run_id, .msgs_per_sec]' "$TEST_TMP/dist/all.json")"
 stop_server
 pass
