@@ -34,12 +34,19 @@ static void sched_arm(struct load_thread *t)
         rs_loop_timer_arm_at(t->loop, &t->send_timer, next);
 }
 
+/* Rate mode: true while cl's next send was intended inside the run (before t_end): it is owed,
+ * however late the thread gets to it (after a stall past the end of the window too). */
+static bool owes(const struct load_client *cl)
+{
+    return !cl->t->finishing && cl->next_due < cl->t->t_end;
+}
+
 /* Rate mode: a client whose next send lies ahead waits in the heap; one held back (--depth
  * full, or not connected) is not there, and an answer or a connect pumps it again. */
 static void reschedule(struct load_client *cl, uint64_t now)
 {
     struct load_thread *t = cl->t;
-    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !t->sending || !t->started ||
+    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !owes(cl) || !t->started ||
         cl->next_due <= now)
         return;
     if (load_sched_push(&t->sched, cl->next_due, cl->id - t->first_conn) == 0) {
@@ -59,10 +66,11 @@ static void send_closed_loop(struct load_client *cl, uint64_t now)
     }
 }
 
-/* Rate mode: sends what is due, each message intended at its place in the schedule, however
- * late it goes out. A send due while the client cannot send is held back: its latency keeps
- * running from its intended time, so a stall shows in full. It is counted in sched_blocked
- * (once per send) when the client is connected and its --depth is full: the server is slow. */
+/* Rate mode: sends what is due (intended before the end of the run), each message intended at
+ * its place in the schedule, however late it goes out. A send due while the client cannot send is
+ * held back: its latency keeps running from its intended time, so a stall shows in full. It is
+ * counted in sched_blocked (once per send) when the client is connected and its --depth is full:
+ * the server is slow. */
 static void send_due_now(struct load_client *cl, uint64_t now)
 {
     struct load_thread *t = cl->t;
@@ -70,7 +78,7 @@ static void send_due_now(struct load_client *cl, uint64_t now)
     uint64_t gap = (uint64_t)(1e9 / t->conn_rate);
 
     for (int round = 0; round < LOAD_PUMP_ROUNDS; round++) {
-        if (!t->sending || cl->next_due > now) {
+        if (!owes(cl) || cl->next_due > now) {
             cl->was_blocked = false; /* caught up */
             return;
         }
@@ -84,7 +92,9 @@ static void send_due_now(struct load_client *cl, uint64_t now)
             return;
         }
         uint64_t late = now - cl->next_due;
-        uint64_t k = gap ? late / gap + 1 : room; /* sends due by now */
+        uint64_t k = gap ? late / gap + 1 : room;                            /* sends due by now */
+        uint64_t owed = gap ? (t->t_end - cl->next_due + gap - 1) / gap : k; /* before the end */
+        k = k < owed ? k : owed;
         k = k < room ? k : room;
         /* Over 1 ms late with room to send, and not catching up after being held back. */
         if (!cl->was_blocked && late > LOAD_BEHIND_NS) {

@@ -281,11 +281,39 @@ static void shard_schedule(void)
         CHECK_EQ(seen[k], 1);
 }
 
+/* Rate mode, a thread that did not run over the end of the window (a stall, a busy machine):
+ * the sends intended before the end are still owed, and go out late, timed from their intended
+ * times, when it runs again; none intended at or after the end. Before, the tick that saw the
+ * window over ended sending first, and those messages were never sent nor counted: a sharded
+ * run came out short of -R. */
+static void window_end_owed(void)
+{
+    struct rs_load_opts o;
+    struct fake *f = setup(&o, 1000); /* one send per ms, the first due at T0 */
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    struct load_thread *t = &thread;
+    t->t_end = T0 + 10 * MS;
+    f->room = 100;
+    load_client_pump(&f->cl, T0 + 3 * MS + MS / 2); /* T0 .. T0+3ms */
+    CHECK_EQ(f->cl.next_seq, 4);
+    /* Stalled from 3.5 ms to 25 ms: the tick comes first (then, nothing being outstanding with
+     * this fake, the run is done). */
+    t->proto->run->tick(t, T0 + 25 * MS);
+    CHECK_EQ(f->cl.next_seq, 10); /* T0+4ms .. T0+9ms went out, late */
+    CHECK_EQ(f->intended[9], T0 + 9 * MS);
+    load_client_pump(&f->cl, T0 + 30 * MS);
+    CHECK_EQ(f->cl.next_seq, 10); /* nothing intended at or after the end */
+    teardown();
+}
+
 int main(void)
 {
     closed_loop();
     constant_rate();
     record();
     shard_schedule();
+    window_end_owed();
     return check_done("test_load_client");
 }
