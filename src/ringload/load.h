@@ -129,12 +129,17 @@ struct load_thread {
     char *request;               /* http: the request, built once */
     size_t request_len;
     pthread_t tid;
-    uint64_t t0;        /* run start: warm-up begins */
-    uint64_t t_measure; /* measured window [t_measure, t_end) by intended send time */
-    uint64_t t_end;     /* moved to the interrupt's time by SIGINT or SIGTERM (main.c) */
-    uint64_t stop_ns;   /* when SIGINT or SIGTERM came, or 0; the thread's own copy */
-    bool sending;       /* false once t_end passed */
-    bool finishing;     /* closing down */
+    uint64_t t0;         /* run start: sending (and the warm-up) begins; --start-at's instant */
+    uint64_t t0_unix;    /* t0 on the wall clock (ns): exactly --start-at's when given */
+    bool started;        /* sending has begun: at once, or when start_timer fired at t0 */
+    uint64_t started_ns; /* when it began (rs_now_ns), 0 before */
+    unsigned not_open_at_start;  /* --start-at: clients not connected when it came */
+    struct rs_timer start_timer; /* --start-at: fires at t0 */
+    uint64_t t_measure;          /* measured window [t_measure, t_end) by intended send time */
+    uint64_t t_end;              /* moved to the interrupt's time by SIGINT or SIGTERM (main.c) */
+    uint64_t stop_ns;            /* when SIGINT or SIGTERM came, or 0; the thread's own copy */
+    bool sending;                /* false once t_end passed */
+    bool finishing;              /* closing down */
     struct rs_timer tick;
     struct load_sched sched; /* rate mode: clients by next send time */
     struct rs_timer send_timer;
@@ -235,8 +240,23 @@ extern const struct load_proto load_tcp_proto, load_http_proto, load_udp_proto, 
  * -ENOMEM. */
 int load_http_build_request(struct load_thread *t);
 
-/* `ringload merge [--json OUT] A.json B.json ...`: combines runs; returns the exit code. */
+/* `ringload merge [options] A.json B.json ...`: combines runs; returns the exit code. */
 int load_merge(int argc, char **argv);
+
+/* `ringload merge`'s command line. */
+struct load_merge_args {
+    const char *json_out; /* --json OUT, or NULL */
+    bool latency;         /* the percentile table (--no-latency: off) */
+    bool force;           /* merge runs whose settings differ */
+    char **files;         /* nfiles (>= 1) result files (owned: load_merge_args_free) */
+    int nfiles;
+};
+
+#define LOAD_MERGE_HELP 1
+/* Parses argv (after "merge"). Returns 0; LOAD_MERGE_HELP after printing the usage for --help;
+ * or -EINVAL after saying why on stderr (an unknown option, no file). */
+int load_merge_args_parse(int argc, char **argv, struct load_merge_args *a);
+void load_merge_args_free(struct load_merge_args *a);
 
 /* Report parts both summaries are built from (load_report_parts.c). */
 #define LOAD_NPCTS 7
@@ -245,22 +265,23 @@ struct json_t;
 void load_fmt_ns(char *buf, size_t n, double ns);       /* "12.34us" */
 double load_within_stdev(const struct rs_hist *h);      /* % of values within one stdev, as wrk */
 struct json_t *load_hist_json(const struct rs_hist *h); /* the full histogram */
+/* The exact sums of a histogram's values and squares, which load_hist_json writes as decimal
+ * strings ("sum", "sumsq"): 0, or -EINVAL when absent (older files) or malformed. */
+int load_hist_sums_get(struct json_t *hist, rs_hist_u128 *sum, rs_hist_u128 *sumsq);
 struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, percentiles in us */
 struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
 /* A number from a run's JSON at path "key" or "a.key"; 0 when absent or of another type. */
 uint64_t load_jget_u64(struct json_t *o, const char *path);
 double load_jget_num(struct json_t *o, const char *path);
 
-/* Merges --idle runs' JSON (argv as for load_merge); returns the exit code. */
-int load_idle_merge(int argc, char **argv);
+/* Merges --idle runs' JSON; returns the exit code. */
+int load_idle_merge(const struct load_merge_args *a);
 
 /* Folds one parsed result into a merge's summary; returns 0, or -EINVAL with err set. */
 typedef int (*load_merge_fn)(void *summary, struct json_t *root, const char *path, char *err,
                              size_t errlen);
-/* The loop both merges share: reads `[--json OUT] [--no-latency] FILE...`, folding each file in
- * with fn. Returns the number of files merged, or -1 after saying on stderr which file could
- * not be read or merged. */
-int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
-                     bool *latency);
+/* The loop both merges share: reads each of a's files, folding it in with fn. Returns the number
+ * of files merged, or -1 after saying on stderr which file could not be read or merged. */
+int load_merge_files(const struct load_merge_args *a, load_merge_fn fn, void *summary);
 
 #endif

@@ -13,6 +13,9 @@
 #define LOAD_PUMP_ROUNDS 8
 /* A send more than this late, with room to send, means the generator fell behind. */
 #define LOAD_BEHIND_NS 1000000
+/* --start-at: the thread wakes this much before the instant and spins to it, so the start does
+ * not wait for a wake-up to be scheduled (shards on several machines start within ~0.1 ms). */
+#define LOAD_START_EARLY_NS 2000000
 
 static struct load_client *client_at(const struct load_thread *t, uint32_t idx)
 {
@@ -31,12 +34,20 @@ static void sched_arm(struct load_thread *t)
         rs_loop_timer_arm_at(t->loop, &t->send_timer, next);
 }
 
+/* Rate mode: true while cl's next send was intended inside the run (before t_end): it is owed,
+ * however late the thread gets to it (after a stall past the end of the window too). */
+static bool owes(const struct load_client *cl)
+{
+    return !cl->t->finishing && cl->next_due < cl->t->t_end;
+}
+
 /* Rate mode: a client whose next send lies ahead waits in the heap; one held back (--depth
  * full, or not connected) is not there, and an answer or a connect pumps it again. */
 static void reschedule(struct load_client *cl, uint64_t now)
 {
     struct load_thread *t = cl->t;
-    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !t->sending || cl->next_due <= now)
+    if (t->o->rate == 0 || cl->scheduled || !cl->ready || !owes(cl) || !t->started ||
+        cl->next_due <= now)
         return;
     if (load_sched_push(&t->sched, cl->next_due, cl->id - t->first_conn) == 0) {
         cl->scheduled = true;
@@ -55,10 +66,11 @@ static void send_closed_loop(struct load_client *cl, uint64_t now)
     }
 }
 
-/* Rate mode: sends what is due, each message intended at its place in the schedule, however
- * late it goes out. A send due while the client cannot send is held back: its latency keeps
- * running from its intended time, so a stall shows in full. It is counted in sched_blocked
- * (once per send) when the client is connected and its --depth is full: the server is slow. */
+/* Rate mode: sends what is due (intended before the end of the run), each message intended at
+ * its place in the schedule, however late it goes out. A send due while the client cannot send is
+ * held back: its latency keeps running from its intended time, so a stall shows in full. It is
+ * counted in sched_blocked (once per send) when the client is connected and its --depth is full:
+ * the server is slow. */
 static void send_due_now(struct load_client *cl, uint64_t now)
 {
     struct load_thread *t = cl->t;
@@ -66,7 +78,7 @@ static void send_due_now(struct load_client *cl, uint64_t now)
     uint64_t gap = (uint64_t)(1e9 / t->conn_rate);
 
     for (int round = 0; round < LOAD_PUMP_ROUNDS; round++) {
-        if (!t->sending || cl->next_due > now) {
+        if (!owes(cl) || cl->next_due > now) {
             cl->was_blocked = false; /* caught up */
             return;
         }
@@ -80,7 +92,9 @@ static void send_due_now(struct load_client *cl, uint64_t now)
             return;
         }
         uint64_t late = now - cl->next_due;
-        uint64_t k = gap ? late / gap + 1 : room; /* sends due by now */
+        uint64_t k = gap ? late / gap + 1 : room;                            /* sends due by now */
+        uint64_t owed = gap ? (t->t_end - cl->next_due + gap - 1) / gap : k; /* before the end */
+        k = k < owed ? k : owed;
         k = k < room ? k : room;
         /* Over 1 ms late with room to send, and not catching up after being held back. */
         if (!cl->was_blocked && late > LOAD_BEHIND_NS) {
@@ -99,6 +113,8 @@ static void send_due_now(struct load_client *cl, uint64_t now)
 
 void load_client_pump(struct load_client *cl, uint64_t now)
 {
+    if (!cl->t->started)
+        return; /* --start-at: nothing goes out before it, connected or not */
     if (cl->t->o->rate == 0)
         send_closed_loop(cl, now);
     else
@@ -156,6 +172,28 @@ static void publish_sample(struct load_thread *t, uint64_t now)
     }
 }
 
+/* --start-at's instant: sending begins. The clients not connected by now are counted (the run
+ * fails for them, main.c); the others are pumped: closed loop fills --depth, rate mode sends
+ * what is due and schedules the rest. */
+static void start_timer_fired(struct rs_timer *tm, void *arg)
+{
+    struct load_thread *t = arg;
+    uint64_t now = rs_now_ns();
+    (void)tm;
+    if (t->started || !t->sending)
+        return;         /* interrupted before the start */
+    while (now < t->t0) /* at most LOAD_START_EARLY_NS */
+        now = rs_now_ns();
+    t->started = true;
+    t->started_ns = now;
+    for (unsigned i = 0; i < t->nconns; i++) {
+        struct load_client *cl = client_at(t, i);
+        if (!cl->ready)
+            t->not_open_at_start++;
+        load_client_pump(cl, now);
+    }
+}
+
 /* Sets up the thread's clients and opens them. Returns 0 or -errno. */
 static int client_start(struct load_thread *t)
 {
@@ -163,6 +201,7 @@ static int client_start(struct load_thread *t)
     int err;
 
     rs_timer_init(&t->send_timer, send_timer_fired, t);
+    rs_timer_init(&t->start_timer, start_timer_fired, t);
     t->clients = rs_calloc(t->nconns, p->client_size);
     if (!t->clients)
         return -ENOMEM;
@@ -170,9 +209,11 @@ static int client_start(struct load_thread *t)
         struct load_client *cl = client_at(t, i);
         cl->t = t;
         cl->id = t->first_conn + i;
-        /* Spread the clients' schedules over one period so sends do not come in bursts. */
+        /* Spread the clients' schedules over one period so sends do not come in bursts: by
+         * global number over the run's connections, so the shards of a run (--shard) that
+         * share t0 (--start-at) interleave into one evenly spaced schedule. */
         if (t->o->rate > 0)
-            cl->next_due = t->t0 + (uint64_t)(1e9 / t->conn_rate * cl->id / t->o->conns);
+            cl->next_due = t->t0 + (uint64_t)(1e9 / t->conn_rate * cl->id / t->o->conns_total);
     }
     if (t->o->rate > 0 && load_sched_init(&t->sched, t->nconns) < 0)
         return -ENOMEM;
@@ -186,8 +227,12 @@ static int client_start(struct load_thread *t)
         err = p->client->open(cl);
         if (err < 0)
             return err;
-        reschedule(cl, 0); /* a client ready at once (UDP) waits for its first send */
+        if (t->started)
+            reschedule(cl, 0); /* a client ready at once (UDP) waits for its first send */
     }
+    if (!t->started)
+        rs_loop_timer_arm_at(t->loop, &t->start_timer,
+                             t->t0 > LOAD_START_EARLY_NS ? t->t0 - LOAD_START_EARLY_NS : 0);
     return 0;
 }
 
@@ -234,6 +279,8 @@ static void client_free(struct load_thread *t)
         rs_free(t->clients);
         t->clients = NULL;
     }
+    if (t->start_timer.armed)
+        rs_loop_timer_disarm(t->loop, &t->start_timer);
     load_sched_fini(&t->sched);
     if (p->thread_free)
         p->thread_free(t);

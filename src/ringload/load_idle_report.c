@@ -379,15 +379,15 @@ static int idle_merge_one_fn(void *s, json_t *root, const char *path, char *err,
     return idle_merge_one(s, root, path, err, errlen);
 }
 
-int load_idle_merge(int argc, char **argv)
+int load_idle_merge(const struct load_merge_args *a)
 {
     struct idle_summary s;
-    const char *json_out = NULL;
-    bool latency = true;
+    const char *json_out = a->json_out;
+    bool latency = a->latency;
     int rc = 1;
 
     memset(&s, 0, sizeof(s));
-    if (load_merge_files(argc, argv, idle_merge_one_fn, &s, &json_out, &latency) < 0)
+    if (load_merge_files(a, idle_merge_one_fn, &s) < 0)
         goto out;
     if (s.h.total > 0 && rs_hist_set_minmax(&s.h, s.exact_min, s.exact_max) < 0) {
         fprintf(stderr, "ringload: merge: min/max do not match the histograms\n");

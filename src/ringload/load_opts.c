@@ -51,6 +51,16 @@ const char *rs_load_usage(void)
            "                         (repeatable; alias --source-ip). Each address has its\n"
            "                         own ephemeral port range (IP_BIND_ADDRESS_NO_PORT), so N\n"
            "                         addresses hold about N x 28k connections to one port\n"
+           "      --shard I/N        run shard I (0..N-1) of N: -c and -R are the whole\n"
+           "                         run's; this one opens its share of the connections\n"
+           "                         (an even split) and sends its share of the rate on the\n"
+           "                         run's one schedule, so N shards together send as one\n"
+           "      --start-at TIME    open the connections, then start sending at TIME: Unix\n"
+           "                         time (1767225600.25) or +DURATION from now (+5s). Shards\n"
+           "                         given one TIME start together; exit status 1 if a\n"
+           "                         connection was not open by then\n"
+           "      --run-id ID        the run's name in --json (default: a random one); give\n"
+           "                         every shard the same\n"
            "\n"
            "      --idle             tcp:// and http://: open -c connections, send nothing and\n"
            "                         hold them for -d once all are open, check they are alive,\n"
@@ -71,9 +81,29 @@ const char *rs_load_usage(void)
            "                         stderr is a terminal)\n"
            "  -h, --help, -v, --version\n"
            "\n"
-           "       ringload merge [--json OUT] A.json B.json ...\n"
-           "  combines --json results of runs made at the same time (on several machines):\n"
-           "  counts and rates add up, latency histograms merge exactly.\n";
+           "       ringload merge [--json OUT] [--force] A.json B.json ...\n"
+           "  combines --json results of runs made at the same time (shards, or runs on\n"
+           "  several machines): counts add up, latency histograms merge exactly, and the rate\n"
+           "  is the messages over the common window (see ringload merge --help).\n";
+}
+
+const char *rs_load_merge_usage(void)
+{
+    return "usage: ringload merge [--json OUT] [--force] [--no-latency] A.json B.json ...\n"
+           "  Combines the --json results of runs made at the same time: the shards of one\n"
+           "  run (--shard), or runs on several machines. Counts add up and latency\n"
+           "  histograms merge bucket by bucket, exactly. When every file records its\n"
+           "  measured window, the rate is all messages over the common window, from the\n"
+           "  earliest window start to the latest window end; otherwise (older files) the\n"
+           "  runs' rates add up. Also reported: the start skew (latest real start minus\n"
+           "  the earliest) and whether any run fell behind its schedule (saturated).\n"
+           "\n"
+           "  --json OUT     write the merged result as JSON\n"
+           "  --force        merge runs whose URL, --size, --depth or mode (closed loop or\n"
+           "                 -R) differ; without it they are refused (exit status 1)\n"
+           "  --no-latency   leave the percentile table out of the summary\n"
+           "  -h, --help\n"
+           "  --idle results merge with --idle results only.\n";
 }
 
 enum {
@@ -98,6 +128,9 @@ enum {
     LO_CONNECT_RATE,
     LO_MAX_CONNECTING,
     LO_CONNECT_TIMEOUT,
+    LO_SHARD,
+    LO_START_AT,
+    LO_RUN_ID,
 };
 
 static const struct option load_long_opts[] = {
@@ -129,6 +162,9 @@ static const struct option load_long_opts[] = {
     {"connect-rate", required_argument, NULL, LO_CONNECT_RATE},
     {"max-connecting", required_argument, NULL, LO_MAX_CONNECTING},
     {"connect-timeout", required_argument, NULL, LO_CONNECT_TIMEOUT},
+    {"shard", required_argument, NULL, LO_SHARD},
+    {"start-at", required_argument, NULL, LO_START_AT},
+    {"run-id", required_argument, NULL, LO_RUN_ID},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -138,6 +174,73 @@ static int bad(char *err, size_t errlen, const char *flag, const char *val)
 {
     snprintf(err, errlen, "invalid value for %s: '%s'", flag, val);
     return -EINVAL;
+}
+
+void rs_load_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first,
+                         unsigned *n)
+{
+    unsigned base = total / count, extra = total % count;
+    *n = base + (index < extra);
+    *first = index * base + (index < extra ? index : extra);
+}
+
+/* Parses "I/N" with 0 <= I < N <= 100000. Returns 0 or -EINVAL. */
+static int parse_shard(const char *s, unsigned *index, unsigned *count)
+{
+    char *end;
+    errno = 0;
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    unsigned long i = strtoul(s, &end, 10);
+    if (errno || *end != '/' || end[1] < '0' || end[1] > '9')
+        return -EINVAL;
+    unsigned long n = strtoul(end + 1, &end, 10);
+    if (errno || *end != '\0' || n == 0 || n > 100000 || i >= n)
+        return -EINVAL;
+    *index = (unsigned)i;
+    *count = (unsigned)n;
+    return 0;
+}
+
+/* Parses --start-at: "+DURATION" (relative), or Unix seconds with up to 9 decimals. Returns 0
+ * or -EINVAL. */
+static int parse_start_at(const char *s, struct rs_load_opts *o)
+{
+    if (*s == '+') {
+        o->start_at_relative = true;
+        return rs_parse_duration(s + 1, &o->start_at_ns) < 0 ? -EINVAL : 0;
+    }
+    uint64_t sec = 0, frac = 0, scale = 1000000000ull;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -EINVAL;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        sec = sec * 10 + (uint64_t)(*p - '0');
+        if (sec > 4000000000ull) /* past 2096: a typo */
+            return -EINVAL;
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (scale == 1)
+                return -EINVAL; /* finer than a nanosecond */
+            scale /= 10;
+            frac += (uint64_t)(*p - '0') * scale;
+        }
+    }
+    if (*p != '\0')
+        return -EINVAL;
+    o->start_at_relative = false;
+    o->start_at_ns = sec * 1000000000ull + frac;
+    return 0;
+}
+
+/* A run id: 1..64 of [A-Za-z0-9._-], so it goes into file names and JSON as it is. */
+static bool run_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err, size_t errlen)
@@ -292,6 +395,20 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
                 return bad(err, errlen, "--connect-timeout", optarg);
             idle_opts = true;
             break;
+        case LO_SHARD:
+            if (parse_shard(optarg, &o->shard_index, &o->shard_count) < 0)
+                return bad(err, errlen, "--shard (want I/N, 0 <= I < N)", optarg);
+            break;
+        case LO_START_AT:
+            if (parse_start_at(optarg, o) < 0)
+                return bad(err, errlen, "--start-at (want Unix seconds or +DURATION)", optarg);
+            o->start_at = true;
+            break;
+        case LO_RUN_ID:
+            if (!run_id_ok(optarg))
+                return bad(err, errlen, "--run-id (want 1..64 of A-Z a-z 0-9 . _ -)", optarg);
+            o->run_id = optarg;
+            break;
         case 'h':
             return RS_LOAD_HELP;
         case 'v':
@@ -331,8 +448,33 @@ int rs_load_opts_parse(int argc, char **argv, struct rs_load_opts *o, char *err,
                  "-H, --method, --body, --body-file and --no-keepalive are for http:// only");
         return -EINVAL;
     }
+    /* -c and -R are the run's; this process keeps its shard's share. */
+    o->conns_total = o->conns;
+    o->rate_total = o->rate;
+    if (o->shard_count) {
+        if (o->idle) {
+            snprintf(err, errlen, "--shard and --start-at are for load runs, not --idle");
+            return -EINVAL;
+        }
+        if (o->conns < o->shard_count) {
+            snprintf(err, errlen, "--shard %u/%u: -c %u gives some shard no connection",
+                     o->shard_index, o->shard_count, o->conns);
+            return -EINVAL;
+        }
+        rs_load_shard_split(o->conns_total, o->shard_index, o->shard_count, &o->conn_base,
+                            &o->conns);
+        o->rate = o->rate_total * o->conns / o->conns_total;
+    }
+    if (o->start_at && o->idle) {
+        snprintf(err, errlen, "--shard and --start-at are for load runs, not --idle");
+        return -EINVAL;
+    }
     if (o->threads > o->conns) {
-        snprintf(err, errlen, "more threads (%u) than connections (%u)", o->threads, o->conns);
+        if (o->shard_count)
+            snprintf(err, errlen, "more threads (%u) than this shard's connections (%u of %u)",
+                     o->threads, o->conns, o->conns_total);
+        else
+            snprintf(err, errlen, "more threads (%u) than connections (%u)", o->threads, o->conns);
         return -EINVAL;
     }
     if (o->proto == RS_LOAD_TCP && o->size == 0) {

@@ -67,6 +67,17 @@ struct rs_load_opts {
     /* --source: local addresses, used round-robin by connection (tcp:// and http://) */
     struct rs_addr sources[RS_LOAD_MAX_SOURCES];
     unsigned nsources;
+    /* --shard I/N: this process runs shard I of a run of N. -c and -R are the run's totals;
+     * rs_load_opts_parse leaves conns and rate as this shard's share. */
+    unsigned shard_index, shard_count; /* shard_count 0: no --shard */
+    unsigned conns_total;              /* -c as given: connections of the whole run */
+    unsigned conn_base;                /* global number of this shard's first connection */
+    double rate_total;                 /* -R as given: messages/s of the whole run */
+    /* --start-at: connect first, start sending at this instant (wall clock) */
+    bool start_at;
+    bool start_at_relative; /* +DURATION: start_at_ns is a delay from when the run begins */
+    uint64_t start_at_ns;   /* Unix time in ns, or the delay */
+    const char *run_id;     /* --run-id, or NULL: the program makes one up */
 };
 
 enum rs_load_opts_result {
@@ -98,5 +109,13 @@ int rs_load_opts_read_body(struct rs_load_opts *o, char *err, size_t errlen);
 void rs_load_opts_free(struct rs_load_opts *o);
 
 const char *rs_load_usage(void);
+/* `ringload merge --help`. */
+const char *rs_load_merge_usage(void);
+
+/* Shard index of count of a run with total connections: an even split, the first total % count
+ * shards one more. Sets the global number of the shard's first connection and how many it has.
+ * Needs count >= 1 and index < count. */
+void rs_load_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first,
+                         unsigned *n);
 
 #endif

@@ -1,37 +1,18 @@
 /* ringload's summary, in wrk's familiar shape, and its JSON (jansson): everything in the
  * summary plus the full histogram, in a form `ringload merge` combines across runs (this is how
- * a user who outgrows one machine runs the generator on several and adds the results up). */
+ * a user who outgrows one machine runs the generator on several and adds the results up:
+ * load_merge.c). */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "load.h"
-
-/* Everything a report shows, from one run's threads or from several runs' JSON. */
-struct summary {
-    char url[512];
-    const char *proto, *backend;
-    int threads, conns, depth;
-    json_int_t size;
-    double rate, duration, timeout;
-    bool verify;
-    int runs; /* >1 for a merge */
-#define LOAD_DECL(name) uint64_t name;
-    LOAD_FIELDS(LOAD_DECL)
-#undef LOAD_DECL
-    double msgs_per_sec, bytes_in_per_sec;
-    double cpu_user, cpu_sys;
-    double s_mean, s_sd, s_max; /* per-thread messages/s over one-second samples */
-    uint64_t s_n;
-    uint64_t exact_min, exact_max; /* merge: the runs' own extremes (buckets only bound them) */
-    struct rs_hist h;
-    bool have_http_times;
-    double connect_mean, connect_p99, ttfb_mean, ttfb_p50, ttfb_p99; /* ns */
-};
+#include "load_summary.h"
 
 static void fmt_count(char *buf, size_t n, double v)
 {
@@ -55,13 +36,14 @@ static void fmt_bytes(char *buf, size_t n, double v)
         snprintf(buf, n, "%.2fGB", v / 1073741824);
 }
 
-static void print_summary(const struct summary *s, bool latency)
+void load_summary_print(const struct load_summary *s, bool latency)
 {
     const struct rs_hist *h = &s->h;
     char a[32], b[32], c[32];
 
     if (s->runs > 1)
-        printf("Merged %d runs @ %s, %.0fs each\n", s->runs, s->url, s->duration);
+        printf("Merged %d runs%s%s @ %s, %.0fs\n", s->runs, s->run_id[0] ? " of run " : "",
+               s->run_id, s->url, s->duration);
     else
         printf("Running %.0fs test @ %s (backend %s)\n", s->duration, s->url, s->backend);
     bool http = strcmp(s->proto, "http") == 0;
@@ -77,6 +59,23 @@ static void print_summary(const struct summary *s, bool latency)
     if (s->rate > 0)
         printf(" %.0f/s", s->rate);
     printf("%s%s\n", s->verify || http ? "" : ", not verified", s->runs > 1 ? " (in total)" : "");
+    if (s->shard_count > 0)
+        printf("  Shard %d/%d of run %s: connections %u..%u of %u, %.6g/s of %.6g/s\n",
+               s->shard_index, s->shard_count, s->run_id, s->conn_base,
+               s->conn_base + (unsigned)s->conns - 1, s->conns_total, s->rate, s->rate_total);
+    if (s->runs == 1 && s->start_at > 0)
+        printf("  Started %.3fms after --start-at %.3f\n", (s->start_real - s->start_at) * 1e3,
+               s->start_at);
+    if (s->not_open_at_start)
+        printf("  Start: %" PRIu64 " connection%s not open at the --start-at instant\n",
+               s->not_open_at_start, s->not_open_at_start == 1 ? " was" : "s were");
+    if (s->runs > 1) {
+        printf("  Runs' windows %s", s->no_times ? "not all recorded: rates added up" : "");
+        if (!s->no_times)
+            printf("from %.3f to %.3f (%.3fs); start skew %.3fms", s->win_start, s->win_end,
+                   s->win_end - s->win_start, (s->start_real_max - s->start_real) * 1e3);
+        printf("%s\n", s->saturated ? "; a run fell behind its schedule (saturated)" : "");
+    }
     printf("  Thread Stats   Avg      Stdev     Max   +/- Stdev\n");
     load_fmt_ns(a, sizeof(a), rs_hist_mean(h));
     load_fmt_ns(b, sizeof(b), rs_hist_stddev(h));
@@ -132,7 +131,7 @@ static void print_summary(const struct summary *s, bool latency)
     fflush(stdout);
 }
 
-static int write_json(const struct summary *s, const char *path)
+int load_summary_write_json(const struct load_summary *s, const char *path)
 {
     const struct rs_hist *h = &s->h;
     json_t *lat = load_latency_json(h);
@@ -175,10 +174,68 @@ static int write_json(const struct summary *s, const char *path)
     json_object_set_new(root, "mode", json_string("load"));
     json_object_set_new(root, "percentile_curve", load_curve_json(h));
     json_object_set_new(root, "histogram", load_hist_json(h));
+    json_object_set_new(root, "settings",
+                        json_pack("{s:s,s:s,s:I,s:i,s:s,s:f,s:I,s:f}", "url", s->url, "proto",
+                                  s->proto, "size", s->size, "depth", s->depth, "mode",
+                                  s->rate_total > 0 ? "rate" : "closed", "rate", s->rate_total,
+                                  "connections", (json_int_t)s->conns_total, "duration_s",
+                                  s->duration));
+    json_object_set_new(root, "run_id", s->run_id[0] ? json_string(s->run_id) : json_null());
+    json_object_set_new(root, "shard",
+                        s->shard_count > 0 ? json_pack("{s:i,s:i,s:I,s:I}", "index", s->shard_index,
+                                                       "count", s->shard_count, "first_connection",
+                                                       (json_int_t)s->conn_base, "connections",
+                                                       (json_int_t)s->conns)
+                                           : json_null());
+    json_object_set_new(root, "saturated", json_boolean(s->saturated));
+    if (s->win_end > 0) {
+        json_object_set_new(root, "start_at_unix",
+                            s->start_at > 0 ? json_real(s->start_at) : json_null());
+        json_object_set_new(root, "start_unix", json_real(s->start));
+        json_object_set_new(root, "start_real_unix", json_real(s->start_real));
+        json_object_set_new(
+            root, "window",
+            json_pack("{s:f,s:f}", "start_unix", s->win_start, "end_unix", s->win_end));
+    }
+    json_object_set_new(root, "not_open_at_start", json_integer((json_int_t)s->not_open_at_start));
+    if (s->runs > 1)
+        json_object_set_new(
+            root, "merge",
+            json_pack("{s:i,s:o,s:o,s:s,s:b}", "runs", s->runs, "shards",
+                      s->shards ? json_incref(s->shards) : json_array(), "start_skew_ms",
+                      s->no_times ? json_null()
+                                  : json_real((s->start_real_max - s->start_real) * 1e3),
+                      "rate_over", s->no_times ? "sum of the runs' rates" : "common window",
+                      "forced", s->forced));
     errno = 0;
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_SORT_KEYS);
     int e = rc == 0 ? 0 : errno ? -errno : -EIO; /* fopen's or a write's reason, before free */
     json_decref(root);
+    return e;
+}
+
+/* Test hook (docs/testing.md): RINGSOCK_TEST_LOAD_LATENCIES=FILE replaces what the run
+ * measured in h with FILE's values (ns, whitespace-separated); with --shard I/N, only the values
+ * whose position is I modulo N. A test can then merge the shards' JSON and compare it with one
+ * unsharded run fed every value. Returns 0 or -errno. */
+static int test_latencies(const struct rs_load_opts *o, struct rs_hist *h)
+{
+    const char *path = getenv("RINGSOCK_TEST_LOAD_LATENCIES");
+    if (!path || !*path)
+        return 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    unsigned long long v;
+    uint64_t i = 0;
+    rs_hist_reset(h);
+    while (fscanf(f, "%llu", &v) == 1) {
+        if (o->shard_count == 0 || i % o->shard_count == o->shard_index)
+            rs_hist_record(h, v);
+        i++;
+    }
+    int e = ferror(f) || !feof(f) ? -EINVAL : 0;
+    fclose(f);
     return e;
 }
 
@@ -187,7 +244,7 @@ static int write_json(const struct summary *s, const char *path)
 static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, unsigned n,
                           double seconds, double cpu_user, double cpu_sys, const char *backend)
 {
-    struct summary s;
+    struct load_summary s;
     memset(&s, 0, sizeof(s));
     if (rs_hist_init(&s.h, RS_HIST_DEFAULT_MAX) < 0)
         return -ENOMEM;
@@ -196,6 +253,11 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
 #define LOAD_SUM(name) s.name += LOAD_GET(&ts[i], name);
         LOAD_FIELDS(LOAD_SUM)
 #undef LOAD_SUM
+    }
+    int te = test_latencies(o, &s.h);
+    if (te < 0) {
+        rs_hist_fini(&s.h);
+        return te;
     }
     snprintf(s.url, sizeof(s.url), "%s", o->url);
     s.proto = ts[0].proto->name;
@@ -229,6 +291,25 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
     s.timeout = (double)o->timeout_ns / 1e9;
     s.verify = o->verify;
     s.runs = 1;
+    snprintf(s.run_id, sizeof(s.run_id), "%s", o->run_id ? o->run_id : "");
+    s.shard_index = o->shard_count ? (int)o->shard_index : -1;
+    s.shard_count = (int)o->shard_count;
+    s.conn_base = o->conn_base;
+    s.conns_total = o->conns_total;
+    s.rate_total = o->rate_total;
+    s.saturated = o->rate > 0 && s.sched_behind > 0;
+    /* Times on the wall clock: t0 is t0_unix exactly; the rest are offsets from it. */
+    uint64_t t0 = ts[0].t0, started = 0;
+    for (unsigned i = 0; i < n; i++) {
+        started = ts[i].started_ns > started ? ts[i].started_ns : started;
+        s.not_open_at_start += ts[i].not_open_at_start;
+    }
+    s.start = (double)ts[0].t0_unix / 1e9;
+    s.start_at = o->start_at ? s.start : 0;
+    s.start_real = started ? s.start + ((double)started - (double)t0) / 1e9 : s.start;
+    s.start_real_max = s.start_real;
+    s.win_start = s.start + (double)o->warmup_ns / 1e9;
+    s.win_end = s.win_start + seconds;
     s.msgs_per_sec = seconds > 0 ? (double)s.msgs / seconds : 0;
     s.bytes_in_per_sec = seconds > 0 ? (double)s.bytes_in / seconds : 0;
     s.cpu_user = cpu_user;
@@ -245,8 +326,8 @@ static int report_summary(const struct rs_load_opts *o, struct load_thread *ts, 
     s.s_mean = s.s_n ? sum / (double)s.s_n : 0;
     s.s_sd = s.s_n > 1 ? sqrt(fmax(0, sq / (double)s.s_n - s.s_mean * s.s_mean)) : 0;
 
-    print_summary(&s, o->latency);
-    int rc = o->json_path ? write_json(&s, o->json_path) : 0;
+    load_summary_print(&s, o->latency);
+    int rc = o->json_path ? load_summary_write_json(&s, o->json_path) : 0;
     rs_hist_fini(&s.h);
     return rc;
 }
@@ -276,6 +357,13 @@ static void report_progress(struct load_thread *ts, unsigned n, double elapsed,
 static bool report_failed(const struct rs_load_opts *o, struct load_thread *ts, unsigned n)
 {
     uint64_t bad = 0, msgs = 0;
+    for (unsigned i = 0; i < n; i++)
+        bad += ts[i].not_open_at_start;
+    if (bad) {
+        rs_log_error("%llu connection%s not open at the --start-at instant",
+                     (unsigned long long)bad, bad == 1 ? " was" : "s were");
+        return true;
+    }
     (void)o;
     for (unsigned i = 0; i < n; i++) {
         bad += LOAD_GET(&ts[i], err_verify) + LOAD_GET(&ts[i], udp_corrupt);
@@ -289,169 +377,3 @@ const struct load_report_ops load_report_ops = {
     .summary = report_summary,
     .failed = report_failed,
 };
-
-/* --- merge --- */
-
-/* Adds one run's JSON into s. Returns 0 or -EINVAL with a reason in err. */
-static int merge_one(struct summary *s, json_t *root, const char *path, char *err, size_t errlen)
-{
-    json_t *hj = json_object_get(root, "histogram");
-    json_t *buckets = hj ? json_object_get(hj, "buckets") : NULL;
-    const char *tool = json_string_value(json_object_get(root, "tool"));
-    const char *proto = json_string_value(json_object_get(root, "proto"));
-    const char *mode = json_string_value(json_object_get(root, "mode"));
-    if (!tool || strcmp(tool, "ringload") != 0 || !proto || !json_is_array(buckets)) {
-        snprintf(err, errlen, "%s: not a ringload --json result", path);
-        return -EINVAL;
-    }
-    if (mode && strcmp(mode, "idle") == 0) {
-        snprintf(err, errlen, "%s: an --idle run cannot be merged with load runs", path);
-        return -EINVAL;
-    }
-    uint64_t max_value = load_jget_u64(root, "histogram.max_value");
-    uint32_t sub_bits = (uint32_t)load_jget_u64(root, "histogram.sub_bits");
-    if (s->runs == 0) {
-        if (rs_hist_init_layout(&s->h, max_value, sub_bits) < 0) {
-            snprintf(err, errlen, "%s: bad histogram layout", path);
-            return -EINVAL;
-        }
-        snprintf(s->url, sizeof(s->url), "%s", json_string_value(json_object_get(root, "url")));
-        s->proto = strcmp(proto, "udp") == 0 ? "udp" : strcmp(proto, "http") == 0 ? "http" : "tcp";
-        s->backend = "merged";
-        s->size = (json_int_t)load_jget_u64(root, "size");
-        s->depth = (int)load_jget_u64(root, "depth");
-        s->verify = json_is_true(json_object_get(root, "verify"));
-        s->duration = load_jget_num(root, "duration_s");
-        s->timeout = load_jget_num(root, "timeout_s");
-        s->exact_min = UINT64_MAX;
-    } else if (strcmp(proto, s->proto) != 0 || s->h.max_value != max_value ||
-               s->h.sub_bits != sub_bits) {
-        snprintf(err, errlen, "%s: a %s run or a different histogram layout; cannot merge", path,
-                 proto);
-        return -EINVAL;
-    }
-    size_t i;
-    json_t *b;
-    json_array_foreach(buckets, i, b)
-    {
-        json_int_t idx = json_integer_value(json_array_get(b, 0));
-        json_int_t cnt = json_integer_value(json_array_get(b, 1));
-        if (idx < 0 || cnt < 0 || rs_hist_add_bucket(&s->h, (uint32_t)idx, (uint64_t)cnt) < 0) {
-            snprintf(err, errlen, "%s: bad histogram bucket %zu", path, i);
-            return -EINVAL;
-        }
-    }
-    s->h.overflow += load_jget_u64(root, "histogram.overflow");
-    uint64_t mn = load_jget_u64(root, "histogram.min"), mx = load_jget_u64(root, "histogram.max");
-    if (load_jget_u64(root, "histogram.total") > 0) {
-        s->exact_min = mn < s->exact_min ? mn : s->exact_min; /* applied at the end */
-        s->exact_max = mx > s->exact_max ? mx : s->exact_max;
-    }
-    s->runs++;
-    s->threads += (int)load_jget_u64(root, "threads");
-    s->conns += (int)load_jget_u64(root, "connections");
-    s->rate += load_jget_num(root, "rate");
-    double d = load_jget_num(root, "duration_s");
-    s->duration = d > s->duration ? d : s->duration;
-    s->msgs += load_jget_u64(root, "messages");
-    s->bytes_in += load_jget_u64(root, "bytes_in");
-    s->bytes_out += load_jget_u64(root, "bytes_out");
-    /* Runs on several machines at once: their rates add up. */
-    s->msgs_per_sec += load_jget_num(root, "msgs_per_sec");
-    s->bytes_in_per_sec += load_jget_num(root, "bytes_in_per_sec");
-    s->cpu_user += load_jget_num(root, "cpu.user_s");
-    s->cpu_sys += load_jget_num(root, "cpu.sys_s");
-    s->err_connect += load_jget_u64(root, "errors.connect");
-    s->err_read += load_jget_u64(root, "errors.read");
-    s->err_write += load_jget_u64(root, "errors.write");
-    s->err_timeout += load_jget_u64(root, "errors.timeout");
-    s->err_verify += load_jget_u64(root, "errors.verify");
-    s->udp_sent += load_jget_u64(root, "udp.sent");
-    s->udp_recv += load_jget_u64(root, "udp.received");
-    s->udp_lost += load_jget_u64(root, "udp.lost");
-    s->udp_dup += load_jget_u64(root, "udp.duplicated");
-    s->udp_corrupt += load_jget_u64(root, "udp.corrupt");
-    s->udp_late += load_jget_u64(root, "udp.late");
-    s->http_2xx += load_jget_u64(root, "http.2xx");
-    s->http_3xx += load_jget_u64(root, "http.3xx");
-    s->http_4xx += load_jget_u64(root, "http.4xx");
-    s->http_5xx += load_jget_u64(root, "http.5xx");
-    s->connects += load_jget_u64(root, "connects");
-    s->sched_behind += load_jget_u64(root, "schedule.behind");
-    s->sched_blocked += load_jget_u64(root, "schedule.blocked");
-    /* Per-thread sample statistics: pooled mean and variance. */
-    uint64_t n = load_jget_u64(root, "thread_msgs_per_sec.samples");
-    double m = load_jget_num(root, "thread_msgs_per_sec.mean");
-    double sd = load_jget_num(root, "thread_msgs_per_sec.stdev");
-    double mxs = load_jget_num(root, "thread_msgs_per_sec.max");
-    if (n > 0) {
-        double tot = (double)(s->s_n + n);
-        double mean = (s->s_mean * (double)s->s_n + m * (double)n) / tot;
-        double ex2 = ((s->s_sd * s->s_sd + s->s_mean * s->s_mean) * (double)s->s_n +
-                      (sd * sd + m * m) * (double)n) /
-                     tot;
-        s->s_mean = mean;
-        s->s_sd = sqrt(fmax(0, ex2 - mean * mean));
-        s->s_n += n;
-        s->s_max = mxs > s->s_max ? mxs : s->s_max;
-    }
-    return 0;
-}
-
-/* True if the first result file named in argv is an --idle run. */
-static bool load_merge_first_is_idle(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            i++;
-            continue;
-        }
-        if (argv[i][0] == '-')
-            continue;
-        json_t *root = json_load_file(argv[i], 0, NULL);
-        const char *mode = json_string_value(json_object_get(root, "mode"));
-        bool idle = mode && strcmp(mode, "idle") == 0;
-        json_decref(root);
-        return idle;
-    }
-    return false;
-}
-
-static int merge_one_fn(void *s, json_t *root, const char *path, char *err, size_t errlen)
-{
-    return merge_one(s, root, path, err, errlen);
-}
-
-int load_merge(int argc, char **argv)
-{
-    struct summary s;
-    const char *json_out = NULL;
-    bool latency = true;
-    int rc = 1;
-
-    memset(&s, 0, sizeof(s));
-    if (load_merge_first_is_idle(argc, argv))
-        return load_idle_merge(argc, argv);
-    int nfiles = load_merge_files(argc, argv, merge_one_fn, &s, &json_out, &latency);
-    if (nfiles < 0)
-        goto out;
-    if (nfiles == 0) {
-        fprintf(stderr, "ringload: merge: usage: ringload merge [--json OUT] A.json B.json ...\n");
-        rc = 2;
-        goto out;
-    }
-    if (s.h.total > 0 && rs_hist_set_minmax(&s.h, s.exact_min, s.exact_max) < 0) {
-        fprintf(stderr, "ringload: merge: min/max do not match the histograms\n");
-        goto out;
-    }
-    print_summary(&s, latency);
-    rc = 0;
-    int e = json_out ? write_json(&s, json_out) : 0;
-    if (e < 0) {
-        fprintf(stderr, "ringload: merge: cannot write %s: %s\n", json_out, strerror(-e));
-        rc = 1;
-    }
-out:
-    rs_hist_fini(&s.h);
-    return rc;
-}

@@ -2,12 +2,14 @@
  * load_idle_report.c for --idle): durations as wrk prints them, histogram statistics and their
  * JSON, and the loop that reads the result files a merge combines. */
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "load.h"
+#include "ringsock/util/alloc.h"
 
 void load_fmt_ns(char *buf, size_t n, double ns)
 {
@@ -35,17 +37,48 @@ double load_within_stdev(const struct rs_hist *h)
     return 100.0 * (below_hi - below_lo);
 }
 
+/* v in decimal: JSON numbers stop at 2^63 (jansson) or 2^53 (most readers). */
+static json_t *u128_json(rs_hist_u128 v)
+{
+    char buf[48], *p = buf + sizeof(buf) - 1;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    return json_string(p);
+}
+
+int load_hist_sums_get(json_t *hist, rs_hist_u128 *sum, rs_hist_u128 *sumsq)
+{
+    const char *in[2] = {json_string_value(json_object_get(hist, "sum")),
+                         json_string_value(json_object_get(hist, "sumsq"))};
+    rs_hist_u128 out[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        if (!in[k] || !*in[k] || strlen(in[k]) > 39)
+            return -EINVAL;
+        for (const char *p = in[k]; *p; p++) {
+            if (*p < '0' || *p > '9')
+                return -EINVAL;
+            out[k] = out[k] * 10 + (rs_hist_u128)(*p - '0');
+        }
+    }
+    *sum = out[0];
+    *sumsq = out[1];
+    return 0;
+}
+
 json_t *load_hist_json(const struct rs_hist *h)
 {
     json_t *buckets = json_array();
     for (uint32_t i = rs_hist_next_nonzero(h, 0); i < h->nbuckets;
          i = rs_hist_next_nonzero(h, i + 1))
         json_array_append_new(buckets, json_pack("[I,I]", (json_int_t)i, (json_int_t)h->counts[i]));
-    return json_pack("{s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "max_value",
+    return json_pack("{s:s,s:I,s:i,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "unit", "ns", "max_value",
                      (json_int_t)h->max_value, "sub_bits", (int)h->sub_bits, "total",
                      (json_int_t)h->total, "overflow", (json_int_t)h->overflow, "min",
-                     (json_int_t)(h->total ? h->min : 0), "max", (json_int_t)h->max, "buckets",
-                     buckets);
+                     (json_int_t)(h->total ? h->min : 0), "max", (json_int_t)h->max, "sum",
+                     u128_json(h->sum), "sumsq", u128_json(h->sumsq), "buckets", buckets);
 }
 
 json_t *load_latency_json(const struct rs_hist *h)
@@ -82,35 +115,78 @@ json_t *load_curve_json(const struct rs_hist *h)
     return curve;
 }
 
-int load_merge_files(int argc, char **argv, load_merge_fn fn, void *summary, const char **json_out,
-                     bool *latency)
+int load_merge_args_parse(int argc, char **argv, struct load_merge_args *a)
 {
-    char err[600];
-    int nfiles = 0;
+    memset(a, 0, sizeof(*a));
+    a->latency = true;
+    a->files = rs_calloc((size_t)argc + 1, sizeof(*a->files));
+    if (!a->files) {
+        fprintf(stderr, "ringload: merge: out of memory\n");
+        return -ENOMEM;
+    }
+    bool opts = true;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            *json_out = argv[++i];
+        const char *arg = argv[i];
+        if (opts && arg[0] == '-' && arg[1] != '\0') {
+            if (strcmp(arg, "--") == 0) {
+                opts = false;
+            } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+                fputs(rs_load_merge_usage(), stdout);
+                load_merge_args_free(a);
+                return LOAD_MERGE_HELP;
+            } else if (strcmp(arg, "--json") == 0 && i + 1 < argc) {
+                a->json_out = argv[++i];
+            } else if (strncmp(arg, "--json=", 7) == 0) {
+                a->json_out = arg + 7;
+            } else if (strcmp(arg, "--no-latency") == 0) {
+                a->latency = false;
+            } else if (strcmp(arg, "--force") == 0) {
+                a->force = true;
+            } else {
+                fprintf(stderr, "ringload: merge: %s '%s' (see ringload merge --help)\n",
+                        strcmp(arg, "--json") == 0 ? "option needs a value:" : "unknown option",
+                        arg);
+                load_merge_args_free(a);
+                return -EINVAL;
+            }
             continue;
         }
-        if (strcmp(argv[i], "--no-latency") == 0) {
-            *latency = false;
-            continue;
-        }
+        a->files[a->nfiles++] = argv[i];
+    }
+    if (a->nfiles == 0) {
+        fprintf(stderr, "ringload: merge: no file given (see ringload merge --help)\n");
+        load_merge_args_free(a);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+void load_merge_args_free(struct load_merge_args *a)
+{
+    rs_free(a->files);
+    a->files = NULL;
+    a->nfiles = 0;
+}
+
+int load_merge_files(const struct load_merge_args *a, load_merge_fn fn, void *summary)
+{
+    char err[1200];
+    for (int i = 0; i < a->nfiles; i++) {
         json_error_t jerr;
-        json_t *root = json_load_file(argv[i], 0, &jerr);
+        json_t *root = json_load_file(a->files[i], 0, &jerr);
         if (!root) {
-            fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", argv[i], jerr.text, jerr.line);
+            fprintf(stderr, "ringload: merge: %s: %s (line %d)\n", a->files[i], jerr.text,
+                    jerr.line);
             return -1;
         }
-        int e = fn(summary, root, argv[i], err, sizeof(err));
+        int e = fn(summary, root, a->files[i], err, sizeof(err));
         json_decref(root);
         if (e < 0) {
             fprintf(stderr, "ringload: merge: %s\n", err);
             return -1;
         }
-        nfiles++;
     }
-    return nfiles;
+    return a->nfiles;
 }
 
 /* The value at path "key" or "a.key" in o, or NULL. */

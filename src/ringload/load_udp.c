@@ -466,7 +466,7 @@ static bool blast_check(struct load_client *cl, uint64_t now)
 {
     struct udp_client *u = (struct udp_client *)cl;
     (void)now;
-    rs_poller_want_out(u->p, cl->t->o->rate == 0 && cl->t->sending);
+    rs_poller_want_out(u->p, cl->t->o->rate == 0 && cl->t->sending && cl->t->started);
     return true;
 }
 

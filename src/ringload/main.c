@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "load.h"
@@ -92,8 +94,9 @@ static void *thread_main(void *arg)
         err = -ENOMEM;
         goto out_err;
     }
-    /* Room for the two timers below (send_timer and tick), so arming them never fails. */
-    err = rs_loop_timer_reserve(t->loop, 2);
+    /* Room for the three timers below (start_timer, send_timer and tick), so arming them never
+     * fails. */
+    err = rs_loop_timer_reserve(t->loop, 3);
     if (err < 0)
         goto out_err;
     t->sending = true;
@@ -178,12 +181,81 @@ static int sources_check(const struct rs_load_opts *o, char *err, size_t errlen)
     return 0;
 }
 
+/* --start-at may lie this far in the past when the run begins (the shards' launchers are not
+ * perfectly together); the schedule still starts at it. */
+#define START_AT_PAST_NS 1000000000ull
+
+/* The wall clock (CLOCK_REALTIME) in ns. */
+static uint64_t unix_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads the wall clock and rs_now_ns (CLOCK_MONOTONIC) at one instant, as nearly as can be:
+ * the reading with the shortest monotonic gap around it of a few. */
+static void clocks_now(uint64_t *unix_ns, uint64_t *mono_ns)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint64_t a = rs_now_ns(), u = unix_now_ns(), b = rs_now_ns();
+        if (b - a < best) {
+            best = b - a;
+            *unix_ns = u;
+            *mono_ns = a + (b - a) / 2;
+        }
+    }
+}
+
+/* Where the run starts, on both clocks: now, or --start-at's instant converted once to the
+ * monotonic clock, which the loops' timers use. Returns 0, or -EINVAL with a reason in err when
+ * the instant is more than START_AT_PAST_NS past (or absurdly far ahead). */
+static int start_instant(const struct rs_load_opts *o, uint64_t *t0, uint64_t *t0_unix, char *err,
+                         size_t errlen)
+{
+    uint64_t unix_now = 0, mono_now = 0;
+    clocks_now(&unix_now, &mono_now);
+    if (!o->start_at) {
+        *t0 = mono_now;
+        *t0_unix = unix_now;
+        return 0;
+    }
+    uint64_t at = o->start_at_relative ? unix_now + o->start_at_ns : o->start_at_ns;
+    if (at + START_AT_PAST_NS < unix_now) {
+        snprintf(err, errlen, "--start-at %.3f is %.3fs in the past", (double)at / 1e9,
+                 (double)(unix_now - at) / 1e9);
+        return -EINVAL;
+    }
+    if (at > unix_now + 86400ull * 1000000000ull) {
+        snprintf(err, errlen, "--start-at %.3f is more than a day ahead", (double)at / 1e9);
+        return -EINVAL;
+    }
+    *t0 = at >= unix_now ? mono_now + (at - unix_now) : mono_now - (unix_now - at);
+    *t0_unix = at;
+    return 0;
+}
+
+/* --run-id's default: 16 random hex digits. */
+static void run_id_make(char *buf, size_t n)
+{
+    uint64_t r;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = rs_now_ns() ^ ((uint64_t)getpid() << 32);
+    snprintf(buf, n, "%016llx", (unsigned long long)r);
+}
+
 /* Runs what the options ask for: checks the machine can, starts the threads, waits for them
  * and reports. Returns the exit status. */
 static int run(struct rs_load_opts *o)
 {
     char err[300], why[256];
+    static char run_id[32];
 
+    if (!o->run_id) {
+        run_id_make(run_id, sizeof(run_id));
+        o->run_id = run_id;
+    }
     if (fd_limit_raise(o, err, sizeof(err)) < 0 || sources_check(o, err, sizeof(err)) < 0) {
         rs_log_error("%s", err);
         return 2;
@@ -211,7 +283,20 @@ static int run(struct rs_load_opts *o)
     }
     memset(ts, 0, sizeof(*ts) * o->threads);
     int rc = 1;
-    uint64_t t0 = rs_now_ns();
+    uint64_t t0, t0_unix;
+    if (start_instant(o, &t0, &t0_unix, err, sizeof(err)) < 0) {
+        rs_log_error("%s", err);
+        rs_free(ts);
+        return 2;
+    }
+    if (o->start_at && o->progress != 0) {
+        char shard[48] = "";
+        int64_t in = (int64_t)(t0 - rs_now_ns());
+        if (o->shard_count)
+            snprintf(shard, sizeof(shard), ", shard %u/%u", o->shard_index, o->shard_count);
+        rs_log_info("run %s%s: connecting; sending starts at %.3f (in %.3fs)", o->run_id, shard,
+                    (double)t0_unix / 1e9, (double)in / 1e9);
+    }
     unsigned first = 0;
     for (unsigned i = 0; i < o->threads; i++) {
         struct load_thread *t = &ts[i];
@@ -219,10 +304,13 @@ static int run(struct rs_load_opts *o)
         t->proto = proto;
         t->id = i;
         t->nconns = o->conns / o->threads + (i < o->conns % o->threads);
-        t->first_conn = first;
+        t->first_conn = o->conn_base + first; /* global: --shard's connections are numbered on */
         first += t->nconns;
-        t->conn_rate = o->rate > 0 ? o->rate / o->conns : 0;
+        t->conn_rate = o->rate > 0 ? o->rate_total / o->conns_total : 0;
         t->t0 = t0;
+        t->t0_unix = t0_unix;
+        t->started = !o->start_at;
+        t->started_ns = o->start_at ? 0 : t0;
         t->t_measure = t0 + o->warmup_ns;
         t->t_end = t->t_measure + o->duration_ns;
         t->idle.shared = &idle_shared;
@@ -262,13 +350,15 @@ static int run(struct rs_load_opts *o)
         uint64_t now = rs_now_ns();
         if (got_signal && atomic_load(&interrupt_ns) == 0) {
             atomic_store(&interrupt_ns, now);
-            rs_log_info("interrupted by SIG%s after %.1fs: waiting for outstanding answers "
+            rs_log_info("interrupted by SIG%s %.1fs %s: waiting for outstanding answers "
                         "(again to quit at once)",
-                        got_signal == SIGINT ? "INT" : "TERM", (double)(now - t0) / 1e9);
+                        got_signal == SIGINT ? "INT" : "TERM",
+                        now >= t0 ? (double)(now - t0) / 1e9 : (double)(t0 - now) / 1e9,
+                        now >= t0 ? "after the start" : "before the start");
         }
         if (report->announce && !announced)
             announced = report->announce(ts, started, o);
-        if (progress && now >= next_progress) {
+        if (progress && now >= next_progress && now >= t0) {
             report->progress(ts, started, (double)(now - t0) / 1e9, o, &last);
             next_progress += 1000000000ull;
         }
@@ -289,7 +379,8 @@ static int run(struct rs_load_opts *o)
     if (rc == 0 && stop && !o->idle) {
         uint64_t measure = t0 + o->warmup_ns;
         if (stop <= measure) {
-            rs_log_error("interrupted during the warm-up: nothing was measured");
+            rs_log_error("interrupted %s: nothing was measured",
+                         stop < t0 ? "before --start-at" : "during the warm-up");
             rc = 1;
         } else if (stop - measure < o->duration_ns) {
             seconds = (double)(stop - measure) / 1e9;

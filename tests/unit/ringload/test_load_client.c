@@ -89,6 +89,7 @@ static struct fake *setup(struct rs_load_opts *o, double rate)
     memset(t, 0, sizeof(*t));
     o->rate = rate;
     o->conns = 1;
+    o->conns_total = 1;
     o->depth = 4;
     t->o = o;
     t->proto = &fake_proto;
@@ -98,6 +99,7 @@ static struct fake *setup(struct rs_load_opts *o, double rate)
     t->t_measure = T0;
     t->t_end = T0 + 10000 * MS;
     t->sending = true;
+    t->started = true;
     rs_loop_config_default(&cfg);
     cfg.backend = RS_BACKEND_EPOLL;
     t->loop = rs_loop_new(&cfg, &t->stats, &err);
@@ -217,10 +219,101 @@ static void record(void)
     teardown();
 }
 
+/* --shard: three shards of -c 10 -R 1000 (10 ms per connection), each with its own share of
+ * the global connection numbers, started at one t0: their first sends together fall on every
+ * millisecond from t0, one each, as one unsharded run's would. */
+static void shard_schedule(void)
+{
+    unsigned seen[10] = {0};
+    for (unsigned shard = 0; shard < 3; shard++) {
+        struct rs_load_opts o;
+        struct load_thread *t = &thread;
+        struct rs_loop_config cfg;
+        int err;
+        memset(&o, 0, sizeof(o));
+        memset(t, 0, sizeof(*t));
+        o.conns_total = 10;
+        o.rate_total = 1000;
+        o.shard_index = shard;
+        o.shard_count = 3;
+        rs_load_shard_split(10, shard, 3, &o.conn_base, &o.conns);
+        o.rate = o.rate_total * o.conns / o.conns_total;
+        o.depth = 4;
+        t->o = &o;
+        t->proto = &fake_proto;
+        t->nconns = o.conns;
+        t->first_conn = o.conn_base;
+        t->conn_rate = o.rate_total / o.conns_total;
+        t->t0 = T0;
+        t->t_measure = T0;
+        t->t_end = T0 + 10000 * MS;
+        t->sending = true;
+        t->started = false; /* --start-at: nothing goes out before t0 */
+        rs_loop_config_default(&cfg);
+        cfg.backend = RS_BACKEND_EPOLL;
+        t->loop = rs_loop_new(&cfg, &t->stats, &err);
+        CHECK(t->loop != NULL);
+        if (!t->loop)
+            return;
+        CHECK_EQ(rs_hist_init(&t->hist, RS_HIST_DEFAULT_MAX), 0);
+        CHECK_EQ(t->proto->run->start(t), 0);
+        CHECK(t->start_timer.armed);
+        CHECK(t->start_timer.due_ns <= T0 && t->start_timer.due_ns >= T0 - 10 * MS);
+        struct fake *f = t->clients;
+        for (unsigned i = 0; i < t->nconns; i++) {
+            f[i].take = UINT64_MAX;
+            f[i].room = 4;
+            CHECK(!f[i].cl.scheduled);
+            load_client_pump(&f[i].cl, T0 + 50 * MS); /* connected, but before the start */
+            CHECK_EQ(f[i].cl.next_seq, 0);
+            uint64_t due = f[i].cl.next_due;
+            CHECK(due >= T0 && (due - T0) % MS == 0 && due < T0 + 10 * MS);
+            if (due >= T0 && due < T0 + 10 * MS)
+                seen[(due - T0) / MS]++;
+            CHECK_EQ(f[i].cl.id, o.conn_base + i);
+        }
+        rs_loop_timer_disarm(t->loop, &t->start_timer);
+        t->proto->run->free(t);
+        rs_hist_fini(&t->hist);
+        rs_loop_free(t->loop);
+    }
+    for (unsigned k = 0; k < 10; k++)
+        CHECK_EQ(seen[k], 1);
+}
+
+/* Rate mode, a thread that did not run over the end of the window (a stall, a busy machine):
+ * the sends intended before the end are still owed, and go out late, timed from their intended
+ * times, when it runs again; none intended at or after the end. Before, the tick that saw the
+ * window over ended sending first, and those messages were never sent nor counted: a sharded
+ * run came out short of -R. */
+static void window_end_owed(void)
+{
+    struct rs_load_opts o;
+    struct fake *f = setup(&o, 1000); /* one send per ms, the first due at T0 */
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    struct load_thread *t = &thread;
+    t->t_end = T0 + 10 * MS;
+    f->room = 100;
+    load_client_pump(&f->cl, T0 + 3 * MS + MS / 2); /* T0 .. T0+3ms */
+    CHECK_EQ(f->cl.next_seq, 4);
+    /* Stalled from 3.5 ms to 25 ms: the tick comes first (then, nothing being outstanding with
+     * this fake, the run is done). */
+    t->proto->run->tick(t, T0 + 25 * MS);
+    CHECK_EQ(f->cl.next_seq, 10); /* T0+4ms .. T0+9ms went out, late */
+    CHECK_EQ(f->intended[9], T0 + 9 * MS);
+    load_client_pump(&f->cl, T0 + 30 * MS);
+    CHECK_EQ(f->cl.next_seq, 10); /* nothing intended at or after the end */
+    teardown();
+}
+
 int main(void)
 {
     closed_loop();
     constant_rate();
     record();
+    shard_schedule();
+    window_end_owed();
     return check_done("test_load_client");
 }

@@ -337,6 +337,94 @@ static void body_file(void)
     }
 }
 
+/* --shard I/N: -c and -R are the run's totals; shard I keeps an even split of the connections
+ * (the first c % N shards one more), numbered globally, and the matching share of the rate. */
+static void shard_opts(void)
+{
+    struct rs_load_opts o;
+    char err[300];
+    static const unsigned want_n[3] = {4, 3, 3}, want_base[3] = {0, 4, 7};
+    for (unsigned i = 0; i < 3; i++) {
+        char shard[16];
+        snprintf(shard, sizeof(shard), "%u/3", i);
+        const char *a[] = {"ringload", "-c",      "10",  "-R",
+                           "3000",     "--shard", shard, "tcp://127.0.0.1:7000"};
+        CHECK_EQ(parse(&o, err, 8, a), RS_LOAD_RUN);
+        CHECK_EQ(o.shard_index, i);
+        CHECK_EQ(o.shard_count, 3);
+        CHECK_EQ(o.conns, want_n[i]);
+        CHECK_EQ(o.conn_base, want_base[i]);
+        CHECK_EQ(o.conns_total, 10);
+        CHECK(o.rate_total == 3000);
+        CHECK(o.rate > 300.0 * want_n[i] - 1e-9 && o.rate < 300.0 * want_n[i] + 1e-9);
+    }
+    /* Every split covers the run's connections once, in order, the sizes one apart at most. */
+    for (unsigned c = 1; c <= 40; c++)
+        for (unsigned n = 1; n <= c; n++) {
+            unsigned next = 0, lo = ~0u, hi = 0;
+            for (unsigned i = 0; i < n; i++) {
+                unsigned first, k;
+                rs_load_shard_split(c, i, n, &first, &k);
+                CHECK_EQ(first, next);
+                next = first + k;
+                lo = k < lo ? k : lo;
+                hi = k > hi ? k : hi;
+            }
+            CHECK_EQ(next, c);
+            CHECK(hi - lo <= 1 && lo >= 1);
+        }
+    /* Without --shard: the whole run. */
+    const char *a0[] = {"ringload", "-c", "10", "-R", "3000", "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 6, a0), RS_LOAD_RUN);
+    CHECK_EQ(o.shard_count, 0);
+    CHECK_EQ(o.conns, 10);
+    CHECK_EQ(o.conn_base, 0);
+    CHECK(o.rate == 3000);
+    /* --start-at: Unix seconds to the ns, or +DURATION; --run-id. */
+    const char *a1[] = {"ringload", "--start-at", "1767225600.25",
+                        "--run-id", "r-1.x_2",    "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 6, a1), RS_LOAD_RUN);
+    CHECK(o.start_at && !o.start_at_relative);
+    CHECK_EQ(o.start_at_ns, 1767225600250000000ull);
+    CHECK(strcmp(o.run_id, "r-1.x_2") == 0);
+    const char *a2[] = {"ringload", "--start-at", "+1500ms", "tcp://127.0.0.1:7000"};
+    CHECK_EQ(parse(&o, err, 4, a2), RS_LOAD_RUN);
+    CHECK(o.start_at && o.start_at_relative);
+    CHECK_EQ(o.start_at_ns, 1500000000ull);
+    /* Refused, each with one line. */
+    static const char *const bad[][8] = {
+        {"--shard", "3/3"},
+        {"--shard", "1/0"},
+        {"--shard", "a/3"},
+        {"--shard", "1/3x"},
+        {"--shard", "-1/3"},
+        {"--shard", "1"},
+        {"-c", "2", "--shard", "0/3"},
+        {"--shard", "0/2", "--idle"},
+        {"--start-at", "+5s", "--idle"},
+        {"--start-at", "soon"},
+        {"--start-at", "1.2.3"},
+        {"--start-at", "+"},
+        {"--start-at", "1767225600.1234567890"},
+        {"--run-id", "a b"},
+        {"--run-id", ""},
+        {"-t", "2", "-c", "5", "--shard", "2/3"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *argv[12] = {"ringload"};
+        int argc = 1;
+        for (int k = 0; k < 8 && bad[i][k]; k++)
+            argv[argc++] = bad[i][k];
+        argv[argc++] = "tcp://127.0.0.1:7000";
+        err[0] = '\0';
+        int r = parse(&o, err, argc, argv);
+        if (r != -EINVAL || err[0] == '\0' || strchr(err, '\n')) {
+            fprintf(stderr, "bad shard case %zu: r=%d err='%s'\n", i, r, err);
+            check_failures++;
+        }
+    }
+}
+
 int main(void)
 {
     uint64_t ns;
@@ -430,5 +518,6 @@ int main(void)
     idle_opts();
     http_opts();
     body_file();
+    shard_opts();
     return check_done("test_load_opts");
 }

@@ -75,6 +75,7 @@ static struct load_client *setup(void)
     t->t0 = t->t_measure = rs_now_ns();
     t->t_end = t->t0 + 60000000000ull;
     t->sending = true;
+    t->started = true; /* no --start-at */
     t->rl_verify = (struct rs_ratelimit)RS_RATELIMIT_INIT(1000);
     rs_loop_config_default(&cfg);
     cfg.backend = RS_BACKEND_EPOLL;
