@@ -77,34 +77,6 @@ static void conn_close(struct admin_conn *c)
     c->state = CONN_FREE;
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
-    }
-}
-
 /* Sets c's answer: status, content type, a body (static text, or a malloc'd buffer c takes). */
 static void answer(struct admin_conn *c, int status, const char *type, const char *body_static,
                    char *body, size_t body_len)
@@ -112,11 +84,11 @@ static void answer(struct admin_conn *c, int status, const char *type, const cha
     c->body_static = body_static;
     c->body = body;
     c->body_len = body_static ? strlen(body_static) : body_len;
-    int n =
-        snprintf(c->head, sizeof(c->head),
-                 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                 "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-                 status, reason(status), type, c->body_len, status == 405 ? "Allow: GET\r\n" : "");
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                     "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+                     status, rs_http_reason(status), type, c->body_len,
+                     status == 405 ? "Allow: GET\r\n" : "");
     c->head_len = n > 0 && (size_t)n < sizeof(c->head) ? (size_t)n : 0;
     c->sent = 0;
     c->state = CONN_WRITING;

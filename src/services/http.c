@@ -108,7 +108,6 @@ struct http_worker {
     char fill[HTTP_FILL];
 };
 
-static const char *reason(int status);
 static void produce(struct http_conn *hc);
 static void linger(struct http_conn *hc);
 
@@ -119,7 +118,7 @@ static size_t format_head(const struct http_worker *w, char *buf, size_t cap, in
     int n = snprintf(buf, cap,
                      "HTTP/1.1 %d %s\r\nServer: ringsock/" RS_VERSION "\r\n%.*sContent-Type: "
                      "text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), (int)w->date_len, w->date, len,
+                     status, rs_http_reason(status), (int)w->date_len, w->date, len,
                      status == 405 ? "Allow: GET, HEAD, POST\r\n" : "",
                      !keep_alive ? "Connection: close\r\n"
                      : http10    ? "Connection: keep-alive\r\n"
@@ -157,36 +156,6 @@ static void update_date(struct http_worker *w)
     gmtime_r(&now, &tm);
     w->date_len = strftime(w->date, sizeof(w->date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
     build_fixed(w);
-}
-
-static const char *reason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 414:
-        return "URI Too Long";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 501:
-        return "Not Implemented";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
-    }
 }
 
 /* Queues one response: head, then len bytes of body (unless head_only). */
@@ -298,7 +267,7 @@ static void linger(struct http_conn *hc)
 static void respond_error(struct http_conn *hc, int status)
 {
     char body[96];
-    int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+    int n = snprintf(body, sizeof(body), "%d %s\n", status, rs_http_reason(status));
     RS_STAT_INC(hc->w->stats, http_errors);
     if (status < 500)
         RS_STAT_INC(hc->w->stats, http_4xx);

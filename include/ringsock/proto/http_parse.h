@@ -119,6 +119,9 @@ struct rs_http_response {
 /* Sets the default limits (16 KiB head, 8 KiB target, 64 headers). */
 void rs_http_limits_default(struct rs_http_limits *lim);
 
+/* The reason phrase of status ("Not Found"), or "Error" for one ringsock never sends. */
+const char *rs_http_reason(int status);
+
 /* Parses the request head at buf[0..len). lim NULL means the defaults; hdrs holds
  * lim->max_headers entries (NULL if 0). last_len is 0, or the len of the previous call on the
  * same head if it returned INCOMPLETE: the parser then returns INCOMPLETE cheaply until the
