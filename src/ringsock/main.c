@@ -1,6 +1,9 @@
 /* ringsock: the server's command line, or its config file. */
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
@@ -41,10 +44,27 @@ int main(int argc, char **argv)
         return 0;
     case RS_OPTS_CHECK:
     case RS_OPTS_CONFIG: {
-        /* Every error, FILE:LINE: message, before anything is bound. */
-        int n = rs_config_load(o.config, &o, r == RS_OPTS_CHECK, stderr);
-        if (n != 0)
+        /* Every error, FILE:LINE: message, before anything is bound; a reload's new process
+         * hands the first to the old one, which logs "reload failed: FILE:LINE: ...". */
+        char *msgs = NULL;
+        size_t mlen = 0;
+        FILE *ef = open_memstream(&msgs, &mlen);
+        int n = rs_config_load(o.config, &o, r == RS_OPTS_CHECK, ef ? ef : stderr);
+        if (ef) {
+            fclose(ef);
+            fputs(msgs, stderr);
+        }
+        if (n != 0) {
+            size_t first = msgs ? strcspn(msgs, "\n") : 0;
+            bool more = first && msgs[first] && msgs[first + 1]; /* a second line */
+            if (first)
+                snprintf(err, sizeof(err), "%.*s%s", (int)first, msgs,
+                         more ? " (and more: see its log)" : "");
+            rs_reload_notify_failed(first ? err : "the config file is not valid");
+            free(msgs);
             return 1;
+        }
+        free(msgs);
         if (r == RS_OPTS_CHECK) {
             printf("%s: ok, %u listener%s\n", o.config, o.nlisteners, o.nlisteners == 1 ? "" : "s");
             return 0;
