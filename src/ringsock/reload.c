@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,21 @@
 extern char **environ;
 
 #define MIGRATE_SYSCTL "/proc/sys/net/ipv4/tcp_migrate_req"
+
+/* Reloads done and failed over the service's life, carried from process to process in
+ * RINGSOCK_RELOADS=DONE:FAILED (the new process of a reload counts that reload as done). */
+static uint64_t gen_done, gen_failed;
+
+#define RELOAD_COUNTERS(X)                                                                         \
+    X(reloads, COUNTER, RS_CTR_PROCESS,                                                            \
+      "reloads done over the service's life: a new process took the listeners over")               \
+    X(reload_failures, COUNTER, RS_CTR_PROCESS,                                                    \
+      "reloads that failed over the service's life (the old process served on)")
+RS_COUNTER_STRUCT(reload_counters, RELOAD_COUNTERS);
+static const struct rs_counter_desc reload_desc[] = {RELOAD_COUNTERS(RS_COUNTER_DESC)};
+RS_COUNTER_CHECK(struct reload_counters, reload_desc);
+const struct rs_counter_block rs_reload_counter_block =
+    RS_COUNTER_BLOCK("reload", struct reload_counters, reload_desc, NULL, 0);
 
 static struct {
     /* how to execute this program again */
@@ -97,6 +113,13 @@ int rs_reload_init(int argc, char **argv)
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
+    const char *gen = getenv("RINGSOCK_RELOADS");
+    unsigned long long done, failed;
+    if (gen && sscanf(gen, "%llu:%llu", &done, &failed) == 2) {
+        gen_done = done;
+        gen_failed = failed;
+    }
+    unsetenv("RINGSOCK_RELOADS");
     if (n < 0) {
         rs_log_warn("LISTEN_FDS/LISTEN_PID malformed; inheriting no sockets");
         return n;
@@ -270,18 +293,23 @@ int rs_reload_start(const struct rs_reload_sock *socks, unsigned n, unsigned tim
 {
     if (rl.state == RS_RELOAD_PENDING)
         return -EBUSY;
-    if (!rl.exe[0])
-        return -ENOENT;
-    if (n + 1 > RS_INHERIT_MAX)
-        return -E2BIG;
-    int err = -ENOMEM;
+    int err = -ENOENT;
     char **argv = rl.argv;
-    const char *targs = getenv("RINGSOCK_TEST_RELOAD_ARGS");
     char **targv = NULL;
+    char **envp = NULL;
+    char *names = NULL;
+    int *fds = NULL;
+    if (!rl.exe[0])
+        goto out_free;
+    err = -E2BIG;
+    if (n + 1 > RS_INHERIT_MAX)
+        goto out_free;
+    const char *targs = getenv("RINGSOCK_TEST_RELOAD_ARGS");
     if (targs && targs[0]) {
+        err = -EINVAL;
         targv = test_args(targs);
         if (!targv)
-            return -EINVAL;
+            goto out_free;
         argv = targv;
     }
     /* LISTEN_FDNAMES: the sockets' names and the pipe's, ':'-separated. */
@@ -291,16 +319,18 @@ int rs_reload_start(const struct rs_reload_sock *socks, unsigned n, unsigned tim
     unsigned nenv = 0;
     for (char **e = environ; *e; e++)
         nenv++;
-    char **envp = rs_calloc(nenv + 4, sizeof(*envp));
-    char *names = rs_malloc(names_len);
-    int *fds = rs_calloc(n + 1, sizeof(*fds));
+    err = -ENOMEM;
+    envp = rs_calloc(nenv + 5, sizeof(*envp));
+    names = rs_malloc(names_len);
+    fds = rs_calloc(n + 1, sizeof(*fds));
     char listen_pid[32] = "LISTEN_PID=", listen_fds[32], watchdog_pid[32] = "WATCHDOG_PID=";
+    char reloads[64];
     bool watchdog = false;
     if (!envp || !names || !fds)
         goto out_free;
     unsigned k = 0;
     for (char **e = environ; *e; e++) {
-        if (strncmp(*e, "LISTEN_", 7) == 0)
+        if (strncmp(*e, "LISTEN_", 7) == 0 || strncmp(*e, "RINGSOCK_RELOADS=", 17) == 0)
             continue;
         if (strncmp(*e, "WATCHDOG_PID=", 13) == 0) {
             watchdog = true;
@@ -316,6 +346,9 @@ int rs_reload_start(const struct rs_reload_sock *socks, unsigned n, unsigned tim
     }
     strcpy(p, RS_FDNAME_READY);
     snprintf(listen_fds, sizeof(listen_fds), "LISTEN_FDS=%u", n + 1);
+    snprintf(reloads, sizeof(reloads), "RINGSOCK_RELOADS=%llu:%llu",
+             (unsigned long long)gen_done + 1, (unsigned long long)gen_failed);
+    envp[k++] = reloads;
     envp[k++] = listen_pid;
     envp[k++] = listen_fds;
     envp[k++] = names;
@@ -348,6 +381,8 @@ int rs_reload_start(const struct rs_reload_sock *socks, unsigned n, unsigned tim
     err = 0;
 
 out_free:
+    if (err < 0)
+        gen_failed++;
     rs_free(fds);
     rs_free(names);
     rs_free(envp);
@@ -405,6 +440,7 @@ enum rs_reload_state rs_reload_poll(char *why, size_t whylen, pid_t *child)
         else
             snprintf(why, whylen, "new process %d killed by signal %d", (int)rl.child,
                      WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        gen_failed++;
         reload_end();
         return RS_RELOAD_FAILED;
     }
@@ -415,6 +451,7 @@ enum rs_reload_state rs_reload_poll(char *why, size_t whylen, pid_t *child)
             ;
         snprintf(why, whylen, "new process %d not ready within %u ms; killed", (int)rl.child,
                  rl.timeout_ms);
+        gen_failed++;
         reload_end();
         return RS_RELOAD_FAILED;
     }
@@ -435,4 +472,11 @@ void rs_reload_abort(void)
     while (waitpid(rl.child, &status, 0) < 0 && errno == EINTR)
         ;
     reload_end();
+}
+
+void rs_reload_counts_store(_Atomic uint64_t *block)
+{
+    struct reload_counters *c = (struct reload_counters *)block;
+    atomic_store_explicit(&c->reloads, gen_done, memory_order_relaxed);
+    atomic_store_explicit(&c->reload_failures, gen_failed, memory_order_relaxed);
 }

@@ -10,9 +10,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "fdname.h"
+#include "ringsock/util/counters.h"
 
 /* At start, before anything opens descriptors: remembers how to execute this program again
  * (argv[0] made absolute, without following links) and takes the descriptors a reload handed
@@ -59,5 +61,12 @@ int rs_reload_start(const struct rs_reload_sock *socks, unsigned n, unsigned tim
 enum rs_reload_state rs_reload_poll(char *why, size_t whylen, pid_t *child);
 /* Old process: ends a reload in flight (kills and reaps the new process). */
 void rs_reload_abort(void);
+
+/* Reloads done (handed over to a new process that served) and failed over the service's
+ * life, this process included, carried from process to process: the block's counters. */
+extern const struct rs_counter_block rs_reload_counter_block;
+/* Stores them into block (worker 0's storage of rs_reload_counter_block; the main thread is its
+ * one writer). */
+void rs_reload_counts_store(_Atomic uint64_t *block);
 
 #endif

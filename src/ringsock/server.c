@@ -549,9 +549,10 @@ struct supervisor {
     struct rs_sd *sd;
     struct rs_admin *admin;           /* --admin, or NULL: /readyz turns 503 when draining starts */
     struct rs_access_log *access_log; /* NULL: none */
-    uint64_t watchdog_ns;      /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
-    const struct bound *bound; /* what each listener's addresses got */
-    bool handed_over;          /* a reload's new process serves: this one drains */
+    uint64_t watchdog_ns;            /* check (and ping) interval: half of WATCHDOG_USEC; 0: none */
+    const struct bound *bound;       /* what each listener's addresses got */
+    struct rs_counter_set *counters; /* the reload block is written here */
+    bool handed_over;                /* a reload's new process serves: this one drains */
 };
 
 static void stop_all(struct supervisor *sv, unsigned grace_ms)
@@ -626,6 +627,7 @@ static void reload_begin(struct supervisor *sv, bool stopping)
     if (err < 0)
         rs_log_warn("cannot notify systemd (RELOADING=1): %s", strerror(-err));
     err = rs_reload_start(socks, n, RS_RELOAD_READY_MS);
+    rs_reload_counts_store(rs_counter_set_block(sv->counters, 0, &rs_reload_counter_block));
     rs_free(socks);
     if (err < 0)
         rs_log_error("reload failed: cannot start the new process: %s", strerror(-err));
@@ -642,6 +644,7 @@ static void reload_check(struct supervisor *sv)
     char why[320];
     pid_t child = 0;
     enum rs_reload_state st = rs_reload_poll(why, sizeof(why), &child);
+    rs_reload_counts_store(rs_counter_set_block(sv->counters, 0, &rs_reload_counter_block));
     if (st == RS_RELOAD_FAILED) {
         rs_log_error("reload failed: %s; this process serves on", why);
         int err = rs_sd_ready(sv->sd, "reload failed; serving with the old configuration");
@@ -926,6 +929,7 @@ int rs_server_run(const struct rs_server_opts *o)
     }
     /* Active blocks: shown on the worker lines and in --stats. */
     rs_counter_set_activate(srv->counters, &rs_loop_counter_block);
+    rs_counter_set_activate(srv->counters, &rs_reload_counter_block); /* any run may reload */
     if (any_udp)
         rs_counter_set_activate(srv->counters, &rs_dgram_counter_block);
     for (unsigned i = 0; i < rs_nservices; i++)
@@ -1028,7 +1032,9 @@ int rs_server_run(const struct rs_server_opts *o)
                                 .admin = admin,
                                 .access_log = al,
                                 .watchdog_ns = wd_usec * 1000 / 2,
-                                .bound = bound};
+                                .bound = bound,
+                                .counters = srv->counters};
+        rs_reload_counts_store(rs_counter_set_block(srv->counters, 0, &rs_reload_counter_block));
         supervise(&sv, &sigs, live);
     } else {
         for (unsigned i = 0; i < started; i++)

@@ -6,6 +6,7 @@
 
 #include "access_log.h"
 #include "opts.h"
+#include "reload.h"
 #include "ringsock/core/stats.h"
 #include "ringsock/services/services.h"
 
@@ -32,7 +33,7 @@ int rs_service_index(const char *name)
 
 struct rs_counter_set *rs_server_counters_new(unsigned nworkers)
 {
-    const struct rs_counter_block *blocks[3 + RS_MAX_SERVICES];
+    const struct rs_counter_block *blocks[4 + RS_MAX_SERVICES];
     unsigned n = 0;
     blocks[n++] = &rs_loop_counter_block;
     blocks[n++] = &rs_dgram_counter_block;
@@ -40,5 +41,6 @@ struct rs_counter_set *rs_server_counters_new(unsigned nworkers)
         if (rs_services[i]->counters)
             blocks[n++] = rs_services[i]->counters;
     blocks[n++] = &rs_access_log_counter_block;
+    blocks[n++] = &rs_reload_counter_block;
     return rs_counter_set_new(blocks, n, nworkers);
 }

@@ -4,6 +4,7 @@
 #include "ringsock/util/prom.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -144,15 +145,23 @@ static void put_family(FILE *f, const char *name, const char *help, const char *
     fprintf(f, "\n# TYPE %s %s\n", name, type);
 }
 
+#define NO_WORKER UINT_MAX /* a process-wide counter (RS_CTR_PROCESS): no worker label */
+
 static void put_sample(FILE *f, const char *name, const char *service, unsigned worker, uint64_t v)
 {
+    if (!service && worker == NO_WORKER) {
+        fprintf(f, "%s %" PRIu64 "\n", name, v);
+        return;
+    }
     fprintf(f, "%s{", name);
     if (service) {
         fputs("service=\"", f);
         rs_prom_put_label_value(f, service);
-        fputs("\",", f);
+        fputs(worker == NO_WORKER ? "\"" : "\",", f);
     }
-    fprintf(f, "worker=\"%u\"} %" PRIu64 "\n", worker, v);
+    if (worker != NO_WORKER)
+        fprintf(f, "worker=\"%u\"", worker);
+    fprintf(f, "} %" PRIu64 "\n", v);
 }
 
 struct walk {
@@ -183,6 +192,11 @@ static int write_block_counters(const struct walk *wk, unsigned i)
         if (rs_prom_name(wk->o->prefix, d->name, d->kind, name, sizeof(name)) < 0)
             return -ENAMETOOLONG;
         put_family(wk->f, name, d->help, d->kind == RS_KIND_GAUGE ? "gauge" : "counter");
+        if (d->flags & RS_CTR_PROCESS) {
+            if (wk->nworkers > 0)
+                put_sample(wk->f, name, service_of(wk, i), NO_WORKER, wk->vals[slot + k]);
+            continue;
+        }
         for (unsigned w = 0; w < wk->nworkers; w++)
             put_sample(wk->f, name, service_of(wk, i), w,
                        wk->vals[(size_t)w * wk->nslots + slot + k]);

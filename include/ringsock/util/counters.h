@@ -42,6 +42,10 @@ enum rs_counter_kind {
     2u /* a gauge that only rises (a high-water mark): the totals show the                         \
           largest worker's value, not the sum */
 
+#define RS_CTR_PROCESS                                                                             \
+    4u /* one value for the whole process, kept in worker 0's storage by one writer (the main      \
+          thread): /metrics shows it without a worker label */
+
 struct rs_counter_desc {
     const char *name; /* as users see it: key of the totals line, later the metric's name */
     const char *help; /* one line: what it counts */

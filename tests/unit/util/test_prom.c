@@ -52,6 +52,14 @@ static const struct rs_live_col t_live[] = {
 static const struct rs_counter_block t_block =
     RS_COUNTER_BLOCK("t", struct t_counters, t_desc, t_live, RS_COUNTER_NELEM(t_live));
 
+/* A process-wide block (RS_CTR_PROCESS): worker 0 holds the one value. */
+#define P_COUNTERS(X) X(reloads, COUNTER, RS_CTR_PROCESS, "reloads done")
+RS_COUNTER_STRUCT(p_counters, P_COUNTERS);
+static const struct rs_counter_desc p_desc[] = {P_COUNTERS(RS_COUNTER_DESC)};
+RS_COUNTER_CHECK(struct p_counters, p_desc);
+static const struct rs_counter_block p_block =
+    RS_COUNTER_BLOCK("p", struct p_counters, p_desc, NULL, 0);
+
 static void check_name(const char *counter, enum rs_counter_kind kind, const char *want)
 {
     char out[RS_PROM_NAME_MAX];
@@ -221,5 +229,23 @@ int main(void)
     }
 
     rs_counter_set_free(s);
+
+    /* A process-wide counter: one sample, no worker label, whatever the worker count. */
+    const struct rs_counter_block *pb[] = {&p_block};
+    struct rs_counter_set *ps = rs_counter_set_new(pb, 1, 3);
+    CHECK(ps != NULL);
+    if (ps) {
+        struct p_counters *pc = (struct p_counters *)rs_counter_set_block(ps, 0, &p_block);
+        atomic_store(&pc->reloads, 4);
+        int perr = -1;
+        struct rs_prom_opts po = {.prefix = "ringsock_"};
+        char *ptext = format(ps, &po, &perr);
+        CHECK_EQ(perr, 0);
+        check_text(ptext, "# HELP ringsock_reloads_total reloads done\n"
+                         "# TYPE ringsock_reloads_total counter\n"
+                         "ringsock_reloads_total 4\n");
+        free(ptext);
+        rs_counter_set_free(ps);
+    }
     return check_done("test_prom");
 }
