@@ -212,17 +212,57 @@ static void conn_end_refused(struct rs_listener *ls, int fd)
     l->cfg.conn_end(&e, l->cfg.conn_end_arg);
 }
 
-/* Reports c's end to the hook: the reason given, else what happened to it. */
-static void conn_end_report(struct rs_conn *c)
+/* Why c ended: the reason given, else what happened to it. */
+static enum rs_close_reason conn_end_reason(const struct rs_conn *c)
 {
-    struct rs_loop *l = c->loop;
-    struct rs_addr client;
     enum rs_close_reason why = (enum rs_close_reason)c->close_why;
     if (why == RS_CLOSE_UNSET)
         why = c->close_err == -ECONNRESET || c->close_err == -EPIPE ? RS_CLOSE_RESET
               : c->close_err                                        ? RS_CLOSE_ERROR
               : c->eof && !c->shut_first                            ? RS_CLOSE_PEER
                                                                     : RS_CLOSE_SERVER;
+    return why;
+}
+
+/* Counts c's release by its reason (stats.h: the conns_closed_* add up to conns_closed). */
+static void conn_count_end(struct rs_conn *c)
+{
+    struct rs_stats *st = c->loop->stats;
+    RS_STAT_INC(st, conns_closed);
+    switch (conn_end_reason(c)) {
+    case RS_CLOSE_PEER:
+        RS_STAT_INC(st, conns_closed_peer);
+        break;
+    case RS_CLOSE_RESET:
+        RS_STAT_INC(st, conns_closed_reset);
+        break;
+    case RS_CLOSE_ERROR:
+        RS_STAT_INC(st, conns_closed_error);
+        break;
+    case RS_CLOSE_IDLE_TIMEOUT:
+        RS_STAT_INC(st, conns_closed_idle);
+        break;
+    case RS_CLOSE_SEND_TIMEOUT:
+        RS_STAT_INC(st, conns_closed_send_timeout);
+        break;
+    case RS_CLOSE_STOPPING:
+        RS_STAT_INC(st, conns_closed_stopping);
+        break;
+    case RS_CLOSE_LIMIT:
+        RS_STAT_INC(st, conns_closed_limit);
+        break;
+    default:
+        RS_STAT_INC(st, conns_closed_server);
+        break;
+    }
+}
+
+/* Reports c's end to the hook. */
+static void conn_end_report(struct rs_conn *c)
+{
+    struct rs_loop *l = c->loop;
+    struct rs_addr client;
+    enum rs_close_reason why = conn_end_reason(c);
     struct rs_conn_end e = {
         .worker = l->cfg.id,
         .listener = c->listener,
@@ -651,7 +691,7 @@ void rs__conn_maybe_release(struct rs_conn *c)
         conn_end_report(c);
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c, c->close_err);
-    RS_STAT_INC(c->loop->stats, conns_closed);
+    conn_count_end(c);
     RS_PROBE5(close, c->loop->cfg.id, c->fd, c->close_err, c->bytes_in, c->bytes_out);
     conn_recycle(c);
 }

@@ -2,7 +2,8 @@
 # idle.sh BACKEND: --idle-timeout closes echo, discard and sockperf connections that moved no
 # byte either way for the duration (not before, not long after), leaves busy ones alone, resets
 # a peer that stopped reading while it is owed bytes (counted as a send timeout), and 100 such
-# peers at once (fds back to the baseline), and 0 turns it off.
+# peers at once (fds back to the baseline), and 0 turns it off; the releases are counted by
+# reason (conns_closed_*), adding up to conns_closed.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 backend_setup "${1:-}"
@@ -36,6 +37,16 @@ accepted=$(total_field conns_accepted)
 closed=$(total_field conns_closed)
 ((accepted == 103 && closed == 103)) ||
     fail "conns_accepted=$accepted conns_closed=$closed, want 103"
+# The releases by reason: the idle one, the 101 send timeouts, the busy one ended by its peer's
+# FIN; they add up to conns_closed.
+expect_total conns_closed_idle 1
+expect_total conns_closed_send_timeout 101
+expect_total conns_closed_peer 1
+sum=0
+for r in peer reset error server idle send_timeout stopping limit; do
+    sum=$((sum + $(total_field "conns_closed_$r")))
+done
+((sum == closed)) || fail "the conns_closed_* add up to $sum, conns_closed=$closed"
 
 # 0 = off: 3 s of silence and the connection still echoes.
 start_server echo "${BACKEND_ARGS[@]}" --threads 1 --idle-timeout 0

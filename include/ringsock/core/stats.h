@@ -3,7 +3,9 @@
 
 #include "ringsock/util/counters.h"
 
-/* The loop's counters, one block per worker (see ringsock/counters.h). recvs: TCP receives
+/* The loop's counters, one block per worker (see ringsock/counters.h). conns_closed_*: each
+ * released connection counted once by why it ended (rs_close_reason, as the access log says
+ * it), so they add up to conns_closed. recvs: TCP receives
  * that delivered data (reads, recv completions). loop_batches: loop turns that reaped at least
  * one event; loop_events: the CQEs (io_uring) or epoll events they held. pending_wait_max is a
  * high-water mark: work put off to a later turn runs on the next one, so it stays at 1 however
@@ -11,6 +13,16 @@
 #define RS_LOOP_COUNTERS(X)                                                                        \
     X(conns_accepted, COUNTER, RS_CTR_WORKER, "TCP connections accepted, or made by connecting")   \
     X(conns_closed, COUNTER, 0, "TCP connections released")                                        \
+    X(conns_closed_peer, COUNTER, 0, "connections released after the peer's FIN")                  \
+    X(conns_closed_reset, COUNTER, 0, "connections released after a reset (ECONNRESET, EPIPE)")    \
+    X(conns_closed_error, COUNTER, 0, "connections released after another error")                  \
+    X(conns_closed_server, COUNTER, 0,                                                             \
+      "connections the service ended (an answer that ends it, bad input)")                         \
+    X(conns_closed_idle, COUNTER, 0, "connections closed by the service's idle timeout")           \
+    X(conns_closed_send_timeout, COUNTER, 0,                                                       \
+      "connections closed because the peer stopped reading what was owed")                         \
+    X(conns_closed_stopping, COUNTER, 0, "connections closed because the server stopped")          \
+    X(conns_closed_limit, COUNTER, 0, "connections closed by a limit (size, rate)")                \
     X(bytes_in, COUNTER, RS_CTR_WORKER, "TCP bytes received")                                      \
     X(bytes_out, COUNTER, RS_CTR_WORKER, "TCP bytes sent")                                         \
     X(recvs, COUNTER, 0, "TCP receives that delivered data")                                       \
