@@ -281,7 +281,8 @@ const struct rs_optdef rs_optdefs[] = {
     {.name = "udp-buf", .arg = "SIZE", LISTENER(udp_buf), .services = "udp",
      .def = "64k: any UDP datagram", .set = set_number, .min = 1, .max = 65536,
      .help = "largest datagram echoed; larger ones are counted as truncated and dropped"},
-    {.name = "udp-queue", .arg = "N", LISTENER(udp_queue), .services = "udp", .def = "256",
+    {.name = "udp-queue", .arg = "N", LISTENER(udp_queue), .services = "echo discard sockperf",
+     .def = "256",
      .set = set_number, .min = 0, .max = 1 << 20,
      .help = "replies per socket waiting for the kernel to take them; past it datagrams are "
              "dropped and counted"},

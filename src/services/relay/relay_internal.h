@@ -40,7 +40,7 @@
     X(relay_proxy_timeouts, COUNTER, 0,                                                            \
       "relay: clients closed for no whole PROXY header within --proxy-timeout")                    \
     X(relay_udp_sessions, COUNTER, RS_CTR_WORKER, "relay: UDP sessions created")                   \
-    X(relay_udp_active, GAUGE, RS_CTR_WORKER, "relay: UDP sessions open (a gauge)")                \
+    X(relay_udp_active, GAUGE, RS_CTR_WORKER, "relay: UDP sessions open")                          \
     X(relay_udp_closed_idle, COUNTER, 0, "relay: UDP sessions ended after --udp-idle-timeout")     \
     X(relay_udp_closed_responses, COUNTER, 0,                                                      \
       "relay: UDP sessions ended once their --udp-responses answers came")                         \
@@ -54,7 +54,7 @@
     X(relay_udp_bytes_c2u, COUNTER, 0, "relay: UDP bytes from clients sent upstream")              \
     X(relay_udp_bytes_u2c, COUNTER, 0, "relay: UDP bytes from upstreams sent back")                \
     X(relay_udp_drops, COUNTER, RS_CTR_WORKER,                                                     \
-      "relay: datagrams dropped otherwise (no upstream, truncated, denied port, send refused)")
+      "relay: datagrams dropped otherwise (no upstream, truncated, send refused)")
 
 RS_COUNTER_STRUCT(relay_counters, RELAY_COUNTERS);
 

@@ -682,7 +682,8 @@ static void relay_worker_free(void *state)
 
 const struct rs_service rs_relay_service = {
     .name = "relay",
-    .help = "pass TCP connections and UDP sessions on to --upstream servers (layer-4 proxy)",
+    .help = "pass TCP connections and UDP sessions on to --upstream servers\n"
+            "(layer-4 proxy); default TCP and UDP on 127.0.0.1:9000",
     .listen = "127.0.0.1:9000",
     .counters = &relay_block,
     .worker_new = relay_worker_new,

@@ -32,7 +32,6 @@
 
 #include "ringsock/util/alloc.h"
 #include "ringsock/util/log.h"
-#include "ringsock/util/parse.h"
 #include "ringsock/net/net.h"
 #include "relay_internal.h"
 
@@ -87,7 +86,6 @@ struct relay_udp {
     bool timer_reserved;
     bool stopped;
     uint32_t batch, buf_size, budget;
-    const uint64_t *deny_ports;
     char *bufs;
     struct mmsghdr *mm;
     struct iovec *iov;
@@ -137,12 +135,6 @@ static bool addr_eq(const struct rs_addr *a, const struct rs_addr *b)
     const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)&b->ss;
     return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
            !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
-}
-
-static uint16_t addr_port(const struct rs_addr *a)
-{
-    int p = rs_addr_port(a);
-    return p < 0 ? 0 : (uint16_t)p;
 }
 
 /* ---- the table, the idle list, the free list ---- */
@@ -315,10 +307,6 @@ static struct udp_sess *sess_new(struct relay_udp *ru, struct udp_sock *ls, cons
     struct relay_worker *w = ru->w;
     if (ru->active >= ru->conf->udp_max_sessions) {
         RS_STAT_INC(w->ctr, relay_udp_overflow);
-        return NULL;
-    }
-    if (ru->deny_ports && rs_port_set_has(ru->deny_ports, addr_port(a))) {
-        RS_STAT_INC(w->ctr, relay_udp_drops);
         return NULL;
     }
     int i = rs_upstream_pick(w->ups, a, 0, now);
@@ -636,7 +624,6 @@ static int relay_udp_init(struct relay_worker *w, struct rs_loop *l,
     if (ru->batch > BATCH_MAX)
         ru->batch = BATCH_MAX;
     ru->buf_size = cfg->buf_size;
-    ru->deny_ports = cfg->deny_ports;
     /* Buckets: a power of two near the session limit (at most 2^20: chains grow past it). */
     uint32_t nb = 64;
     while (nb < ru->conf->udp_max_sessions && nb < (1u << 20))
