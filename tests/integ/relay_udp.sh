@@ -2,7 +2,7 @@
 # relay_udp.sh BACKEND: the relay's UDP side (docs/relay.md), clients and upstreams from
 # udppeer.py. Echo through the relay to a ringsock echo --udp: 8 sessions x 500 datagrams of 0 to
 # 1400 bytes, every answer byte-exact and in order, each counted both ways, and a 0-byte
-# datagram both ways; --udp-responses 2 (an upstream answering 3 times: 2 come, the session
+# datagram both ways; the same over IPv6 (4 x 200); --udp-responses 2 (an upstream answering 3 times: 2 come, the session
 # ends), 0 (no answer, sessions end once sent), any (all 3); --udp-requests 1 and 2 (a new
 # upstream source port for every datagram, every second one) and unlimited (one port);
 # --udp-max-sessions 3 (a fourth client gets nothing, counted as overflow); --udp-idle-timeout
@@ -64,6 +64,25 @@ c2u=$(total_field relay_udp_bytes_c2u)
 u2c=$(total_field relay_udp_bytes_u2c)
 ((c2u == echo_bytes && u2c == echo_bytes)) ||
     fail "bytes c2u=$c2u u2c=$u2c, the client sent $echo_bytes"
+
+# The same over IPv6, where the host has ::1.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).bind(("::1", 0))' \
+    2>/dev/null; then
+    out="$TEST_TMP/echo_up6.out"
+    "$RINGSOCK" echo --udp '[::1]:0' --tcp 127.0.0.1:0 --threads 1 "${BACKEND_ARGS[@]}" >"$out" 2>&1 &
+    track_pid $!
+    wait_until 5 grep -q 'listening on' "$out" || fail "IPv6 echo upstream did not start"
+    echo6=$(grep -m 1 -oE 'udp://\[::1\]:[0-9]+' "$out" | sed 's/.*://')
+    start_udp_server relay --threads 1 --udp '[::1]:0' --upstream "[::1]:$echo6" \
+        "${BACKEND_ARGS[@]}"
+    uclient echo 4 200 || fail "echo through the relay over IPv6"
+    [[ $ULINE =~ ^echo\ sent=800\ received=800\  ]] || fail "IPv6 echo: $ULINE"
+    stop_server
+    expect_total relay_udp_sessions 4
+    expect_total relay_udp_dgrams_u2c 800
+else
+    log "no IPv6 loopback: the IPv6 case is skipped"
+fi
 
 # --udp-responses: an upstream that answers every datagram three times.
 upeer_start times 3

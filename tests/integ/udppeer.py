@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """udppeer.py: the UDP upstreams and clients of relay_udp.sh. Every wait is bounded; a failed
-check exits 1 with one line on stderr. Loopback only.
+check exits 1 with one line on stderr. Loopback only; clients over IPv6 when HOST is (::1).
 
   serve MODE [ARG]   binds 127.0.0.1:0, prints "port N", answers each datagram:
       port           with "port=P", P the sender's source port
@@ -51,8 +51,11 @@ def serve(mode, arg):
             s.sendto(arg.encode(), addr)
 
 
+FAMILY = socket.AF_INET  # the client's: AF_INET6 when HOST is an IPv6 address
+
+
 def sock(timeout=3.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(FAMILY, socket.SOCK_DGRAM)
     s.settimeout(timeout)
     return s
 
@@ -106,6 +109,9 @@ def main():
     if len(sys.argv) < 5 or sys.argv[1] != "client":
         die(__doc__)
     check, dst, args = sys.argv[2], (sys.argv[3], int(sys.argv[4])), sys.argv[5:]
+    global FAMILY
+    if ":" in dst[0]:
+        FAMILY = socket.AF_INET6
     if check == "echo":
         check_echo(dst, int(args[0]), int(args[1]))
     elif check == "count":
