@@ -6,7 +6,7 @@
 # ends), 0 (no answer, sessions end once sent), any (all 3); --udp-requests 1 and 2 (a new
 # upstream source port for every datagram, every second one) and unlimited (one port);
 # --udp-max-sessions 3 (a fourth client gets nothing, counted as overflow); --udp-idle-timeout
-# 300ms (sessions end idle, counted); a dead upstream (ICMP port unreachable ends the session,
+# 300ms (sessions end idle, counted; one with a datagram every 100 ms lives on); a dead upstream (ICMP port unreachable ends the session,
 # counted as an error and a failure: the next 4 sessions all go to the live upstream); round
 # robin over two upstreams (5/5); SIGTERM with 4 sessions open (prompt exit, each ended,
 # one access-log line each).
@@ -119,6 +119,7 @@ expect_total relay_udp_closed_stopping 1
 
 # --udp-requests: the upstream reports the source port each datagram came from.
 upeer_start port
+portpeer=$UPORT
 start_udp_server relay --threads 1 --udp 127.0.0.1:0 --upstream "127.0.0.1:$UPORT" \
     --udp-requests 1 "${BACKEND_ARGS[@]}"
 uclient ports 4 || fail "requests 1"
@@ -167,6 +168,19 @@ stop_server
 expect_total relay_udp_sessions 2
 expect_total relay_udp_closed_idle 2
 expect_total relay_udp_closed_stopping 0
+
+# ... while a session with a datagram every 100 ms lives on (one upstream port), then idles out.
+start_udp_server relay --threads 1 --udp 127.0.0.1:0 --upstream "127.0.0.1:$portpeer" \
+    --udp-idle-timeout 300ms "${BACKEND_ARGS[@]}"
+uclient ports 10 0.1 || fail "idle: a busy session"
+read -r -a busy <<<"$ULINE"
+for p in "${busy[@]:2}"; do
+    [[ $p == "${busy[1]}" ]] || fail "idle: a session with traffic every 100 ms ended: $ULINE"
+done
+sleep 1
+stop_server
+expect_total relay_udp_sessions 1
+expect_total relay_udp_closed_idle 1
 
 # Round robin over two upstreams, a session each.
 upeer_start id B

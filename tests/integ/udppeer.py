@@ -12,8 +12,8 @@ check exits 1 with one line on stderr. Loopback only; clients over IPv6 when HOS
                      the datagram it answers, in order; prints "echo sent=S received=R bytes=B"
       count N WAIT   one socket sends N datagrams of "q<i>", then counts answers for WAIT s;
                      prints "count replies=R"
-      ports N        one socket, N round trips one after another to a "port" upstream; prints
-                     "ports P1 P2 ..." (the relay's upstream source port of each)
+      ports N [GAP]  one socket, N round trips one after another (GAP s apart) to a "port"
+                     upstream; prints "ports P1 P2 ..." (the relay's upstream source port of each)
       ids N          N sockets, one round trip each, to "id" upstreams; prints "ids A=K B=K"
       zero           one socket: a 0-byte datagram must come back as a 0-byte datagram
       open N         N sockets each send one datagram and get its answer, then stay open
@@ -131,7 +131,12 @@ def main():
         print("count replies=%d" % got)
     elif check == "ports":
         s = sock()
-        ports = [rtt(s, dst, b"p%d" % i).decode() for i in range(int(args[0]))]
+        gap = float(args[1]) if len(args) > 1 else 0.0
+        ports = []
+        for i in range(int(args[0])):
+            if i and gap:
+                time.sleep(gap)
+            ports.append(rtt(s, dst, b"p%d" % i).decode())
         print("ports " + " ".join(p.split("=")[1] for p in ports))
     elif check == "ids":
         seen = {}
