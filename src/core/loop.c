@@ -261,6 +261,8 @@ static void loop_begin_stop(struct rs_loop *l)
     for (uint32_t i = 0; i < l->npollers; i++) {
         struct rs_poller *p = l->pollers[i];
         p->closing = true;
+        if (p->on_stop)
+            p->on_stop(p->on_stop_arg);
         l->be->poll_stop(p);
         if (!p->in_armed && !p->out_armed && p->inflight == 0)
             rs__poller_release(p);

@@ -85,6 +85,8 @@ struct rs_poller {
     bool released;
     uint16_t inflight;
     struct rs_poller *again_next;
+    void (*on_stop)(void *arg); /* rs_poller_set_on_stop */
+    void *on_stop_arg;
 };
 
 /* Connection lifecycle: c->state, changed only by rs__conn_set_state (conn.c), which refuses a

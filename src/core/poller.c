@@ -94,6 +94,12 @@ int rs_poller_fd(const struct rs_poller *p)
     return p->fd;
 }
 
+void rs_poller_set_on_stop(struct rs_poller *p, void (*fn)(void *arg), void *arg)
+{
+    p->on_stop = fn;
+    p->on_stop_arg = arg;
+}
+
 struct rs_loop *rs_poller_loop(const struct rs_poller *p)
 {
     return p->loop;

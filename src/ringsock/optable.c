@@ -281,7 +281,8 @@ const struct rs_optdef rs_optdefs[] = {
     {.name = "udp-buf", .arg = "SIZE", LISTENER(udp_buf), .services = "udp",
      .def = "64k: any UDP datagram", .set = set_number, .min = 1, .max = 65536,
      .help = "largest datagram echoed; larger ones are counted as truncated and dropped"},
-    {.name = "udp-queue", .arg = "N", LISTENER(udp_queue), .services = "udp", .def = "256",
+    {.name = "udp-queue", .arg = "N", LISTENER(udp_queue), .services = "echo discard sockperf",
+     .def = "256",
      .set = set_number, .min = 0, .max = 1 << 20,
      .help = "replies per socket waiting for the kernel to take them; past it datagrams are "
              "dropped and counted"},
@@ -345,6 +346,17 @@ const struct rs_optdef rs_optdefs[] = {
              "(--proxy-timeout): closed, counted. In a config file: accept-proxy = yes"},
     {.name = "proxy-timeout", .arg = "T", RELAY, .def = "5s",
      .help = "time a client has to send its PROXY header"},
+    {.name = "udp-idle-timeout", .arg = "T", RELAY, .def = "60s",
+     .help = "end a UDP session with no datagram either way for T (0 = never)"},
+    {.name = "udp-max-sessions", .arg = "N", RELAY, .def = "65536",
+     .help = "UDP sessions per worker; past it new clients' datagrams are dropped, counted "
+             "(relay_udp_overflow)"},
+    {.name = "udp-responses", .arg = "N|any", RELAY, .def = "any",
+     .help = "end a UDP session once N answers per client datagram came (0: once sent; as "
+             "nginx's proxy_responses)"},
+    {.name = "udp-requests", .arg = "N", RELAY, .def = "0",
+     .help = "a client's datagrams after every N start a new UDP session, a new upstream socket "
+             "(0 = never)"},
 
     /* The whole process. */
     {.name = "threads", .arg = "N", GLOBAL(threads), .def = "one per CPU", .set = set_number,

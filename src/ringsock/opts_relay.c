@@ -84,6 +84,26 @@ int rs__relay_opt(const char *name, const char *val, struct rs_relay_conf *c, ch
             snprintf(err, errlen, "invalid --send-proxy '%s' (want v1 or v2)", val);
             return -EINVAL;
         }
+    } else if (!strcmp(name, "udp-idle-timeout")) {
+        return duration(name, val, true, &c->udp_idle_timeout_ns, err, errlen);
+    } else if (!strcmp(name, "udp-max-sessions")) {
+        if ((e = rs_parse_size(val, 1, 1u << 24, &v)) < 0)
+            return bad(err, errlen, name, val, e);
+        c->udp_max_sessions = (uint32_t)v;
+    } else if (!strcmp(name, "udp-responses")) {
+        if (!strcmp(val, "any")) {
+            c->udp_responses_any = true;
+            c->udp_responses = 0;
+            return 0;
+        }
+        if ((e = rs_parse_size(val, 0, 1000000, &v)) < 0)
+            return bad(err, errlen, name, val, e);
+        c->udp_responses_any = false;
+        c->udp_responses = (uint32_t)v;
+    } else if (!strcmp(name, "udp-requests")) {
+        if ((e = rs_parse_size(val, 0, 1000000000, &v)) < 0)
+            return bad(err, errlen, name, val, e);
+        c->udp_requests = (uint32_t)v;
     } else if (!strcmp(name, "accept-proxy")) {
         c->accept_proxy = true;
     } else {

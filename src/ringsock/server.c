@@ -171,6 +171,15 @@ static int worker_serve_listener(struct worker *w, unsigned li)
     for (unsigned a = 0; a < lo->nudp; a++) {
         if (wl->ufds[a] < 0)
             continue; /* a multicast group is served by worker 0 only */
+        if (s->udp_open) {
+            /* The service serves it (the relay); it owns the fd from here, failing or not. */
+            int fd = wl->ufds[a];
+            wl->ufds[a] = -1;
+            err = s->udp_open(wl->svc, w->loop, fd, &ucfg);
+            if (err < 0)
+                return err;
+            continue;
+        }
         wl->udp[a] = rs_udp_echo_new(w->loop, wl->ufds[a], &ucfg, dgram, w->stats, &err);
         if (!wl->udp[a])
             return err;
@@ -178,6 +187,14 @@ static int worker_serve_listener(struct worker *w, unsigned li)
     }
     for (unsigned k = 0; k < wl->nxudp; k++) {
         struct extra_udp *x = &wl->xudp[k];
+        if (s->udp_open) {
+            int fd = x->fd;
+            x->fd = -1;
+            err = s->udp_open(wl->svc, w->loop, fd, &ucfg);
+            if (err < 0)
+                return err;
+            continue;
+        }
         x->udp = rs_udp_echo_new(w->loop, x->fd, &ucfg, dgram, w->stats, &err);
         if (!x->udp)
             return err;

@@ -183,6 +183,7 @@ static bool udp_answer(struct rs_udp_sock *u, char *buf, uint32_t len)
         return u->cfg.dgram(u->cfg.dgram_arg, buf, len);
     case RS_UDP_NONE:
     case RS_UDP_DISCARD:
+    case RS_UDP_SERVICE:
         break;
     }
     return false;

@@ -195,6 +195,10 @@ int rs_loop_poll(struct rs_loop *l, int fd, rs_poll_fn fn, void *arg, struct rs_
 void rs_poller_want_out(struct rs_poller *p, bool on);
 void rs_poller_again(struct rs_poller *p);
 int rs_poller_fd(const struct rs_poller *p);
+/* Asks for fn(arg) once, when the loop stops or drains and so ends its pollers, before p's fd
+ * is closed: a service that keeps state tied to p (the relay's UDP sessions, which need the
+ * listening socket to answer) ends it there. fn runs inside rs_loop_run, by the rules above. */
+void rs_poller_set_on_stop(struct rs_poller *p, void (*fn)(void *arg), void *arg);
 struct rs_loop *rs_poller_loop(const struct rs_poller *p);
 
 /* Opens a TCP connection to addr (kernel >= 5.5 for io_uring connect), from the source address

@@ -42,6 +42,7 @@ enum rs_udp_mode {
     RS_UDP_ECHO,    /* send it back */
     RS_UDP_DISCARD, /* count it */
     RS_UDP_HANDLER, /* ask the service's rs_dgram_fn */
+    RS_UDP_SERVICE, /* the service serves the socket itself (its udp_open) */
 };
 
 /* Decides whether the datagram buf[0, len) is answered; it may rewrite buf in place into the
@@ -54,6 +55,8 @@ struct rs_service_ctx {
     _Atomic uint64_t *counters; /* this worker's storage of the service's counter block */
     const struct rs_service_conf *conf;
 };
+
+struct rs_udp_config;
 
 struct rs_service {
     const char *name; /* the first argument of ringsock */
@@ -71,6 +74,13 @@ struct rs_service {
     rs_accept_fn accept; /* arg: the worker's state */
     enum rs_udp_mode udp_mode;
     rs_dgram_fn dgram; /* RS_UDP_HANDLER; arg: the worker's state */
+    /* RS_UDP_SERVICE: serves one datagram socket of a listener itself, for a service whose
+     * datagrams do not go back where they came from (the relay: sessions, upstream sockets).
+     * Called on the worker's thread after worker_new, once per datagram socket, instead of the
+     * server's batched echo; it takes ownership of fd, also when it fails (closed then). cfg
+     * (batch, buf_size, deny_ports, ...) is valid during the call. Returns 0 or -errno; what it
+     * made is the worker state's, freed by worker_free. */
+    int (*udp_open)(void *state, struct rs_loop *l, int fd, const struct rs_udp_config *cfg);
 };
 
 extern const struct rs_service rs_echo_service;

@@ -18,45 +18,14 @@
 #include "ringsock/util/log.h"
 #include "ringsock/services/relay.h"
 #include "ringsock/services/services.h"
+#include "relay_internal.h"
 
-#define RELAY_COUNTERS(X)                                                                          \
-    X(relay_accepted, COUNTER, RS_CTR_WORKER, "relay: client connections accepted")                \
-    X(relay_active, GAUGE, RS_CTR_WORKER, "relay: sessions open (client or upstream side)")        \
-    X(relay_connect_ok, COUNTER, RS_CTR_WORKER, "relay: upstream connects that succeeded")         \
-    X(relay_connect_refused, COUNTER, 0, "relay: upstream connects refused")                       \
-    X(relay_connect_timeout, COUNTER, 0, "relay: upstream connects past --connect-timeout")        \
-    X(relay_connect_error, COUNTER, 0,                                                             \
-      "relay: upstream connects that failed otherwise (unreachable, no socket)")                   \
-    X(relay_retries, COUNTER, 0, "relay: connects to a further upstream after a failed one")       \
-    X(relay_no_upstream, COUNTER, RS_CTR_WORKER,                                                   \
-      "relay: clients closed because no upstream could be connected")                              \
-    X(relay_resets_client, COUNTER, 0, "relay: sessions the client ended with a reset or error")   \
-    X(relay_resets_upstream, COUNTER, 0,                                                           \
-      "relay: sessions the upstream ended with a reset or error")                                  \
-    X(relay_idle_closes, COUNTER, 0, "relay: sessions closed after --idle-timeout")                \
-    X(relay_fin_timeouts, COUNTER, 0, "relay: half-closed sessions closed after --fin-timeout")    \
-    X(relay_max_duration_closes, COUNTER, 0, "relay: sessions closed at --max-duration")           \
-    X(relay_half_closes_c2u, COUNTER, 0, "relay: client FINs passed on to the upstream")           \
-    X(relay_half_closes_u2c, COUNTER, 0, "relay: upstream FINs passed on to the client")           \
-    X(relay_pauses_c2u, COUNTER, 0,                                                                \
-      "relay: times reading the client stopped because the upstream's queue was full")             \
-    X(relay_pauses_u2c, COUNTER, 0,                                                                \
-      "relay: times reading the upstream stopped because the client's queue was full")             \
-    X(relay_bytes_c2u, COUNTER, 0, "relay: bytes received from clients (for upstreams)")           \
-    X(relay_bytes_u2c, COUNTER, 0, "relay: bytes received from upstreams (for clients)")           \
-    X(relay_proxy_invalid, COUNTER, 0, "relay: clients closed for an invalid PROXY header")        \
-    X(relay_proxy_timeouts, COUNTER, 0,                                                            \
-      "relay: clients closed for no whole PROXY header within --proxy-timeout")
-
-RS_COUNTER_STRUCT(relay_counters, RELAY_COUNTERS);
 static const struct rs_counter_desc relay_desc[] = {RELAY_COUNTERS(RS_COUNTER_DESC)};
 RS_COUNTER_CHECK(struct relay_counters, relay_desc);
 static const struct rs_counter_block relay_block =
     RS_COUNTER_BLOCK("relay", struct relay_counters, relay_desc, NULL, 0);
 
 #define RESET_POLL_NS 5000000ull /* how often a passed-on reset checks the queue has gone */
-
-struct relay_worker;
 
 struct relay_sess {
     struct relay_worker *w;
@@ -78,15 +47,6 @@ struct relay_sess {
     bool cli_closing, up_closing; /* we closed it (or it failed): no more sends */
     bool reset_cli, reset_up;     /* a passed-on reset waits for this side's queue */
     struct relay_sess *next;      /* free list */
-};
-
-struct relay_worker {
-    struct rs_loop *loop;
-    const struct rs_relay_conf *conf;
-    struct relay_counters *ctr;
-    struct rs_upstreams *ups;
-    struct relay_sess *free;
-    uint64_t active;
 };
 
 static void sess_arm(struct relay_sess *s);
@@ -715,17 +675,20 @@ static void relay_worker_free(void *state)
         w->free = s->next;
         rs_free(s);
     }
+    rs__relay_udp_free(w);
     rs_upstreams_free(w->ups);
     rs_free(w);
 }
 
 const struct rs_service rs_relay_service = {
     .name = "relay",
-    .help = "pass TCP connections on to --upstream servers (layer-4 proxy)",
+    .help = "pass TCP connections and UDP sessions on to --upstream servers\n"
+            "(layer-4 proxy); default TCP and UDP on 127.0.0.1:9000",
     .listen = "127.0.0.1:9000",
     .counters = &relay_block,
     .worker_new = relay_worker_new,
     .worker_free = relay_worker_free,
     .accept = relay_accept,
-    .udp_mode = RS_UDP_NONE,
+    .udp_mode = RS_UDP_SERVICE,
+    .udp_open = rs__relay_udp_open,
 };
