@@ -18,6 +18,7 @@
 #include "ringsock/util/log.h"
 #include "ringsock/services/relay.h"
 #include "ringsock/services/services.h"
+#include "relay_health.h"
 
 #define RELAY_COUNTERS(X)                                                                          \
     X(relay_accepted, COUNTER, RS_CTR_WORKER, "relay: client connections accepted")                \
@@ -46,7 +47,9 @@
     X(relay_bytes_u2c, COUNTER, 0, "relay: bytes received from upstreams (for clients)")           \
     X(relay_proxy_invalid, COUNTER, 0, "relay: clients closed for an invalid PROXY header")        \
     X(relay_proxy_timeouts, COUNTER, 0,                                                            \
-      "relay: clients closed for no whole PROXY header within --proxy-timeout")
+      "relay: clients closed for no whole PROXY header within --proxy-timeout")                    \
+    X(relay_health_ok, COUNTER, 0, "relay: active health checks passed (all upstreams)")           \
+    X(relay_health_fail, COUNTER, 0, "relay: active health checks failed (all upstreams)")
 
 RS_COUNTER_STRUCT(relay_counters, RELAY_COUNTERS);
 static const struct rs_counter_desc relay_desc[] = {RELAY_COUNTERS(RS_COUNTER_DESC)};
@@ -87,7 +90,17 @@ struct relay_worker {
     struct rs_upstreams *ups;
     struct relay_sess *free;
     uint64_t active;
+    const struct rs_counter_lset *items;                  /* per-upstream counters, or NULL */
+    struct relay_health *health;                          /* --health tcp, or NULL */
+    struct relay_up_counters *up[RS_RELAY_MAX_UPSTREAMS]; /* per-upstream rows, or NULL */
 };
+
+/* After anything that changes upstream i's state or count: its row shows them. */
+static void up_note(struct relay_worker *w, int i)
+{
+    if (i >= 0)
+        rs__relay_up_publish(w->up[i], w->ups, (unsigned)i);
+}
 
 static void sess_arm(struct relay_sess *s);
 static void sess_connect(struct relay_sess *s);
@@ -129,6 +142,7 @@ static void up_forget(struct relay_sess *s, bool close)
     s->up = NULL;
     if (s->up_idx >= 0)
         rs_upstream_conn_end(s->w->ups, (unsigned)s->up_idx);
+    up_note(s->w, s->up_idx);
     s->up_idx = -1;
 }
 
@@ -182,8 +196,11 @@ static void connect_failed(struct relay_sess *s, int err)
     else
         RS_STAT_INC(w->ctr, relay_connect_error);
     if (s->up_idx >= 0 && (err == -ECONNREFUSED || err == -ETIMEDOUT || err == -ENETUNREACH ||
-                           err == -EHOSTUNREACH || err == -ECONNRESET))
+                           err == -EHOSTUNREACH || err == -ECONNRESET)) {
         rs_upstream_fail(w->ups, (unsigned)s->up_idx, now);
+        if (w->up[s->up_idx])
+            RS_STAT_INC(w->up[s->up_idx], relay_upstream_connect_fails);
+    }
     up_forget(s, true);
     if (!s->cli || s->cli_closing)
         return;
@@ -290,6 +307,7 @@ static void up_on_close(struct rs_conn *c, int err)
     s->up = NULL;
     if (s->up_idx >= 0)
         rs_upstream_conn_end(s->w->ups, (unsigned)s->up_idx);
+    up_note(s->w, s->up_idx);
     s->up_idx = -1;
     if (!ours && err < 0) {
         RS_STAT_INC(s->w->ctr, relay_resets_upstream);
@@ -330,7 +348,11 @@ static void up_on_connect(struct rs_conn *c, int err)
         return;
     }
     RS_STAT_INC(w->ctr, relay_connect_ok);
-    rs_upstream_ok(w->ups, (unsigned)s->up_idx, rs_now_ns());
+    uint64_t now = rs_now_ns();
+    rs_upstream_ok(w->ups, (unsigned)s->up_idx, now);
+    up_note(w, s->up_idx);
+    if (w->up[s->up_idx])
+        rs_counter_lset_record(w->items, (_Atomic uint64_t *)w->up[s->up_idx], now - s->attempt_ns);
     s->connected = true;
     s->last_ns = rs_now_ns();
     if (w->conf->send_proxy && s->have_addrs) {
@@ -376,6 +398,9 @@ static void sess_connect(struct relay_sess *s)
             rs_conn_read_cross(c);
             rs_conn_set_write_queue(c, w->conf->window);
             rs_upstream_conn_begin(w->ups, (unsigned)i);
+            if (w->up[i])
+                RS_STAT_INC(w->up[i], relay_upstream_conns);
+            up_note(w, i);
             s->up = c;
             s->up_idx = i;
             s->attempt_ns = now;
@@ -688,6 +713,24 @@ static void relay_accept(struct rs_conn *c, void *arg)
     sess_connect(s);
 }
 
+/* An active health check's outcome for upstream i. */
+static void health_result(void *arg, unsigned i, bool ok)
+{
+    struct relay_worker *w = arg;
+    rs_upstream_health(w->ups, i, ok);
+    if (ok)
+        RS_STAT_INC(w->ctr, relay_health_ok);
+    else
+        RS_STAT_INC(w->ctr, relay_health_fail);
+    if (w->up[i]) {
+        if (ok)
+            RS_STAT_INC(w->up[i], relay_upstream_health_ok);
+        else
+            RS_STAT_INC(w->up[i], relay_upstream_health_fail);
+    }
+    up_note(w, (int)i);
+}
+
 static int relay_worker_new(const struct rs_service_ctx *ctx, void **state)
 {
     struct relay_worker *w = rs_calloc(1, sizeof(*w));
@@ -700,6 +743,20 @@ static int relay_worker_new(const struct rs_service_ctx *ctx, void **state)
     if (!w->ups) {
         rs_free(w);
         return -ENOMEM;
+    }
+    w->items = ctx->items;
+    for (unsigned i = 0; i < w->conf->nup; i++) {
+        w->up[i] = (struct relay_up_counters *)rs_counter_lset_row(ctx->items, ctx->worker, i);
+        up_note(w, (int)i);
+    }
+    if (w->conf->health == RS_HEALTH_TCP) {
+        int err = 0;
+        w->health = rs__relay_health_new(w->loop, w->conf, health_result, w, &err);
+        if (!w->health) {
+            rs_upstreams_free(w->ups);
+            rs_free(w);
+            return err;
+        }
     }
     *state = w;
     return 0;
@@ -715,6 +772,7 @@ static void relay_worker_free(void *state)
         w->free = s->next;
         rs_free(s);
     }
+    rs__relay_health_free(w->health);
     rs_upstreams_free(w->ups);
     rs_free(w);
 }
@@ -724,6 +782,8 @@ const struct rs_service rs_relay_service = {
     .help = "pass TCP connections on to --upstream servers (layer-4 proxy)",
     .listen = "127.0.0.1:9000",
     .counters = &relay_block,
+    .item_counters = &rs__relay_up_block,
+    .item_names = rs__relay_up_names,
     .worker_new = relay_worker_new,
     .worker_free = relay_worker_free,
     .accept = relay_accept,
