@@ -345,7 +345,7 @@ const struct rs_optdef rs_optdefs[] = {
     {.name = "health-fall", .arg = "N", RELAY, .def = "3",
      .help = "failed checks in a row that make an upstream dead"},
     {.name = "health-send", .arg = "TEXT", RELAY,
-     .help = "bytes a check sends once connected (\\n, \\r, \\t escapes; up to 255)"},
+     .help = "bytes a check sends once connected (\\n, \\r, \\t escapes; up to 256 bytes)"},
     {.name = "health-expect", .arg = "TEXT", RELAY,
      .help = "the answer must start with TEXT (escapes as --health-send); without it a check "
              "passes once connected"},
