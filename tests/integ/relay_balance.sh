@@ -64,8 +64,9 @@ peer_client ids 6 || fail "clients with one upstream refusing"
 RELAYPEER_PORT=$p peer_start id C
 sleep 2.2
 peer_client ids 10 || fail "clients after the fail timeout"
-[[ $PEER_LINE =~ ^ids\ B=([0-9]+)\ C=([0-9]+)$ ]] && ((BASH_REMATCH[2] >= 4)) ||
+if ! [[ $PEER_LINE =~ ^ids\ B=([0-9]+)\ C=([0-9]+)$ ]] || ((BASH_REMATCH[2] < 4)); then
     fail "recovery: $PEER_LINE, expected C back in the rotation (C >= 4 of 10)"
+fi
 stop_server
 expect_total relay_connect_refused 1
 
@@ -86,8 +87,9 @@ peer_client ids 10 || fail "clients with D dead"
 touch "$flag"
 sleep 1.5
 peer_client ids 10 || fail "clients with D answering"
-[[ $PEER_LINE =~ ^ids\ D=([0-9]+)\ E=([0-9]+)$ ]] && ((BASH_REMATCH[1] >= 4)) ||
+if ! [[ $PEER_LINE =~ ^ids\ D=([0-9]+)\ E=([0-9]+)$ ]] || ((BASH_REMATCH[1] < 4)); then
     fail "D passed its checks yet: $PEER_LINE, expected D back (D >= 4 of 10)"
+fi
 stop_server
 ok=$(total_field relay_health_ok)
 bad=$(total_field relay_health_fail)
