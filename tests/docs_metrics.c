@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "opts.h"
+#include "ringsock/services/services.h"
 #include "ringsock/util/prom.h"
 
 static const struct rs_prom_opts prom = {.prefix = "ringsock_"};
@@ -72,6 +73,19 @@ static int write_block(FILE *f, const void *arg)
     return err;
 }
 
+/* The per-upstream series of the relay (a labelled block), HELP and TYPE alone. */
+static int write_lblock(FILE *f, const void *arg)
+{
+    const struct rs_counter_lblock *b = arg;
+    struct rs_counter_lset *one = rs_counter_lset_new(b, NULL, NULL, 0, 0);
+    if (!one)
+        return -1;
+    const struct rs_counter_lset *sets[] = {one};
+    int err = rs_prom_write_labelled(f, sets, 1, &prom);
+    rs_counter_lset_free(one);
+    return err;
+}
+
 static int write_info(FILE *f, const void *arg)
 {
     (void)arg;
@@ -92,6 +106,13 @@ int main(void)
         const struct rs_counter_block *b = rs_counter_set_block_at(all, i);
         printf("%sBlock `%s`:\n\n", i ? "\n" : "", b->name);
         rc |= table(write_block, b);
+    }
+    for (unsigned i = 0; i < rs_nservices; i++) {
+        const struct rs_counter_lblock *lb = rs_services[i]->item_counters;
+        if (!lb)
+            continue;
+        printf("\nPer `%s` (block `%s`, label `%s`):\n\n", lb->label, lb->name, lb->label);
+        rc |= table(write_lblock, lb);
     }
     printf("\nThe build:\n\n");
     rc |= table(write_info, NULL);

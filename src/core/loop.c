@@ -219,6 +219,11 @@ bool rs_loop_draining(const struct rs_loop *l)
     return l->draining;
 }
 
+bool rs_loop_stopping(const struct rs_loop *l)
+{
+    return l->stopping;
+}
+
 /* Asks every open connection to close once it owes nothing. */
 static void loop_close_all_after_flush(struct rs_loop *l)
 {

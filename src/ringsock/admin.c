@@ -114,6 +114,8 @@ static void answer_metrics(struct rs_admin *a, struct admin_conn *c)
         .active_only = true,
     };
     int err = rs_prom_write_counters(f, a->cfg.counters, &po);
+    if (err == 0 && a->cfg.nitem_sets)
+        err = rs_prom_write_labelled(f, a->cfg.item_sets, a->cfg.nitem_sets, &po);
     if (err == 0)
         err = rs_prom_write_info(f, "ringsock_build_info",
                                  "the version of ringsock running, as its label (always 1)",

@@ -15,6 +15,7 @@
 
 #include "ringsock/net/addr.h"
 #include "ringsock/util/counters.h"
+#include "ringsock/util/counters_labelled.h"
 
 #define RS_ADMIN_MAX_CONNS   8
 #define RS_ADMIN_MAX_REQUEST 8192
@@ -26,6 +27,10 @@ struct rs_admin_config {
      * index, NULL entries for none); both outlive the endpoint. */
     const struct rs_counter_set *counters;
     const char *const *block_service;
+    /* Labelled sets (per-upstream counters), written after the registry; they outlive the
+     * endpoint too. */
+    const struct rs_counter_lset *const *item_sets;
+    unsigned nitem_sets;
 };
 
 struct rs_admin;

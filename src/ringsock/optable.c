@@ -333,6 +333,23 @@ const struct rs_optdef rs_optdefs[] = {
              "--fail-timeout (0 = never)"},
     {.name = "fail-timeout", .arg = "T", RELAY, .def = "10s",
      .help = "the window of --max-fails, and how long an upstream stays out"},
+    {.name = "health", .arg = "tcp", RELAY, .def = "none",
+     .help = "active health checks: each worker connects to each upstream every "
+             "--health-interval; --health-fall failures in a row take it out until "
+             "--health-rise successes"},
+    {.name = "health-interval", .arg = "T", RELAY, .def = "2s",
+     .help = "time between the checks of one upstream"},
+    {.name = "health-timeout", .arg = "T", RELAY, .def = "1s",
+     .help = "a check not connected (and answered, with --health-expect) within T fails"},
+    {.name = "health-rise", .arg = "N", RELAY, .def = "2",
+     .help = "passed checks in a row that bring a dead upstream back"},
+    {.name = "health-fall", .arg = "N", RELAY, .def = "3",
+     .help = "failed checks in a row that make an upstream dead"},
+    {.name = "health-send", .arg = "TEXT", RELAY,
+     .help = "bytes a check sends once connected (\\n, \\r, \\t escapes; up to 256 bytes)"},
+    {.name = "health-expect", .arg = "TEXT", RELAY,
+     .help = "the answer must start with TEXT (escapes as --health-send); without it a check "
+             "passes once connected"},
     {.name = "window", .arg = "SIZE", RELAY, .def = "256k", .min = 4096, .max = 1 << 30,
      .help = "bytes queued towards either side of a session before the other is no longer read"},
     {.name = "fin-timeout", .arg = "T", RELAY, .def = "30s",

@@ -104,6 +104,30 @@ int rs__relay_opt(const char *name, const char *val, struct rs_relay_conf *c, ch
         if ((e = rs_parse_size(val, 0, 1000000000, &v)) < 0)
             return bad(err, errlen, name, val, e);
         c->udp_requests = (uint32_t)v;
+    } else if (!strcmp(name, "health")) {
+        if (!strcmp(val, "tcp"))
+            c->health = RS_HEALTH_TCP;
+        else if (!strcmp(val, "none") || !strcmp(val, "off"))
+            c->health = RS_HEALTH_NONE;
+        else {
+            snprintf(err, errlen, "invalid --health '%s' (want tcp or none)", val);
+            return -EINVAL;
+        }
+    } else if (!strcmp(name, "health-interval")) {
+        return duration(name, val, false, &c->health_interval_ns, err, errlen);
+    } else if (!strcmp(name, "health-timeout")) {
+        return duration(name, val, false, &c->health_timeout_ns, err, errlen);
+    } else if (!strcmp(name, "health-rise") || !strcmp(name, "health-fall")) {
+        if ((e = rs_parse_size(val, 1, 1000, &v)) < 0)
+            return bad(err, errlen, name, val, e);
+        *(!strcmp(name, "health-rise") ? &c->health_rise : &c->health_fall) = (unsigned)v;
+    } else if (!strcmp(name, "health-send")) {
+        if (rs_unescape_body(val, c->health_send, sizeof(c->health_send), &c->health_send_len) < 0)
+            return bad(err, errlen, name, val, -ERANGE);
+    } else if (!strcmp(name, "health-expect")) {
+        if (rs_unescape_body(val, c->health_expect, sizeof(c->health_expect),
+                             &c->health_expect_len) < 0)
+            return bad(err, errlen, name, val, -ERANGE);
     } else if (!strcmp(name, "accept-proxy")) {
         c->accept_proxy = true;
     } else {

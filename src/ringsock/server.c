@@ -38,6 +38,11 @@ struct server {
     struct rs_service_conf conf[RS_MAX_LISTENERS]; /* each listener's service configuration */
     char *body_file[RS_MAX_LISTENERS];             /* each listener's body-file, read at start */
     struct rs_counter_set *counters;
+    /* Each listener's labelled set of its service's item counters (NULL: none), and the
+     * non-NULL ones packed for /metrics. */
+    struct rs_counter_lset *items[RS_MAX_LISTENERS];
+    const struct rs_counter_lset *item_sets[RS_MAX_LISTENERS];
+    unsigned nitem_sets;
     bool used[RS_MAX_SERVICES]; /* the services some listener serves */
     uint64_t heartbeat_ms;      /* each worker's heartbeat tick; 0: no heartbeat (no watchdog) */
     /* RINGSOCK_TEST_WEDGE=W:AFTER:FOR (tests only): worker W's loop sleeps FOR, AFTER the start,
@@ -138,6 +143,8 @@ static int worker_serve_listener(struct worker *w, unsigned li)
             .counters =
                 s->counters ? rs_counter_set_block(srv->counters, w->id, s->counters) : NULL,
             .conf = &srv->conf[li],
+            .worker = w->id,
+            .items = srv->items[li],
         };
         err = s->worker_new(&ctx, &wl->svc);
         if (err < 0)
@@ -507,6 +514,25 @@ static void block_services(const struct server *srv, const char *out[RS_COUNTER_
     }
 }
 
+/* The labelled item counters of each listener whose service keeps some (the relay's
+ * per-upstream counters). Returns 0 or -ENOMEM. */
+static int items_new(struct server *srv)
+{
+    const struct rs_server_opts *o = srv->opts;
+    for (unsigned li = 0; li < o->nlisteners; li++) {
+        const struct rs_service *s = rs_services[o->lst[li].service];
+        if (!s->item_counters || !s->item_names)
+            continue;
+        const char *names[RS_RELAY_MAX_UPSTREAMS];
+        unsigned n = s->item_names(&srv->conf[li], names, RS_RELAY_MAX_UPSTREAMS);
+        srv->items[li] = rs_counter_lset_new(s->item_counters, s->name, names, n, o->threads);
+        if (!srv->items[li])
+            return -ENOMEM;
+        srv->item_sets[srv->nitem_sets++] = srv->items[li];
+    }
+    return 0;
+}
+
 /* Starts the admin endpoint, if asked for, and says where. Returns 0 or -errno (said). */
 static int admin_start(const struct server *srv, const char *labels[RS_COUNTER_MAX_BLOCKS],
                        struct rs_admin **out)
@@ -518,8 +544,11 @@ static int admin_start(const struct server *srv, const char *labels[RS_COUNTER_M
     if (!o->has_admin)
         return 0;
     block_services(srv, labels);
-    struct rs_admin_config cfg = {
-        .addr = o->admin, .counters = srv->counters, .block_service = labels};
+    struct rs_admin_config cfg = {.addr = o->admin,
+                                  .counters = srv->counters,
+                                  .block_service = labels,
+                                  .item_sets = srv->item_sets,
+                                  .nitem_sets = srv->nitem_sets};
     *out = rs_admin_start(&cfg, &err);
     if (!*out) {
         rs_log_error("cannot serve --admin %s: %s", rs_addr_format(&o->admin, buf, sizeof(buf)),
@@ -952,6 +981,10 @@ int rs_server_run(const struct rs_server_opts *o)
     for (unsigned i = 0; i < rs_nservices; i++)
         if (srv->used[i] && rs_services[i]->counters)
             rs_counter_set_activate(srv->counters, rs_services[i]->counters);
+    if (items_new(srv) < 0) {
+        rs_log_error("out of memory");
+        goto out_free;
+    }
     memset(ws, 0, sizeof(*ws) * o->threads);
     for (unsigned i = 0; i < o->threads; i++) {
         ws[i].id = i;
@@ -1120,8 +1153,10 @@ out_free:
     rs_stats_live_free(live);
     if (srv) {
         rs_counter_set_free(srv->counters);
-        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++)
+        for (unsigned li = 0; li < RS_MAX_LISTENERS; li++) {
             rs_free(srv->body_file[li]);
+            rs_counter_lset_free(srv->items[li]);
+        }
     }
     rs_free(args);
     rs_free(ws);

@@ -289,6 +289,137 @@ int rs_prom_write_counters(FILE *f, const struct rs_counter_set *s, const struct
     return err;
 }
 
+/* ---- labelled sets ---- */
+
+/* Whether item i of set j is the first of its value among the sets of its block (its series
+ * are written there). */
+static bool first_of_value(const struct rs_counter_lset *const *sets, unsigned j, unsigned i)
+{
+    const struct rs_counter_lblock *b = rs_counter_lset_block(sets[j]);
+    const char *v = rs_counter_lset_value(sets[j], i);
+    for (unsigned jj = 0; jj <= j; jj++) {
+        if (rs_counter_lset_block(sets[jj]) != b)
+            continue;
+        unsigned end = jj == j ? i : rs_counter_lset_items(sets[jj]);
+        for (unsigned ii = 0; ii < end; ii++)
+            if (strcmp(rs_counter_lset_value(sets[jj], ii), v) == 0)
+                return false;
+    }
+    return true;
+}
+
+/* Slot k of every item named v in the sets of block b, on worker w (w < 0: all workers):
+ * their sum, or the largest with max. */
+static uint64_t value_of(const struct rs_counter_lset *const *sets, unsigned n,
+                         const struct rs_counter_lblock *b, const char *v, int w, unsigned k,
+                         bool max)
+{
+    uint64_t t = 0;
+    for (unsigned j = 0; j < n; j++) {
+        if (rs_counter_lset_block(sets[j]) != b)
+            continue;
+        unsigned nw = rs_counter_lset_workers(sets[j]);
+        unsigned lo = w < 0 ? 0 : (unsigned)w, hi = w < 0 ? nw : (unsigned)w + 1;
+        if (hi > nw)
+            hi = nw;
+        for (unsigned i = 0; i < rs_counter_lset_items(sets[j]); i++) {
+            if (strcmp(rs_counter_lset_value(sets[j], i), v) != 0)
+                continue;
+            for (unsigned ww = lo; ww < hi; ww++) {
+                uint64_t x = rs_counter_lset_get(sets[j], ww, i, k);
+                t = max ? (x > t ? x : t) : t + x;
+            }
+        }
+    }
+    return t;
+}
+
+static void put_labels(FILE *f, const char *service, const char *label, const char *value)
+{
+    if (service) {
+        fputs("service=\"", f);
+        rs_prom_put_label_value(f, service);
+        fputs("\",", f);
+    }
+    fprintf(f, "%s=\"", label);
+    rs_prom_put_label_value(f, value);
+    fputc('"', f);
+}
+
+/* Every sample of one family (slot k, or the histogram with k = UINT_MAX) of block b. */
+static void write_lfamily(FILE *f, const struct rs_counter_lset *const *sets, unsigned n,
+                          const struct rs_counter_lblock *b, const char *name, unsigned k)
+{
+    const struct rs_counter_hist *h = b->hist;
+    for (unsigned j = 0; j < n; j++) {
+        if (rs_counter_lset_block(sets[j]) != b)
+            continue;
+        const char *svc = rs_counter_lset_service(sets[j]);
+        unsigned nw = rs_counter_lset_workers(sets[j]);
+        for (unsigned i = 0; nw && i < rs_counter_lset_items(sets[j]); i++) {
+            if (!first_of_value(sets, j, i))
+                continue;
+            const char *v = rs_counter_lset_value(sets[j], i);
+            if (k < b->n) {
+                bool max = b->desc[k].flags & RS_CTR_MAX;
+                for (unsigned w = 0; w < nw; w++) {
+                    fprintf(f, "%s{", name);
+                    put_labels(f, svc, b->label, v);
+                    fprintf(f, ",worker=\"%u\"} %" PRIu64 "\n", w,
+                            value_of(sets, n, b, v, (int)w, k, max));
+                }
+                continue;
+            }
+            uint64_t cum = 0;
+            for (unsigned q = 0; q <= h->nbounds; q++) {
+                cum += value_of(sets, n, b, v, -1, b->n + q, false);
+                fprintf(f, "%s_bucket{", name);
+                put_labels(f, svc, b->label, v);
+                if (q < h->nbounds)
+                    fprintf(f, ",le=\"%.9g\"} %" PRIu64 "\n", (double)h->bounds[q] * h->scale, cum);
+                else
+                    fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
+            }
+            fprintf(f, "%s_sum{", name);
+            put_labels(f, svc, b->label, v);
+            fprintf(f, "} %.9f\n",
+                    (double)value_of(sets, n, b, v, -1, b->n + h->nbounds + 1, false) * h->scale);
+            fprintf(f, "%s_count{", name);
+            put_labels(f, svc, b->label, v);
+            fprintf(f, "} %" PRIu64 "\n", cum);
+        }
+    }
+}
+
+int rs_prom_write_labelled(FILE *f, const struct rs_counter_lset *const *sets, unsigned n,
+                           const struct rs_prom_opts *o)
+{
+    char name[RS_PROM_NAME_MAX];
+    for (unsigned j = 0; j < n; j++) {
+        const struct rs_counter_lblock *b = rs_counter_lset_block(sets[j]);
+        bool seen = false;
+        for (unsigned jj = 0; jj < j && !seen; jj++)
+            seen = rs_counter_lset_block(sets[jj]) == b;
+        if (seen)
+            continue; /* written with the first set of its block */
+        for (unsigned k = 0; k < b->n; k++) {
+            const struct rs_counter_desc *d = &b->desc[k];
+            if (rs_prom_name(o->prefix, d->name, d->kind, name, sizeof(name)) < 0)
+                return -ENAMETOOLONG;
+            put_family(f, name, d->help, d->kind == RS_KIND_GAUGE ? "gauge" : "counter");
+            write_lfamily(f, sets, n, b, name, k);
+        }
+        if (b->hist) {
+            /* A histogram's name keeps its words as written, unit last: no _total. */
+            if (rs_prom_name(o->prefix, b->hist->name, RS_KIND_GAUGE, name, sizeof(name)) < 0)
+                return -ENAMETOOLONG;
+            put_family(f, name, b->hist->help, "histogram");
+            write_lfamily(f, sets, n, b, name, UINT32_MAX);
+        }
+    }
+    return ferror(f) ? -EIO : 0;
+}
+
 int rs_prom_write_info(FILE *f, const char *name, const char *help, const char *label,
                        const char *value)
 {

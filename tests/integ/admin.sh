@@ -159,4 +159,52 @@ SERVER_PID=""
 grep -q '^ringsock: totals ' "$SERVER_OUT" || fail "no totals line"
 curl -s --max-time 2 "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null &&
     fail "the admin port still answers after the server exited"
+
+# The relay's per-upstream series: a relay (2 workers, --admin) in front of a ringsock echo
+# and a port that refuses, with active health checks. 10 echo sessions through it: the echo
+# upstream's connections_total and connect-time histogram count 10 (summed over workers), its
+# health checks pass; the refusing one fails its checks and shows state 2 (dead) on both
+# workers; the scrape passes promtool and its families are in docs/metrics.md.
+up_out="$TEST_TMP/echo_up.out"
+"$RINGSOCK" echo --tcp 127.0.0.1:0 --threads 1 "${BACKEND_ARGS[@]}" >"$up_out" 2>&1 &
+track_pid $!
+wait_until 5 grep -q 'listening on' "$up_out" || fail "echo upstream did not start"
+echo_up=$(grep -m 1 -oE 'tcp://[^ ]*:[0-9]+' "$up_out" | sed 's|tcp://||')
+dead_up=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+start_server relay "${BACKEND_ARGS[@]}" --threads 2 --admin 127.0.0.1:0 --upstream "$echo_up" \
+    --upstream "$dead_up" --health tcp --health-interval 200ms --health-timeout 100ms
+[[ $(grep -m 1 '^ringsock: admin on ' "$SERVER_OUT") =~ http://127\.0\.0\.1:([0-9]+) ]] ||
+    fail "no admin address for the relay"
+ADMIN_PORT=${BASH_REMATCH[1]}
+python3 "$CHECK" conns "$HOST" "$PORT" 10 || fail "the sessions through the relay failed"
+# up_metric NAME UPSTREAM: the sum of NAME's series for that upstream in the last scrape.
+up_metric() {
+    awk -v n="$1" -v u="upstream=\"$2\"" 'index($1, n "{") == 1 && index($1, u) { s += $NF }
+        END { printf "%d\n", s }' "$BODY"
+}
+dead_on_both() {
+    scrape
+    [[ $(up_metric ringsock_relay_upstream_state "$dead_up") == 4 ]]
+}
+wait_until 5 dead_on_both || fail "the refusing upstream is not dead (state 2) on both workers"
+cp "$BODY" "$TEST_TMP/relay_scrape.txt"
+got=$(up_metric ringsock_relay_upstream_connections_total "$echo_up")
+[[ $got == 10 ]] || fail "relay_upstream_connections_total for the echo upstream: $got, want 10"
+got=$(up_metric ringsock_relay_upstream_connect_seconds_count "$echo_up")
+[[ $got == 10 ]] || fail "connect-time histogram count for the echo upstream: $got, want 10"
+grep -qF "ringsock_relay_upstream_connect_seconds_bucket{service=\"relay\",upstream=\"$echo_up\",le=\"+Inf\"} 10" \
+    "$BODY" || fail "no +Inf bucket of 10 for the echo upstream"
+(($(up_metric ringsock_relay_upstream_health_ok_total "$echo_up") >= 2)) ||
+    fail "the echo upstream passed no health checks"
+(($(up_metric ringsock_relay_upstream_health_fail_total "$dead_up") >= 6)) ||
+    fail "the refusing upstream failed fewer than 3 checks per worker"
+[[ $(up_metric ringsock_relay_upstream_state "$echo_up") == 0 ]] ||
+    fail "the echo upstream is not up (state 0) on both workers"
+[[ $(up_metric ringsock_relay_upstream_active "$echo_up") == 0 ]] ||
+    fail "the echo upstream still counts active sessions"
+while read -r _ _ name type; do
+    grep -qF "| \`$name\` | $type |" "$DOC" || fail "$name ($type) is not in docs/metrics.md"
+done < <(grep '^# TYPE ' "$TEST_TMP/relay_scrape.txt")
+log "relay scrape: $(grep -c '^ringsock_relay_upstream' "$BODY") per-upstream lines pass promtool"
+stop_server
 pass

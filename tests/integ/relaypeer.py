@@ -17,6 +17,11 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
       proxyecho      reads a PROXY header (v1 line or v2 binary), writes it back as hex and
                      "\\n", then echoes until EOF
       blackhole      never accepts, its backlog kept full: SYNs to it are dropped
+      health NAME FILE   a health-checked id server: a connection that sends "PING\\r\\n"
+                     within 0.3 s is a check, answered "PONG NAME\\r\\n" while FILE exists
+                     and never answered (held until EOF) while it does not; any other
+                     connection is a client, served as by id NAME
+    With RELAYPEER_PORT set, serve listens on that port instead of a free one.
   client CHECK HOST PORT [ARGS]
       banner TEXT    reads TEXT before sending anything, then one echoed round trip
       closeafter N   reads exactly the N pattern bytes, then EOF
@@ -30,6 +35,9 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
                      write side; the relay must then close within 5 s
       ids COUNT      COUNT connections one after another, each reading its upstream's id line;
                      prints "ids NAME=K ..."
+      leastconn      opens 4 connections and keeps them, reading each one's id line; closes
+                     those to the second one's upstream, waits 0.5 s, opens 2 more; prints
+                     "first N1 N2 N3 N4 then NAME=K ..."
       proxy V        the header the upstream got must be the v1 line or v2 bytes for this
                      client's address and port and the relay's
       sendproxy LINE  sends the v1 LINE (CRLF added) and "hello"; the upstream (proxyecho
@@ -39,6 +47,7 @@ Every wait is bounded; a failed check exits 1 with one line on stderr.
                      "closed after X ms"
 """
 
+import os
 import socket
 import struct
 import sys
@@ -152,6 +161,22 @@ def handle(c, mode, arg):
         elif mode == "id":
             c.sendall(arg.encode() + b"\n")
             echo_until_eof(c)
+        elif mode == "health":
+            name, flag = arg
+            c.settimeout(0.3)
+            try:
+                first = c.recv(64)
+            except socket.timeout:
+                first = b""
+            c.settimeout(None)
+            if first.startswith(b"PING\r\n"):
+                if os.path.exists(flag):
+                    c.sendall(b"PONG " + name.encode() + b"\r\n")
+                while c.recv(64):
+                    pass
+            else:
+                c.sendall(name.encode() + b"\n" + first)
+                echo_until_eof(c)
     except OSError:
         pass
     finally:
@@ -161,7 +186,7 @@ def handle(c, mode, arg):
 def serve(mode, arg):
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind(("127.0.0.1", 0))
+    ls.bind(("127.0.0.1", int(os.environ.get("RELAYPEER_PORT", "0"))))
     if mode == "blackhole":
         ls.listen(0)
         held = []
@@ -325,6 +350,20 @@ def client(check, host, port, args):
             counts[name] = counts.get(name, 0) + 1
             s.close()
         print("ids " + " ".join("%s=%d" % kv for kv in sorted(counts.items())))
+    elif check == "leastconn":
+        held = [connect(host, port) for _ in range(4)]
+        names = [read_line(h).strip().decode() for h in held]
+        for h, n in zip(held, names):
+            if n == names[1]:
+                h.close()
+        time.sleep(0.5)
+        more = [connect(host, port) for _ in range(2)]
+        counts = {}
+        for h in more:
+            n = read_line(h).strip().decode()
+            counts[n] = counts.get(n, 0) + 1
+        print("first " + " ".join(names) + " then " +
+              " ".join("%s=%d" % kv for kv in sorted(counts.items())))
     elif check == "closed":
         limit = float(args[0]) / 1000.0
         t0 = time.monotonic()
@@ -348,7 +387,9 @@ def client(check, host, port, args):
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
-        serve(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "")
+        arg = sys.argv[3:] if sys.argv[2] == "health" else (
+            sys.argv[3] if len(sys.argv) > 3 else "")
+        serve(sys.argv[2], arg)
     elif len(sys.argv) >= 5 and sys.argv[1] == "client":
         client(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:])
     else:

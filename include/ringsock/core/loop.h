@@ -163,6 +163,9 @@ void rs_loop_request_drain(struct rs_loop *l, unsigned timeout_ms);
 /* True once the loop drains (rs_loop_request_drain acted on): a service ends connections that
  * would otherwise go on (HTTP keep-alive) at their next natural end. */
 bool rs_loop_draining(const struct rs_loop *l);
+/* True once the loop stops or drains (either request acted on): a service starts nothing new
+ * of its own (the relay's health checks), so the loop can finish. */
+bool rs_loop_stopping(const struct rs_loop *l);
 /* Thread-safe: interrupts a loop waiting for events. */
 void rs_loop_wake(struct rs_loop *l);
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ringsock/util/counters.h"
+#include "ringsock/util/counters_labelled.h"
 #include "ringsock/util/ratetable.h"
 #include "ringsock/proto/http_parse.h"
 #include "ringsock/core/loop.h"
@@ -54,6 +55,10 @@ struct rs_service_ctx {
     struct rs_loop *loop;
     _Atomic uint64_t *counters; /* this worker's storage of the service's counter block */
     const struct rs_service_conf *conf;
+    unsigned worker; /* this worker's number (0..threads-1) */
+    /* The listener's labelled set of the service's item_counters (NULL: none); the worker's
+     * rows are rs_counter_lset_row(items, worker, i). */
+    const struct rs_counter_lset *items;
 };
 
 struct rs_udp_config;
@@ -67,6 +72,11 @@ struct rs_service {
                          * it has a datagram side) */
     const char *scheme; /* its TCP listeners on the listening line; NULL: "tcp" */
     const struct rs_counter_block *counters; /* NULL: counts nothing of its own */
+    /* Counters kept per item of a listener's configuration (the relay's upstreams), exported
+     * with a label (NULL: none); item_names gives the items' label values for a listener
+     * (at most max of them; returns how many). */
+    const struct rs_counter_lblock *item_counters;
+    unsigned (*item_names)(const struct rs_service_conf *conf, const char **names, unsigned max);
     /* Per-worker state (NULL: none): 0 with *state set, or -errno. Called on the worker's
      * thread before its loop runs; worker_free runs after the loop has been freed. */
     int (*worker_new)(const struct rs_service_ctx *ctx, void **state);

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "ringsock/util/counters.h"
+#include "ringsock/util/counters_labelled.h"
 
 #define RS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -51,6 +52,16 @@ struct rs_prom_opts {
  * worker. A set without workers gives the HELP and TYPE lines alone (a list of the metrics).
  * Returns 0, -ENOMEM, or -EIO if writing to f failed. */
 int rs_prom_write_counters(FILE *f, const struct rs_counter_set *s, const struct rs_prom_opts *o);
+
+/* Writes the labelled sets (counters_labelled.h), the sets of one block together: each
+ * counter's family (named as above) with a sample per item and worker, labelled
+ * {service="S",LABEL="VALUE",worker="N"}; items of the same value in several sets (two relay
+ * listeners naming one upstream) add up into one series (RS_CTR_MAX: the largest). Then the
+ * block's histogram, summed over workers, as a Prometheus histogram: NAME_bucket{...,le="B"}
+ * cumulative (bounds and sum scaled), NAME_sum, NAME_count. Sets without workers give the HELP
+ * and TYPE lines alone. Returns 0, -ENAMETOOLONG or -EIO. */
+int rs_prom_write_labelled(FILE *f, const struct rs_counter_lset *const *sets, unsigned n,
+                           const struct rs_prom_opts *o);
 
 /* Writes a gauge family of one sample, value 1, with one label: an "info" metric such as
  * ringsock_build_info{version="0.1.0"} 1. Returns 0 or -EIO. */

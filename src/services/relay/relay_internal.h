@@ -10,6 +10,7 @@
 #include "ringsock/core/loop.h"
 #include "ringsock/services/relay.h"
 #include "ringsock/services/services.h"
+#include "relay_health.h"
 
 #define RELAY_COUNTERS(X)                                                                          \
     X(relay_accepted, COUNTER, RS_CTR_WORKER, "relay: client connections accepted")                \
@@ -54,7 +55,9 @@
     X(relay_udp_bytes_c2u, COUNTER, 0, "relay: UDP bytes from clients sent upstream")              \
     X(relay_udp_bytes_u2c, COUNTER, 0, "relay: UDP bytes from upstreams sent back")                \
     X(relay_udp_drops, COUNTER, RS_CTR_WORKER,                                                     \
-      "relay: datagrams dropped otherwise (no upstream, truncated, send refused)")
+      "relay: datagrams dropped otherwise (no upstream, truncated, send refused)")                 \
+    X(relay_health_ok, COUNTER, 0, "relay: active health checks passed (all upstreams)")           \
+    X(relay_health_fail, COUNTER, 0, "relay: active health checks failed (all upstreams)")
 
 RS_COUNTER_STRUCT(relay_counters, RELAY_COUNTERS);
 
@@ -69,8 +72,18 @@ struct relay_worker {
     struct rs_upstreams *ups;
     struct relay_sess *free;
     uint64_t active;
-    struct relay_udp *udp; /* the UDP side, from the first udp_open */
+    struct relay_udp *udp;                                /* the UDP side, from the first udp_open */
+    const struct rs_counter_lset *items;                  /* per-upstream counters, or NULL */
+    struct relay_health *health;                          /* --health tcp, or NULL */
+    struct relay_up_counters *up[RS_RELAY_MAX_UPSTREAMS]; /* per-upstream rows, or NULL */
 };
+
+/* After anything that changes upstream i's state or count: its row shows them. */
+static inline void up_note(struct relay_worker *w, int i)
+{
+    if (i >= 0)
+        rs__relay_up_publish(w->up[i], w->ups, (unsigned)i);
+}
 
 /* RS_UDP_SERVICE hook: serves one listening datagram socket (relay_udp.c). */
 int rs__relay_udp_open(void *state, struct rs_loop *l, int fd, const struct rs_udp_config *cfg);

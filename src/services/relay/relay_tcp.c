@@ -89,6 +89,7 @@ static void up_forget(struct relay_sess *s, bool close)
     s->up = NULL;
     if (s->up_idx >= 0)
         rs_upstream_conn_end(s->w->ups, (unsigned)s->up_idx);
+    up_note(s->w, s->up_idx);
     s->up_idx = -1;
 }
 
@@ -142,8 +143,11 @@ static void connect_failed(struct relay_sess *s, int err)
     else
         RS_STAT_INC(w->ctr, relay_connect_error);
     if (s->up_idx >= 0 && (err == -ECONNREFUSED || err == -ETIMEDOUT || err == -ENETUNREACH ||
-                           err == -EHOSTUNREACH || err == -ECONNRESET))
+                           err == -EHOSTUNREACH || err == -ECONNRESET)) {
         rs_upstream_fail(w->ups, (unsigned)s->up_idx, now);
+        if (w->up[s->up_idx])
+            RS_STAT_INC(w->up[s->up_idx], relay_upstream_connect_fails);
+    }
     up_forget(s, true);
     if (!s->cli || s->cli_closing)
         return;
@@ -250,6 +254,7 @@ static void up_on_close(struct rs_conn *c, int err)
     s->up = NULL;
     if (s->up_idx >= 0)
         rs_upstream_conn_end(s->w->ups, (unsigned)s->up_idx);
+    up_note(s->w, s->up_idx);
     s->up_idx = -1;
     if (!ours && err < 0) {
         RS_STAT_INC(s->w->ctr, relay_resets_upstream);
@@ -290,7 +295,11 @@ static void up_on_connect(struct rs_conn *c, int err)
         return;
     }
     RS_STAT_INC(w->ctr, relay_connect_ok);
-    rs_upstream_ok(w->ups, (unsigned)s->up_idx, rs_now_ns());
+    uint64_t now = rs_now_ns();
+    rs_upstream_ok(w->ups, (unsigned)s->up_idx, now);
+    up_note(w, s->up_idx);
+    if (w->up[s->up_idx])
+        rs_counter_lset_record(w->items, (_Atomic uint64_t *)w->up[s->up_idx], now - s->attempt_ns);
     s->connected = true;
     s->last_ns = rs_now_ns();
     if (w->conf->send_proxy && s->have_addrs) {
@@ -336,6 +345,9 @@ static void sess_connect(struct relay_sess *s)
             rs_conn_read_cross(c);
             rs_conn_set_write_queue(c, w->conf->window);
             rs_upstream_conn_begin(w->ups, (unsigned)i);
+            if (w->up[i])
+                RS_STAT_INC(w->up[i], relay_upstream_conns);
+            up_note(w, i);
             s->up = c;
             s->up_idx = i;
             s->attempt_ns = now;
@@ -648,6 +660,24 @@ static void relay_accept(struct rs_conn *c, void *arg)
     sess_connect(s);
 }
 
+/* An active health check's outcome for upstream i. */
+static void health_result(void *arg, unsigned i, bool ok)
+{
+    struct relay_worker *w = arg;
+    rs_upstream_health(w->ups, i, ok);
+    if (ok)
+        RS_STAT_INC(w->ctr, relay_health_ok);
+    else
+        RS_STAT_INC(w->ctr, relay_health_fail);
+    if (w->up[i]) {
+        if (ok)
+            RS_STAT_INC(w->up[i], relay_upstream_health_ok);
+        else
+            RS_STAT_INC(w->up[i], relay_upstream_health_fail);
+    }
+    up_note(w, (int)i);
+}
+
 static int relay_worker_new(const struct rs_service_ctx *ctx, void **state)
 {
     struct relay_worker *w = rs_calloc(1, sizeof(*w));
@@ -660,6 +690,20 @@ static int relay_worker_new(const struct rs_service_ctx *ctx, void **state)
     if (!w->ups) {
         rs_free(w);
         return -ENOMEM;
+    }
+    w->items = ctx->items;
+    for (unsigned i = 0; i < w->conf->nup; i++) {
+        w->up[i] = (struct relay_up_counters *)rs_counter_lset_row(ctx->items, ctx->worker, i);
+        up_note(w, (int)i);
+    }
+    if (w->conf->health == RS_HEALTH_TCP) {
+        int err = 0;
+        w->health = rs__relay_health_new(w->loop, w->conf, health_result, w, &err);
+        if (!w->health) {
+            rs_upstreams_free(w->ups);
+            rs_free(w);
+            return err;
+        }
     }
     *state = w;
     return 0;
@@ -676,6 +720,7 @@ static void relay_worker_free(void *state)
         rs_free(s);
     }
     rs__relay_udp_free(w);
+    rs__relay_health_free(w->health);
     rs_upstreams_free(w->ups);
     rs_free(w);
 }
@@ -686,6 +731,8 @@ const struct rs_service rs_relay_service = {
             "(layer-4 proxy); default TCP and UDP on 127.0.0.1:9000",
     .listen = "127.0.0.1:9000",
     .counters = &relay_block,
+    .item_counters = &rs__relay_up_block,
+    .item_names = rs__relay_up_names,
     .worker_new = relay_worker_new,
     .worker_free = relay_worker_free,
     .accept = relay_accept,

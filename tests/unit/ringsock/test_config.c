@@ -83,9 +83,12 @@ static void test_flags_equal_keys(void)
         snprintf(flag, sizeof(flag), "--%s", d->name);
         /* A relay needs an upstream besides the option under test. */
         bool relay = !strcmp(rs_services[svc]->name, "relay") && strcmp(d->name, "upstream");
-        const char *argv[] = {"ringsock", rs_services[svc]->name, "--tcp",      "127.0.0.1:5", flag,
-                              v,          "--upstream",           "127.0.0.1:9"};
-        int r = cli(&a, relay ? 8 : 6, argv, err);
+        /* ... and health-send and health-expect need --health tcp. */
+        bool health = relay && !strncmp(d->name, "health-", 7);
+        const char *argv[] = {
+            "ringsock", rs_services[svc]->name, "--tcp",       "127.0.0.1:5", flag,
+            v,          "--upstream",           "127.0.0.1:9", "--health",    "tcp"};
+        int r = cli(&a, health ? 10 : relay ? 8 : 6, argv, err);
         if (r != RS_OPTS_RUN) {
             fprintf(stderr, "%s %s: %s\n", flag, v, err);
             check_failures++;
@@ -97,7 +100,9 @@ static void test_flags_equal_keys(void)
                  d->scope == RS_OPT_GLOBAL ? v : "", rs_services[svc]->name,
                  d->scope == RS_OPT_LISTENER ? d->name : "",
                  d->scope == RS_OPT_LISTENER ? " = " : "", d->scope == RS_OPT_LISTENER ? v : "",
-                 relay ? "upstream = 127.0.0.1:9\n" : "");
+                 health  ? "upstream = 127.0.0.1:9\nhealth = tcp\n"
+                 : relay ? "upstream = 127.0.0.1:9\n"
+                         : "");
         int n = load(text, &b, &msgs);
         if (n != 0) {
             fprintf(stderr, "%s = %s: %s", d->name, v, msgs);

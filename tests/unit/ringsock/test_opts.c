@@ -243,9 +243,32 @@ int main(void)
     CHECK_EQ(o.lst[0].relay.idle_timeout_ns, 2000000000ull);
     CHECK_EQ(o.lst[0].relay.fin_timeout_ns, 0);
     CHECK_EQ(o.lst[0].relay.connect_timeout_ns, 250000000ull);
-    const char *rbad[][2] = {{"--upstream", "nowhere"}, {"--balance", "fastest"},
-                             {"--send-proxy", "v3"},    {"--connect-timeout", "0"},
-                             {"--window", "1"},         {"--connect-tries", "0"}};
+    /* Active health: escapes decoded, defaults, and the combinations the check refuses. */
+    const char *r5[] = {"ringsock",          "relay",  "--upstream",       "127.0.0.1:80",
+                        "--health",          "tcp",    "--health-send",    "PING\\r\\n",
+                        "--health-expect",   "+OK\\t", "--health-fall",    "5",
+                        "--health-interval", "500ms",  "--health-timeout", "400ms"};
+    CHECK_EQ(parse(&o, err, 16, r5), RS_OPTS_RUN);
+    CHECK_EQ(o.lst[0].relay.health, RS_HEALTH_TCP);
+    CHECK_EQ(o.lst[0].relay.health_send_len, 6);
+    CHECK(memcmp(o.lst[0].relay.health_send, "PING\r\n", 6) == 0);
+    CHECK_EQ(o.lst[0].relay.health_expect_len, 4);
+    CHECK(memcmp(o.lst[0].relay.health_expect, "+OK\t", 4) == 0);
+    CHECK_EQ(o.lst[0].relay.health_fall, 5);
+    CHECK_EQ(o.lst[0].relay.health_rise, 2);
+    CHECK_EQ(o.lst[0].relay.health_interval_ns, 500000000ull);
+    CHECK_EQ(o.lst[0].relay.health_timeout_ns, 400000000ull);
+    const char *r6[] = {"ringsock", "relay", "--upstream", "127.0.0.1:80", "--health-expect", "x"};
+    CHECK_EQ(parse(&o, err, 6, r6), -EINVAL); /* without --health tcp */
+    CHECK(strstr(err, "--health tcp") != NULL);
+    const char *r7[] = {"ringsock", "relay", "--upstream",        "127.0.0.1:80",
+                        "--health", "tcp",   "--health-interval", "100ms"};
+    CHECK_EQ(parse(&o, err, 8, r7), -EINVAL); /* the 1s timeout is longer than the interval */
+    CHECK(strstr(err, "--health-timeout") != NULL);
+    const char *rbad[][2] = {
+        {"--upstream", "nowhere"},  {"--balance", "fastest"}, {"--send-proxy", "v3"},
+        {"--connect-timeout", "0"}, {"--window", "1"},        {"--connect-tries", "0"},
+        {"--health", "http"},       {"--health-rise", "0"},   {"--health-interval", "0"}};
     for (size_t i = 0; i < sizeof(rbad) / sizeof(rbad[0]); i++) {
         const char *rv[] = {"ringsock",     "relay",    "--upstream",
                             "127.0.0.1:80", rbad[i][0], rbad[i][1]};

@@ -1,6 +1,8 @@
 /* The Prometheus formatter: names by rule, exact exposition text for a small registry (HELP and
  * TYPE from the descriptors, one series per worker, service labels, a level gauge), escaping
- * of label values and help text, active blocks only, a set without workers. */
+ * of label values and help text, active blocks only, a set without workers; labelled blocks
+ * (per-item series, the same item in two sets added up, a gauge by its largest value, a
+ * histogram with cumulative inclusive buckets and its sum scaled). */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -91,8 +93,89 @@ static void check_text(const char *got, const char *want)
     }
 }
 
+/* A labelled block: two sets (listeners) naming item "a" both, two workers, a histogram. */
+#define U_COUNTERS(X)                                                                              \
+    X(up_state, GAUGE, RS_CTR_MAX, "state")                                                        \
+    X(up_conns, COUNTER, 0, "connects")
+
+RS_COUNTER_STRUCT(u_counters, U_COUNTERS);
+static const struct rs_counter_desc u_desc[] = {U_COUNTERS(RS_COUNTER_DESC)};
+static const uint64_t u_bounds[] = {1000, 10000, 100000};
+static const struct rs_counter_hist u_hist = {"up_connect_seconds", "connect time", u_bounds, 3,
+                                              1e-6};
+static const struct rs_counter_lblock u_block = {"up", "upstream", u_desc, 2, &u_hist};
+
+static void check_labelled(void)
+{
+    const char *names1[] = {"a", "b\"q"};
+    const char *names2[] = {"a"};
+    struct rs_counter_lset *s1 = rs_counter_lset_new(&u_block, "relay", names1, 2, 2);
+    struct rs_counter_lset *s2 = rs_counter_lset_new(&u_block, "relay", names2, 1, 2);
+    CHECK(s1 && s2);
+    if (!s1 || !s2)
+        goto out;
+    CHECK(rs_counter_lset_row(s1, 2, 0) == NULL);
+    CHECK(rs_counter_lset_row(s1, 0, 2) == NULL);
+    struct u_counters *a0 = (struct u_counters *)rs_counter_lset_row(s1, 0, 0);
+    struct u_counters *a1 = (struct u_counters *)rs_counter_lset_row(s1, 1, 0);
+    struct u_counters *b0 = (struct u_counters *)rs_counter_lset_row(s1, 0, 1);
+    struct u_counters *c0 = (struct u_counters *)rs_counter_lset_row(s2, 0, 0);
+    RS_STAT_ADD(a0, up_conns, 3);
+    RS_STAT_ADD(a1, up_conns, 4);
+    RS_STAT_ADD(c0, up_conns, 10); /* the same "a" in the second set: adds up */
+    RS_STAT_SET(a0, up_state, 1);
+    RS_STAT_SET(c0, up_state, 2); /* the largest */
+    RS_STAT_SET(b0, up_state, 3);
+    rs_counter_lset_record(s1, (_Atomic uint64_t *)a0, 1000);   /* le 1000: inclusive */
+    rs_counter_lset_record(s1, (_Atomic uint64_t *)a1, 5000);   /* le 10000 */
+    rs_counter_lset_record(s2, (_Atomic uint64_t *)c0, 999999); /* +Inf */
+    const struct rs_counter_lset *sets[] = {s1, s2};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f != NULL);
+    if (!f)
+        goto out;
+    struct rs_prom_opts o = {.prefix = "ringsock_"};
+    CHECK_EQ(rs_prom_write_labelled(f, sets, 2, &o), 0);
+    fclose(f);
+    check_text(
+        buf,
+        "# HELP ringsock_up_state state\n"
+        "# TYPE ringsock_up_state gauge\n"
+        "ringsock_up_state{service=\"relay\",upstream=\"a\",worker=\"0\"} 2\n"
+        "ringsock_up_state{service=\"relay\",upstream=\"a\",worker=\"1\"} 0\n"
+        "ringsock_up_state{service=\"relay\",upstream=\"b\\\"q\",worker=\"0\"} 3\n"
+        "ringsock_up_state{service=\"relay\",upstream=\"b\\\"q\",worker=\"1\"} 0\n"
+        "# HELP ringsock_up_connections_total connects\n"
+        "# TYPE ringsock_up_connections_total counter\n"
+        "ringsock_up_connections_total{service=\"relay\",upstream=\"a\",worker=\"0\"} 13\n"
+        "ringsock_up_connections_total{service=\"relay\",upstream=\"a\",worker=\"1\"} 4\n"
+        "ringsock_up_connections_total{service=\"relay\",upstream=\"b\\\"q\",worker=\"0\"} 0\n"
+        "ringsock_up_connections_total{service=\"relay\",upstream=\"b\\\"q\",worker=\"1\"} 0\n"
+        "# HELP ringsock_up_connect_seconds connect time\n"
+        "# TYPE ringsock_up_connect_seconds histogram\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"a\",le=\"0.001\"} 1\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"a\",le=\"0.01\"} 2\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"a\",le=\"0.1\"} 2\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"a\",le=\"+Inf\"} 3\n"
+        "ringsock_up_connect_seconds_sum{service=\"relay\",upstream=\"a\"} 1.005999000\n"
+        "ringsock_up_connect_seconds_count{service=\"relay\",upstream=\"a\"} 3\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"b\\\"q\",le=\"0.001\"} 0\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"b\\\"q\",le=\"0.01\"} 0\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"b\\\"q\",le=\"0.1\"} 0\n"
+        "ringsock_up_connect_seconds_bucket{service=\"relay\",upstream=\"b\\\"q\",le=\"+Inf\"} 0\n"
+        "ringsock_up_connect_seconds_sum{service=\"relay\",upstream=\"b\\\"q\"} 0.000000000\n"
+        "ringsock_up_connect_seconds_count{service=\"relay\",upstream=\"b\\\"q\"} 0\n");
+    free(buf);
+out:
+    rs_counter_lset_free(s1);
+    rs_counter_lset_free(s2);
+}
+
 int main(void)
 {
+    check_labelled();
     /* The naming rule. */
     check_name("conns_accepted", RS_KIND_COUNTER, "ringsock_connections_accepted_total");
     check_name("bytes_in", RS_KIND_COUNTER, "ringsock_received_bytes_total");
