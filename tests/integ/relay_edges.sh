@@ -89,10 +89,16 @@ expect_total relay_fin_timeouts 1
 
 relay_to "$ECHO_PORT" --shutdown-timeout 500
 hold_out="$TEST_TMP/hold.out"
+base_fds=$(server_fd_count)
 python3 "$RELAYPEER" client closed "$HOST" "$PORT" 10000 >"$hold_out" 2>&1 &
 hold=$!
 track_pid "$hold"
-sleep 0.5
+# The session is open once the relay holds the client's and the upstream's descriptors (a
+# fixed sleep lost the race to a slow python start on a loaded machine).
+session_open() {
+    (($(server_fd_count) >= base_fds + 2))
+}
+wait_until 10 session_open || fail "the relay did not open the session"
 stop_server
 rc=0
 wait_pid "$hold" 15 || rc=$?
