@@ -272,6 +272,10 @@ struct json_t *load_latency_json(const struct rs_hist *h); /* mean, stdev, perce
 struct json_t *load_curve_json(const struct rs_hist *h);   /* HdrHistogram's percentile ticks */
 /* A number from a run's JSON at path "key" or "a.key"; 0 when absent or of another type. */
 uint64_t load_jget_u64(struct json_t *o, const char *path);
+/* Adds a --json histogram's "buckets" ([index, count] pairs) into h. Returns 0, or -EINVAL with
+ * "PATH: bad histogram bucket N" in err. */
+int load_hist_add_buckets(struct rs_hist *h, struct json_t *buckets, const char *path, char *err,
+                          size_t errlen);
 double load_jget_num(struct json_t *o, const char *path);
 
 /* Merges --idle runs' JSON; returns the exit code. */

@@ -136,17 +136,8 @@ static int merge_one(struct load_summary *s, json_t *root, const char *path, cha
                  proto);
         return -EINVAL;
     }
-    size_t i;
-    json_t *b;
-    json_array_foreach(buckets, i, b)
-    {
-        json_int_t idx = json_integer_value(json_array_get(b, 0));
-        json_int_t cnt = json_integer_value(json_array_get(b, 1));
-        if (idx < 0 || cnt < 0 || rs_hist_add_bucket(&s->h, (uint32_t)idx, (uint64_t)cnt) < 0) {
-            snprintf(err, errlen, "%s: bad histogram bucket %zu", path, i);
-            return -EINVAL;
-        }
-    }
+    if (load_hist_add_buckets(&s->h, buckets, path, err, errlen) < 0)
+        return -EINVAL;
     s->h.overflow += load_jget_u64(root, "histogram.overflow");
     rs_hist_u128 sum, sumsq;
     if (load_hist_sums_get(hj, &sum, &sumsq) == 0) {

@@ -213,3 +213,20 @@ double load_jget_num(json_t *o, const char *path)
     json_t *v = jget(o, path);
     return json_is_number(v) ? json_number_value(v) : 0;
 }
+
+int load_hist_add_buckets(struct rs_hist *h, json_t *buckets, const char *path, char *err,
+                          size_t errlen)
+{
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b)
+    {
+        json_int_t idx = json_integer_value(json_array_get(b, 0));
+        json_int_t cnt = json_integer_value(json_array_get(b, 1));
+        if (idx < 0 || cnt < 0 || rs_hist_add_bucket(h, (uint32_t)idx, (uint64_t)cnt) < 0) {
+            snprintf(err, errlen, "%s: bad histogram bucket %zu", path, i);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
