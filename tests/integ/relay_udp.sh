@@ -186,9 +186,16 @@ expect_total relay_udp_closed_idle 1
 upeer_start id B
 b=$UPORT
 start_udp_server relay --threads 1 --udp 127.0.0.1:0 --upstream "127.0.0.1:$a" \
-    --upstream "127.0.0.1:$b" "${BACKEND_ARGS[@]}"
+    --upstream "127.0.0.1:$b" --admin 127.0.0.1:0 "${BACKEND_ARGS[@]}"
 uclient ids 10 || fail "round robin"
 [[ $ULINE == "ids A=5 B=5" ]] || fail "round robin: $ULINE, expected A=5 B=5"
+# The sessions are in each upstream's series of /metrics, as TCP connections are.
+admin_url=$(grep -oE 'admin on http://127\.0\.0\.1:[0-9]+' "$SERVER_OUT" | sed 's/admin on //')
+for p in "$a" "$b"; do
+    n=$(curl -s --max-time 3 "$admin_url/metrics" |
+        awk -v u="upstream=\"127.0.0.1:$p\"" '/^ringsock_relay_upstream_connections_total/ && index($0, u) { s += $2 } END { print s + 0 }')
+    ((n == 5)) || fail "upstream 127.0.0.1:$p: $n sessions in /metrics, want 5"
+done
 stop_server
 
 # A dead upstream: its ICMP port unreachable ends the session and counts a failure (--max-fails

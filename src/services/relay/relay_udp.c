@@ -245,6 +245,7 @@ static void sess_end(struct relay_udp *ru, struct udp_sess *s, enum end_why why,
     close(s->fd); /* also leaves the epoll set */
     s->fd = -1;
     rs_upstream_conn_end(w->ups, (unsigned)s->up_idx);
+    up_note(w, s->up_idx);
     static const enum rs_close_reason reasons[] = {
         [END_IDLE] = RS_CLOSE_IDLE_TIMEOUT,
         [END_RESPONSES] = RS_CLOSE_SERVER,
@@ -327,6 +328,9 @@ static struct udp_sess *sess_new(struct relay_udp *ru, struct udp_sock *ls, cons
     /* A UDP connect only sets the peer: it fails at once or not at all (ENETUNREACH, ...). */
     if (connect(fd, (const struct sockaddr *)&up->ss, up->len) < 0) {
         rs_upstream_fail(w->ups, (unsigned)i, now);
+        if (w->up[i])
+            RS_STAT_INC(w->up[i], relay_upstream_connect_fails);
+        up_note(w, i);
         goto out_close_fd;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)s->gen << 32 | s->idx};
@@ -350,6 +354,9 @@ static struct udp_sess *sess_new(struct relay_udp *ru, struct udp_sock *ls, cons
     if (was_empty)
         idle_arm(ru);
     rs_upstream_conn_begin(w->ups, (unsigned)i);
+    if (w->up[i])
+        RS_STAT_INC(w->up[i], relay_upstream_conns);
+    up_note(w, i);
     ru->active++;
     RS_STAT_INC(w->ctr, relay_udp_sessions);
     RS_STAT_SET(w->ctr, relay_udp_active, ru->active);
@@ -380,6 +387,9 @@ static void send_up(struct relay_udp *ru, struct udp_sess *s, unsigned j, unsign
                 /* ICMP about an earlier datagram: the upstream is not there. */
                 RS_STAT_ADD(w->ctr, relay_udp_drops, k);
                 rs_upstream_fail(w->ups, (unsigned)s->up_idx, rs_now_ns());
+                if (w->up[s->up_idx])
+                    RS_STAT_INC(w->up[s->up_idx], relay_upstream_connect_fails);
+                up_note(w, s->up_idx);
                 sess_end(ru, s, END_ERROR, err);
                 return;
             }
@@ -506,6 +516,9 @@ static bool upstream_batch(struct relay_udp *ru, struct udp_sess *s)
             return err == -EINTR;
         /* ECONNREFUSED: ICMP port unreachable for a datagram we sent; the rest alike. */
         rs_upstream_fail(w->ups, (unsigned)s->up_idx, rs_now_ns());
+        if (w->up[s->up_idx])
+            RS_STAT_INC(w->up[s->up_idx], relay_upstream_connect_fails);
+        up_note(w, s->up_idx);
         sess_end(ru, s, END_ERROR, err);
         return false;
     }
@@ -513,6 +526,7 @@ static bool upstream_batch(struct relay_udp *ru, struct udp_sess *s)
     if (n > 0 && !s->answered) {
         s->answered = true;
         rs_upstream_ok(w->ups, (unsigned)s->up_idx, now);
+        up_note(w, s->up_idx);
     }
     unsigned out = 0;
     for (int j = 0; j < n; j++) {
@@ -704,6 +718,7 @@ void rs__relay_udp_free(struct relay_worker *w)
         if (s->fd >= 0) {
             close(s->fd);
             rs_upstream_conn_end(w->ups, (unsigned)s->up_idx);
+            up_note(w, s->up_idx);
         }
     }
     for (uint32_t i = 0; i < ru->nslabs; i++)
