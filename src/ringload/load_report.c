@@ -41,11 +41,15 @@ void load_summary_print(const struct load_summary *s, bool latency)
     const struct rs_hist *h = &s->h;
     char a[32], b[32], c[32];
 
+    /* 10s and more whole, as wrk prints them; shorter ones (-d 500ms, a run cut short by
+     * Ctrl-C) to three figures, not as 0s. */
+    char dur[32];
+    snprintf(dur, sizeof(dur), s->duration >= 10 ? "%.0f" : "%.3g", s->duration);
     if (s->runs > 1)
-        printf("Merged %d runs%s%s @ %s, %.0fs\n", s->runs, s->run_id[0] ? " of run " : "",
-               s->run_id, s->url, s->duration);
+        printf("Merged %d runs%s%s @ %s, %ss\n", s->runs, s->run_id[0] ? " of run " : "", s->run_id,
+               s->url, dur);
     else
-        printf("Running %.0fs test @ %s (backend %s)\n", s->duration, s->url, s->backend);
+        printf("Running %ss test @ %s (backend %s)\n", dur, s->url, s->backend);
     bool http = strcmp(s->proto, "http") == 0;
     if (http)
         printf("  %d thread%s and %d connections, %d request%s outstanding per connection, %s",
