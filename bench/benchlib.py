@@ -26,7 +26,7 @@ COLUMNS = [
     "scenario", "case", "round", "side", "server", "generator", "conns", "depth", "size",
     "seconds", "throughput", "unit", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
     "srv_user_s", "srv_sys_s", "gen_user_s", "gen_sys_s", "errors", "open_s", "rss_kib",
-    "rss_per_conn_b", "kmem_per_conn_b",
+    "rss_per_conn_b", "kmem_per_conn_b", "up_user_s", "up_sys_s",
 ]
 LAT_COLUMNS = ["scenario", "case", "round", "side", "percentile", "latency_us"]
 HZ = os.sysconf("SC_CLK_TCK")
@@ -232,7 +232,9 @@ def fmt(v, unit=""):
             return f"{v / 1e6:.2f}M"
         if a >= 1e4:
             return f"{v / 1e3:.1f}k"
-        return f"{v:.0f}"
+        if a >= 100:
+            return f"{v:.0f}"
+        return f"{v:.2f}"  # Gbit/s
     if a >= 100:
         return f"{v:.0f}"
     if a >= 10:
@@ -253,7 +255,7 @@ class Group:
         self.unit = r0["unit"]
 
     def col(self, name):
-        return [num(r[name]) for r in self.rows]
+        return [num(r.get(name)) for r in self.rows]
 
     def m(self, name):
         return mean(self.col(name))
@@ -340,10 +342,13 @@ def report(csv_path, lat_path, md_path, png_path, title, lat_case=None):
                 f"| {fmt(g.m('rss_per_conn_b'))} | {fmt(g.m('kmem_per_conn_b'))} "
                 f"| {fmt(g.cpu('srv'))} | {sum(int(num(x) or 0) for x in g.col('errors'))} |")
     else:
+        # Relays: the upstream shares the server CPU, so its CPU is shown beside the relay's.
+        upstream = any(r.get("up_user_s") for r in rows)
         out.append("| case | side | throughput | [min–max] | p50 us | p99 us | p99.9 us "
-                   "| server CPU s (user+sys) | per server CPU-s | generator CPU s "
-                   "| per generator CPU-s | errors |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                   "| server CPU s (user+sys) | per server CPU-s "
+                   + ("| upstream CPU s (user+sys) " if upstream else "")
+                   + "| generator CPU s | per generator CPU-s | errors |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|" if upstream else ""))
         for g in groups:
             t = g.col("throughput")
             ts = [x for x in t if x is not None]
@@ -356,7 +361,8 @@ def report(csv_path, lat_path, md_path, png_path, title, lat_case=None):
             out.append(
                 f"| {g.case} | {g.side} | {fmt(g.m('throughput'), 'rate')} {g.unit} | {rng} "
                 f"| {fmt(g.m('p50_us'))} | {fmt(g.m('p99_us'))} | {fmt(g.m('p999_us'))} "
-                f"| {srv} | {fmt(g.per_cpu('srv'), 'rate')} | {gen} "
+                f"| {srv} | {fmt(g.per_cpu('srv'), 'rate')} "
+                + (f"| {up_cell(g)} " if upstream else "") + f"| {gen} "
                 f"| {fmt(g.per_cpu('gen'), 'rate')} | {errs} |")
     out.append("")
     out += ratio_table(groups, cases, conn_mode)
@@ -384,7 +390,8 @@ def ratio_table(groups, cases, conn_mode):
         out.append("|---|---|---|---|---|---|")
     n = 0
     for case in cases:
-        gs = [g for g in groups if g.case == case]
+        # "direct" (the generator straight to the relays' upstream) is a baseline, not a peer.
+        gs = [g for g in groups if g.case == case and g.side != "direct"]
         kind = comparison_kind(gs)
         mine = [g for g in gs if ours(g, kind)]
         peers = [g for g in gs if not ours(g, kind)]
@@ -431,6 +438,11 @@ def generator_table(groups, conn_mode):
             "generator CPU-second.", "",
             "| server | connections | ours | peer | throughput | per generator CPU-second |",
             "|---|---|---|---|---|---|"] + rows
+
+
+def up_cell(g):
+    u, s = g.m("up_user_s"), g.m("up_sys_s")
+    return "–" if u is None or s is None else f"{fmt(u + s)} ({fmt(u)}+{fmt(s)})"
 
 
 def ratio(a, b):

@@ -4,7 +4,7 @@
 #
 # Usage: bench/run.sh SCENARIO|all [--quick] [--rounds N] [--seconds S] [--build DIR]
 #                     [--out DIR] [--no-install] [--no-pin]
-#   SCENARIO: tcp-echo, udp-echo, http, connections (bench/scenarios/*.sh)
+#   SCENARIO: tcp-echo, udp-echo, http, connections, relay (bench/scenarios/*.sh)
 #   --quick     a smoke run (~1 minute a scenario): fewer cases, 1-second runs, 3 rounds
 #   --rounds N  rounds (default 3, at least 1); --seconds S: seconds per measured run
 #   --build DIR a release build to use (default build/release, built with `make release`)
@@ -15,7 +15,7 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCH_DIR")
-SCENARIOS=(tcp-echo udp-echo http connections)
+SCENARIOS=(tcp-echo udp-echo http connections relay)
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -52,13 +52,17 @@ SECS=${SECS:-$( ((QUICK)) && echo 1 || echo 3)}
 # Peers and tools each scenario needs: command -> Debian package.
 declare -A PKG=([socat]=socat [sockperf]=sockperf [iperf3]=iperf3 [nginx]=nginx-light
     [h2o]=h2o [wrk]=wrk [gnuplot]=gnuplot-nox [python3]=python3 [jq]=jq [ss]=iproute2
-    [taskset]=util-linux [setsid]=util-linux [pgrep]=procps [prlimit]=util-linux)
+    [taskset]=util-linux [setsid]=util-linux [pgrep]=procps [prlimit]=util-linux [haproxy]=haproxy)
 declare -A NEEDS=([tcp-echo]="socat sockperf" [udp-echo]="sockperf iperf3"
-    [http]="nginx h2o wrk" [connections]="nginx prlimit")
+    [http]="nginx h2o wrk" [connections]="nginx prlimit" [relay]="haproxy nginx socat")
 need=(gnuplot python3 jq ss taskset setsid pgrep)
 for s in "${LIST[@]}"; do read -ra more <<<"${NEEDS[$s]:-}"; need+=("${more[@]}"); done
 missing=()
 for c in "${need[@]}"; do command -v "$c" >/dev/null || missing+=("${PKG[$c]}"); done
+# relay's nginx loads the stream module, a package of its own.
+if [[ " ${LIST[*]} " == *" relay "* ]] && [ ! -f /usr/lib/nginx/modules/ngx_stream_module.so ]; then
+    missing+=(libnginx-mod-stream)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     read -ra missing < <(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
     if ((INSTALL)) && [ "$(id -u)" = 0 ]; then
