@@ -18,7 +18,7 @@
 #include "ringsock/net/addr.h"
 
 #define RS_RELAY_MAX_UPSTREAMS 64
-#define RS_UPSTREAM_NAMELEN 80
+#define RS_UPSTREAM_NAMELEN    80
 
 enum rs_balance {
     RS_BAL_RR,         /* smooth weighted round robin (nginx's), the default */
@@ -62,13 +62,13 @@ struct rs_relay_conf {
     char health_expect[256]; /* --health-expect: the answer must start with it; "" = none */
     size_t health_expect_len;
     /* data */
-    size_t window;              /* --window: per direction, bytes queued before reading stops */
-    uint64_t idle_timeout_ns;   /* --idle-timeout for relay, 10m; 0 = off */
-    uint64_t fin_timeout_ns;    /* --fin-timeout, 30s: a half-closed session's bound */
-    uint64_t max_duration_ns;   /* --max-duration, 0 = off */
-    unsigned send_proxy;        /* --send-proxy: 0 (off), 1 or 2 */
-    bool accept_proxy;          /* --accept-proxy */
-    uint64_t proxy_timeout_ns;  /* header timeout with --accept-proxy, 5s */
+    size_t window;             /* --window: per direction, bytes queued before reading stops */
+    uint64_t idle_timeout_ns;  /* --idle-timeout for relay, 10m; 0 = off */
+    uint64_t fin_timeout_ns;   /* --fin-timeout, 30s: a half-closed session's bound */
+    uint64_t max_duration_ns;  /* --max-duration, 0 = off */
+    unsigned send_proxy;       /* --send-proxy: 0 (off), 1 or 2 */
+    bool accept_proxy;         /* --accept-proxy */
+    uint64_t proxy_timeout_ns; /* header timeout with --accept-proxy, 5s */
     /* UDP */
     uint64_t udp_idle_timeout_ns; /* --udp-idle-timeout, 60s */
     uint32_t udp_max_sessions;    /* --udp-max-sessions per worker, 65536 */
@@ -133,8 +133,7 @@ void rs_upstream_ok(struct rs_upstreams *u, unsigned i, uint64_t now_ns);
  * fall failures in a row make it dead. */
 void rs_upstream_health(struct rs_upstreams *u, unsigned i, bool ok);
 
-enum rs_upstream_state rs_upstream_state(const struct rs_upstreams *u, unsigned i,
-                                         uint64_t now_ns);
+enum rs_upstream_state rs_upstream_state(const struct rs_upstreams *u, unsigned i, uint64_t now_ns);
 uint32_t rs_upstream_active(const struct rs_upstreams *u, unsigned i);
 unsigned rs_upstream_count(const struct rs_upstreams *u);
 const struct rs_upstream_conf *rs_upstream_conf_at(const struct rs_upstreams *u, unsigned i);

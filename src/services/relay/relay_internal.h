@@ -72,9 +72,9 @@ struct relay_worker {
     struct rs_upstreams *ups;
     struct relay_sess *free;
     uint64_t active;
-    struct relay_udp *udp;                                /* the UDP side, from the first udp_open */
-    const struct rs_counter_lset *items;                  /* per-upstream counters, or NULL */
-    struct relay_health *health;                          /* --health tcp, or NULL */
+    struct relay_udp *udp;               /* the UDP side, from the first udp_open */
+    const struct rs_counter_lset *items; /* per-upstream counters, or NULL */
+    struct relay_health *health;         /* --health tcp, or NULL */
     struct relay_up_counters *up[RS_RELAY_MAX_UPSTREAMS]; /* per-upstream rows, or NULL */
 };
 

@@ -413,20 +413,27 @@ static void send_up(struct relay_udp *ru, struct udp_sess *s, unsigned j, unsign
     }
 }
 
+/* Points the worker's batch of ru->batch receive slots at its buffers, with room for each
+ * sender's address when names (the listening socket: clients are told apart by it). */
+static void batch_prepare(struct relay_udp *ru, bool names)
+{
+    for (unsigned j = 0; j < ru->batch; j++) {
+        ru->iov[j] = (struct iovec){.iov_base = ru->bufs + (size_t)j * ru->buf_size,
+                                    .iov_len = ru->buf_size};
+        ru->mm[j].msg_hdr = (struct msghdr){.msg_name = names ? &ru->from[j].ss : NULL,
+                                            .msg_namelen = names ? sizeof(ru->from[j].ss) : 0,
+                                            .msg_iov = &ru->iov[j],
+                                            .msg_iovlen = 1};
+    }
+}
+
 /* One recvmmsg batch from listening socket ls, relayed. Returns datagrams read, or -errno. */
 static int client_batch(struct relay_udp *ru, struct udp_sock *ls)
 {
     struct relay_worker *w = ru->w;
     const struct rs_relay_conf *cf = ru->conf;
     unsigned k = ru->batch;
-    for (unsigned j = 0; j < k; j++) {
-        ru->iov[j] = (struct iovec){.iov_base = ru->bufs + (size_t)j * ru->buf_size,
-                                    .iov_len = ru->buf_size};
-        ru->mm[j].msg_hdr = (struct msghdr){.msg_name = &ru->from[j].ss,
-                                            .msg_namelen = sizeof(ru->from[j].ss),
-                                            .msg_iov = &ru->iov[j],
-                                            .msg_iovlen = 1};
-    }
+    batch_prepare(ru, true);
     int n = recvmmsg(ls->fd, ru->mm, k, MSG_DONTWAIT, NULL);
     if (n < 0)
         return -errno;
@@ -504,11 +511,7 @@ static bool upstream_batch(struct relay_udp *ru, struct udp_sess *s)
     struct relay_worker *w = ru->w;
     const struct rs_relay_conf *cf = ru->conf;
     unsigned k = ru->batch;
-    for (unsigned j = 0; j < k; j++) {
-        ru->iov[j] = (struct iovec){.iov_base = ru->bufs + (size_t)j * ru->buf_size,
-                                    .iov_len = ru->buf_size};
-        ru->mm[j].msg_hdr = (struct msghdr){.msg_iov = &ru->iov[j], .msg_iovlen = 1};
-    }
+    batch_prepare(ru, false);
     int n = recvmmsg(s->fd, ru->mm, k, MSG_DONTWAIT, NULL);
     if (n < 0) {
         int err = -errno;

@@ -325,8 +325,8 @@ int main(void)
         char *ptext = format(ps, &po, &perr);
         CHECK_EQ(perr, 0);
         check_text(ptext, "# HELP ringsock_reloads_total reloads done\n"
-                         "# TYPE ringsock_reloads_total counter\n"
-                         "ringsock_reloads_total 4\n");
+                          "# TYPE ringsock_reloads_total counter\n"
+                          "ringsock_reloads_total 4\n");
         free(ptext);
         rs_counter_set_free(ps);
     }
